@@ -1,0 +1,123 @@
+//! Frames: the unit the protocol puts on the wire after the `CP2` preamble.
+//!
+//! A frame is `length (i32 LE, header included) | flags (u16 LE) | content`. Flags mark the
+//! last frame of a message, the ends of nested structures, null values, events, and the
+//! fragments of a message split across several frame runs.
+
+use super::CodecError;
+
+/// Size of a frame's header: length (4 bytes) and flags (2 bytes).
+pub const HEADER_SIZE: usize = 6;
+/// Largest frame this client accepts; anything longer is taken as garbage on the wire.
+pub const MAX_FRAME_SIZE: usize = 64 * 1024 * 1024;
+
+pub mod flags {
+    pub const BEGIN_FRAGMENT: u16 = 1 << 15;
+    pub const END_FRAGMENT: u16 = 1 << 14;
+    pub const UNFRAGMENTED: u16 = BEGIN_FRAGMENT | END_FRAGMENT;
+    pub const IS_FINAL: u16 = 1 << 13;
+    pub const BEGIN_DATA_STRUCTURE: u16 = 1 << 12;
+    pub const END_DATA_STRUCTURE: u16 = 1 << 11;
+    pub const IS_NULL: u16 = 1 << 10;
+    pub const IS_EVENT: u16 = 1 << 9;
+    pub const BACKUP_AWARE: u16 = 1 << 8;
+    pub const BACKUP_EVENT: u16 = 1 << 7;
+}
+
+/// One frame: its flags and content (the header is implied).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Frame {
+    pub flags: u16,
+    pub content: Vec<u8>,
+}
+
+impl Frame {
+    pub fn new(flags: u16, content: Vec<u8>) -> Frame {
+        Frame { flags, content }
+    }
+
+    /// An empty frame carrying only flags (null, begin or end of a structure).
+    pub fn marker(flags: u16) -> Frame {
+        Frame {
+            flags,
+            content: Vec::new(),
+        }
+    }
+
+    pub fn has(&self, flag: u16) -> bool {
+        self.flags & flag == flag
+    }
+
+    pub fn is_final(&self) -> bool {
+        self.has(flags::IS_FINAL)
+    }
+    pub fn is_null(&self) -> bool {
+        self.has(flags::IS_NULL)
+    }
+    pub fn is_begin(&self) -> bool {
+        self.has(flags::BEGIN_DATA_STRUCTURE)
+    }
+    pub fn is_end(&self) -> bool {
+        self.has(flags::END_DATA_STRUCTURE)
+    }
+
+    /// Length on the wire, header included.
+    pub fn wire_len(&self) -> usize {
+        HEADER_SIZE + self.content.len()
+    }
+
+    /// Appends the frame's wire form to `out`.
+    pub fn write_to(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&(self.wire_len() as i32).to_le_bytes());
+        out.extend_from_slice(&self.flags.to_le_bytes());
+        out.extend_from_slice(&self.content);
+    }
+}
+
+/// Reads one frame from the start of `buf`.
+///
+/// Returns `Ok(None)` when `buf` does not yet hold a whole frame, or the frame and the number
+/// of bytes it took. A length below the header size or above [`MAX_FRAME_SIZE`] is an error.
+pub fn decode_frame(buf: &[u8]) -> Result<Option<(Frame, usize)>, CodecError> {
+    if buf.len() < HEADER_SIZE {
+        return Ok(None);
+    }
+    let len = i32::from_le_bytes([buf[0], buf[1], buf[2], buf[3]]);
+    if len < HEADER_SIZE as i32 || len as usize > MAX_FRAME_SIZE {
+        return Err(CodecError::new(format!(
+            "frame length {len} is outside {HEADER_SIZE}..={MAX_FRAME_SIZE} (not a Hazelcast member, or a protocol mismatch?)"
+        )));
+    }
+    let len = len as usize;
+    if buf.len() < len {
+        return Ok(None);
+    }
+    let flags = u16::from_le_bytes([buf[4], buf[5]]);
+    Ok(Some((
+        Frame {
+            flags,
+            content: buf[HEADER_SIZE..len].to_vec(),
+        },
+        len,
+    )))
+}
+
+/// Reads all frames of `buf`, which must hold whole frames only.
+pub fn decode_frames(mut buf: &[u8]) -> Result<Vec<Frame>, CodecError> {
+    let mut frames = Vec::new();
+    while !buf.is_empty() {
+        match decode_frame(buf)? {
+            Some((frame, used)) => {
+                frames.push(frame);
+                buf = &buf[used..];
+            }
+            None => {
+                return Err(CodecError::new(format!(
+                    "{} trailing bytes do not make a whole frame",
+                    buf.len()
+                )))
+            }
+        }
+    }
+    Ok(frames)
+}

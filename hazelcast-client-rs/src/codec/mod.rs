@@ -1,0 +1,20 @@
+//! The wire format: frames, messages and the codecs of the types they carry.
+
+pub mod builtin;
+pub mod frame;
+pub mod message;
+
+pub use builtin::{Address, ErrorHolder, MemberInfo, RequestBuilder, Uuid};
+pub use frame::Frame;
+pub use message::{ClientMessage, MessageAssembler, MessageReader};
+
+/// Bytes that do not decode as the protocol says they should.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct CodecError(pub String);
+
+impl CodecError {
+    pub fn new(msg: impl Into<String>) -> CodecError {
+        CodecError(msg.into())
+    }
+}

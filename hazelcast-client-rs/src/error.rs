@@ -1,0 +1,138 @@
+//! The errors a client call can end with.
+
+use std::time::Duration;
+
+use crate::codec::{CodecError, ErrorHolder};
+use crate::serialization::SerializationError;
+
+/// Error codes members send (the subset this client treats specially).
+pub mod codes {
+    pub const AUTHENTICATION: i32 = 3;
+    pub const CALLER_NOT_MEMBER: i32 = 8;
+    pub const DISTRIBUTED_OBJECT_DESTROYED: i32 = 14;
+    pub const HAZELCAST_INSTANCE_NOT_ACTIVE: i32 = 19;
+    pub const ILLEGAL_MONITOR_STATE: i32 = 26;
+    pub const MEMBER_LEFT: i32 = 33;
+    pub const OPERATION_TIMEOUT: i32 = 38;
+    pub const PARTITION_MIGRATING: i32 = 39;
+    pub const RETRYABLE_HAZELCAST: i32 = 46;
+    pub const RETRYABLE_IO: i32 = 47;
+    pub const TARGET_DISCONNECTED: i32 = 52;
+    pub const TARGET_NOT_MEMBER: i32 = 53;
+    pub const WRONG_TARGET: i32 = 62;
+    pub const TARGET_NOT_REPLICA: i32 = 82;
+    pub const CANNOT_REPLICATE: i32 = 90;
+
+    /// Errors the official clients retry for any request: the operation did not run, or
+    /// ran nowhere that counts (member left, wrong target, partition migrating...).
+    pub fn is_retryable(code: i32) -> bool {
+        matches!(
+            code,
+            CALLER_NOT_MEMBER
+                | HAZELCAST_INSTANCE_NOT_ACTIVE
+                | MEMBER_LEFT
+                | PARTITION_MIGRATING
+                | RETRYABLE_HAZELCAST
+                | RETRYABLE_IO
+                | TARGET_NOT_MEMBER
+                | WRONG_TARGET
+                | TARGET_NOT_REPLICA
+                | CANNOT_REPLICATE
+        )
+    }
+}
+
+/// Why a client call failed.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ClientError {
+    /// The call did not complete within its invocation timeout.
+    #[error("{operation} timed out after {after:?}{}", last_error.as_ref().map(|e| format!(" (last error: {e})")).unwrap_or_default())]
+    Timeout {
+        operation: &'static str,
+        after: Duration,
+        last_error: Option<String>,
+    },
+    /// Unlock of a lock the caller (client UUID + thread id) does not hold.
+    #[error("not the lock owner: {message}")]
+    NotLockOwner { message: String },
+    /// A TCP connection to a member could not be opened.
+    #[error("cannot connect to {address}: {reason}")]
+    Connect { address: String, reason: String },
+    /// A connection closed (member gone, or heartbeat lost) while a call was pending on it.
+    #[error("connection to {address} closed: {reason}")]
+    ConnectionClosed { address: String, reason: String },
+    /// No member could be reached to run the call.
+    #[error("cluster unavailable: {0}")]
+    Unavailable(String),
+    /// The member refused the client's credentials (for open-source members: the cluster
+    /// name).
+    #[error("authentication to {address} failed: {reason}")]
+    Authentication { address: String, reason: String },
+    /// Bytes on the wire that are not the protocol.
+    #[error("protocol error from {address}: {detail}")]
+    Protocol { address: String, detail: String },
+    /// An exception raised on the member.
+    #[error("member error {code} {class_name}: {}", message.as_deref().unwrap_or(""))]
+    Server {
+        code: i32,
+        class_name: String,
+        message: Option<String>,
+    },
+    /// A value that could not be read back.
+    #[error("serialization: {0}")]
+    Serialization(#[from] SerializationError),
+    /// A bad configuration or argument.
+    #[error("invalid configuration: {0}")]
+    Config(String),
+    /// The client was shut down.
+    #[error("client is shut down")]
+    ShutDown,
+}
+
+impl ClientError {
+    pub(crate) fn protocol(address: &str, e: CodecError) -> ClientError {
+        ClientError::Protocol {
+            address: address.to_owned(),
+            detail: e.0,
+        }
+    }
+
+    pub(crate) fn from_holders(holders: Vec<ErrorHolder>) -> ClientError {
+        let Some(first) = holders.into_iter().next() else {
+            return ClientError::Server {
+                code: 0,
+                class_name: "<empty error response>".into(),
+                message: None,
+            };
+        };
+        if first.code == codes::ILLEGAL_MONITOR_STATE {
+            return ClientError::NotLockOwner {
+                message: first.message.unwrap_or_default(),
+            };
+        }
+        ClientError::Server {
+            code: first.code,
+            class_name: first.class_name,
+            message: first.message,
+        }
+    }
+
+    /// A member-side error code, if this is one.
+    pub fn server_code(&self) -> Option<i32> {
+        match self {
+            ClientError::Server { code, .. } => Some(*code),
+            ClientError::NotLockOwner { .. } => Some(codes::ILLEGAL_MONITOR_STATE),
+            _ => None,
+        }
+    }
+
+    /// True for connection-level failures (the member may be gone).
+    pub fn is_connection_error(&self) -> bool {
+        matches!(
+            self,
+            ClientError::Connect { .. }
+                | ClientError::ConnectionClosed { .. }
+                | ClientError::Unavailable(_)
+        )
+    }
+}

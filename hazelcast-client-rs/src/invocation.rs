@@ -1,0 +1,132 @@
+//! Invocations: sending a request to the right connection, waiting for its answer within
+//! the call's time budget, and retrying failures the way the official clients do.
+//!
+//! Retry rules (those of the official Java and Python clients):
+//! - a request that could not be sent is retried;
+//! - member errors that mean "the operation did not run here" (member left, wrong target,
+//!   partition migrating, instance not active, retryable I/O...) are retried for any request;
+//! - a connection that closes while the request is pending is retried only for requests
+//!   that are safe to run twice (reads, locks with their reference id...), or for every
+//!   request when `redo_operation` is set;
+//! - the pause between attempts doubles from `retry_pause` to `max_retry_pause`, and no
+//!   attempt starts after the invocation timeout: the call then fails with
+//!   [`ClientError::Timeout`] naming the last error.
+
+use std::time::{Duration, Instant};
+
+use crate::client::Inner;
+use crate::codec::builtin::error_holders;
+use crate::codec::ClientMessage;
+use crate::error::{codes, ClientError};
+
+/// How long a call may wait for its answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Wait {
+    /// Answer expected promptly: wait at most the invocation timeout.
+    Normal,
+    /// The member holds the answer until a condition holds (lock, take, put on a full
+    /// queue): wait as long as the connection lives.
+    Blocking,
+    /// The member holds the answer for up to this long (try-lock, offer, poll with a
+    /// timeout): wait that plus the invocation timeout.
+    BlockingFor(Duration),
+}
+
+/// One request and how to run it.
+#[derive(Debug)]
+pub(crate) struct Request {
+    pub op: &'static str,
+    pub msg: ClientMessage,
+    /// The partition of the key (or the structure) the request is about, if any.
+    pub partition: Option<u32>,
+    /// Safe to send again after the connection closed with the request pending.
+    pub retryable: bool,
+    pub wait: Wait,
+}
+
+pub(crate) async fn invoke(inner: &Inner, req: Request) -> Result<ClientMessage, ClientError> {
+    let cfg = &inner.config;
+    let start = Instant::now();
+    let budget = cfg.invocation_timeout
+        + match req.wait {
+            Wait::BlockingFor(t) => t,
+            _ => Duration::ZERO,
+        };
+    let deadline = start + budget;
+    let mut pause = cfg.retry_pause;
+    let mut last_error: Option<ClientError> = None;
+    let timeout = |last: Option<ClientError>| ClientError::Timeout {
+        operation: req.op,
+        after: start.elapsed(),
+        last_error: last.map(|e| e.to_string()),
+    };
+    loop {
+        if inner.is_shut_down() {
+            return Err(ClientError::ShutDown);
+        }
+        if Instant::now() >= deadline {
+            return Err(timeout(last_error));
+        }
+        let Some(conn) = inner.pick_connection(req.partition) else {
+            last_error = Some(ClientError::Unavailable(
+                "no open connection to any member".into(),
+            ));
+            inner.wait_for_change(pause.min(deadline - Instant::now())).await;
+            pause = (pause * 2).min(cfg.max_retry_pause);
+            continue;
+        };
+        let mut msg = req.msg.clone();
+        msg.set_partition_id(req.partition.map(|p| p as i32).unwrap_or(-1));
+        let retry_error = match conn.call(msg) {
+            Err(e) => e, // not sent: always safe to retry
+            Ok((id, rx)) => {
+                conn.sent.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let reply = match req.wait {
+                    Wait::Blocking => rx.await,
+                    _ => match tokio::time::timeout_at(deadline.into(), rx).await {
+                        Ok(r) => r,
+                        Err(_) => {
+                            conn.forget(id);
+                            return Err(timeout(last_error));
+                        }
+                    },
+                };
+                match reply {
+                    Ok(Ok(msg)) if !msg.is_error() => return Ok(msg),
+                    Ok(Ok(msg)) => {
+                        let holders = error_holders(&msg)
+                            .map_err(|e| ClientError::protocol(&conn.address, e))?;
+                        let err = ClientError::from_holders(holders);
+                        match err.server_code() {
+                            Some(code) if codes::is_retryable(code) => err,
+                            _ => return Err(err),
+                        }
+                    }
+                    other => {
+                        let err = match other {
+                            Ok(Err(err)) => err,
+                            _ => ClientError::ConnectionClosed {
+                                address: conn.address.clone(),
+                                reason: "closed with the call pending".into(),
+                            },
+                        };
+                        if !(req.retryable || cfg.redo_operation) {
+                            return Err(err);
+                        }
+                        err
+                    }
+                }
+            }
+        };
+        if matches!(retry_error, ClientError::Protocol { .. }) {
+            return Err(retry_error);
+        }
+        last_error = Some(retry_error);
+        let now = Instant::now();
+        if now >= deadline {
+            return Err(timeout(last_error));
+        }
+        tokio::time::sleep(pause.min(deadline - now)).await;
+        pause = (pause * 2).min(cfg.max_retry_pause);
+    }
+}

@@ -1,0 +1,168 @@
+//! The Client service (id 0): authentication, cluster view, proxies, ping.
+
+use super::message_type;
+use crate::codec::builtin::{self, event_fixed, response_fixed, RequestBuilder};
+use crate::codec::{Address, ClientMessage, CodecError, MemberInfo, Uuid};
+
+const SERVICE: i32 = 0;
+pub const AUTHENTICATION: i32 = message_type(SERVICE, 1);
+pub const ADD_CLUSTER_VIEW_LISTENER: i32 = message_type(SERVICE, 3);
+pub const EVENT_MEMBERS_VIEW: i32 = ADD_CLUSTER_VIEW_LISTENER + 2;
+pub const EVENT_PARTITIONS_VIEW: i32 = ADD_CLUSTER_VIEW_LISTENER + 3;
+pub const CREATE_PROXY: i32 = message_type(SERVICE, 4);
+pub const DESTROY_PROXY: i32 = message_type(SERVICE, 5);
+pub const PING: i32 = message_type(SERVICE, 11);
+
+/// Routing mode sent on authentication: the client connects to all members.
+pub const ROUTING_ALL_MEMBERS: u8 = 1;
+
+/// Parameters of an authentication request.
+#[derive(Debug, Clone)]
+pub struct AuthRequest<'a> {
+    pub cluster_name: &'a str,
+    pub client_uuid: Uuid,
+    pub client_type: &'a str,
+    pub client_version: &'a str,
+    pub client_name: &'a str,
+    pub labels: &'a [String],
+}
+
+pub fn encode_authentication(a: &AuthRequest<'_>) -> ClientMessage {
+    RequestBuilder::new(AUTHENTICATION)
+        .fixed_uuid(Some(a.client_uuid))
+        .fixed_u8(1) // serialization version
+        .fixed_u8(ROUTING_ALL_MEMBERS)
+        .fixed_bool(false) // CP direct-to-leader routing
+        .string(a.cluster_name)
+        .null() // username
+        .null() // password
+        .string(a.client_type)
+        .string(a.client_version)
+        .string(a.client_name)
+        .string_list(a.labels)
+        .build()
+}
+
+/// Authentication status codes.
+pub mod auth_status {
+    pub const AUTHENTICATED: u8 = 0;
+    pub const CREDENTIALS_FAILED: u8 = 1;
+    pub const SERIALIZATION_VERSION_MISMATCH: u8 = 2;
+    pub const NOT_ALLOWED_IN_CLUSTER: u8 = 3;
+}
+
+/// What a member answers to authentication.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthResponse {
+    pub status: u8,
+    pub member_uuid: Option<Uuid>,
+    pub serialization_version: u8,
+    pub partition_count: i32,
+    pub cluster_id: Option<Uuid>,
+    pub address: Option<Address>,
+    pub server_version: String,
+    /// Present from protocol 2.7 on (members 5.4+).
+    pub member_list: Option<(i32, Vec<MemberInfo>)>,
+    pub partitions: Option<(i32, Vec<(Uuid, Vec<i32>)>)>,
+}
+
+pub fn decode_authentication(msg: &ClientMessage) -> Result<AuthResponse, CodecError> {
+    let mut r = msg.reader();
+    let mut f = response_fixed(&mut r)?;
+    let status = f.u8()?;
+    let member_uuid = f.uuid()?;
+    let serialization_version = f.u8()?;
+    let partition_count = f.i32()?;
+    let cluster_id = f.uuid()?;
+    let _failover_supported = f.bool()?;
+    let versions = if f.remaining() >= 8 {
+        Some((f.i32()?, f.i32()?))
+    } else {
+        None
+    };
+    let mut resp = AuthResponse {
+        status,
+        member_uuid,
+        serialization_version,
+        partition_count,
+        cluster_id,
+        address: None,
+        server_version: String::new(),
+        member_list: None,
+        partitions: None,
+    };
+    if status != auth_status::AUTHENTICATED {
+        return Ok(resp);
+    }
+    resp.address = builtin::nullable(&mut r, builtin::address)?;
+    resp.server_version = builtin::string(&mut r)?;
+    if let Some((member_version, partition_version)) = versions {
+        if r.has_next() {
+            builtin::nullable(&mut r, builtin::list_i32)?; // TPC ports
+            builtin::nullable(&mut r, |r| r.next_frame().map(|_| ()))?; // TPC token
+            let members = builtin::list(&mut r, builtin::member_info)?;
+            let partitions = builtin::entry_list_uuid_list_i32(&mut r)?;
+            resp.member_list = Some((member_version, members));
+            resp.partitions = Some((partition_version, partitions));
+        }
+    }
+    Ok(resp)
+}
+
+pub fn encode_add_cluster_view_listener() -> ClientMessage {
+    RequestBuilder::new(ADD_CLUSTER_VIEW_LISTENER).build()
+}
+
+/// An event of the cluster view listener.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClusterViewEvent {
+    Members {
+        version: i32,
+        members: Vec<MemberInfo>,
+    },
+    Partitions {
+        version: i32,
+        partitions: Vec<(Uuid, Vec<i32>)>,
+    },
+}
+
+/// Decodes a cluster view event; `Ok(None)` for other event types.
+pub fn decode_cluster_view_event(
+    msg: &ClientMessage,
+) -> Result<Option<ClusterViewEvent>, CodecError> {
+    let mut r = msg.reader();
+    match msg.message_type() {
+        EVENT_MEMBERS_VIEW => {
+            let version = event_fixed(&mut r)?.i32()?;
+            let members = builtin::list(&mut r, builtin::member_info)?;
+            Ok(Some(ClusterViewEvent::Members { version, members }))
+        }
+        EVENT_PARTITIONS_VIEW => {
+            let version = event_fixed(&mut r)?.i32()?;
+            let partitions = builtin::entry_list_uuid_list_i32(&mut r)?;
+            Ok(Some(ClusterViewEvent::Partitions {
+                version,
+                partitions,
+            }))
+        }
+        _ => Ok(None),
+    }
+}
+
+pub fn encode_create_proxy(name: &str, service_name: &str) -> ClientMessage {
+    RequestBuilder::new(CREATE_PROXY)
+        .string(name)
+        .string(service_name)
+        .build()
+}
+
+pub fn encode_destroy_proxy(name: &str, service_name: &str) -> ClientMessage {
+    RequestBuilder::new(DESTROY_PROXY)
+        .string(name)
+        .string(service_name)
+        .build()
+}
+
+pub fn encode_ping() -> ClientMessage {
+    RequestBuilder::new(PING).build()
+}
