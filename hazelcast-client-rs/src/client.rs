@@ -25,6 +25,9 @@ pub const CLIENT_TYPE: &str = "RST";
 /// Client version sent on authentication: the member release whose protocol this speaks.
 pub const CLIENT_VERSION: &str = "5.7.0";
 
+/// (service name, object name) of a distributed object.
+type ProxyKey = (String, String);
+
 #[derive(Default)]
 struct State {
     view: ClusterView,
@@ -47,7 +50,7 @@ pub(crate) struct Inner {
     reference_ids: AtomicI64,
     round_robin: AtomicUsize,
     tasks: Mutex<Vec<JoinHandle<()>>>,
-    proxies: Mutex<HashMap<(String, String), Arc<OnceCell<()>>>>,
+    proxies: Mutex<HashMap<ProxyKey, Arc<OnceCell<()>>>>,
 }
 
 /// A connected client. Cheap to clone; all clones share the connections. The client shuts

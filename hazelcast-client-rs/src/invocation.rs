@@ -71,7 +71,9 @@ pub(crate) async fn invoke(inner: &Inner, req: Request) -> Result<ClientMessage,
             last_error = Some(ClientError::Unavailable(
                 "no open connection to any member".into(),
             ));
-            inner.wait_for_change(pause.min(deadline - Instant::now())).await;
+            inner
+                .wait_for_change(pause.min(deadline - Instant::now()))
+                .await;
             pause = (pause * 2).min(cfg.max_retry_pause);
             continue;
         };

@@ -245,7 +245,9 @@ impl LocalCluster {
         for i in 1..cluster.members.len() {
             cluster.spawn(i)?;
         }
-        cluster.wait_for_members(cluster.members.len(), deadline).await?;
+        cluster
+            .wait_for_members(cluster.members.len(), deadline)
+            .await?;
         Ok(cluster)
     }
 

@@ -160,7 +160,8 @@ impl Data {
         let mut out = Vec::with_capacity(DATA_OFFSET + payload_len);
         // Partition hash 0: not partition-aware; members then hash the payload.
         out.extend_from_slice(&0i32.to_be_bytes());
-        let (tid, write): (i32, &dyn Fn(&mut Vec<u8>)) = match value {
+        type Writer<'a> = &'a dyn Fn(&mut Vec<u8>);
+        let (tid, write): (i32, Writer) = match value {
             Value::Bool(v) => (type_id::BOOLEAN, &|o: &mut Vec<u8>| o.push(*v as u8)),
             Value::Byte(v) => (type_id::BYTE, &|o: &mut Vec<u8>| o.push(*v as u8)),
             Value::Short(v) => (type_id::SHORT, &|o: &mut Vec<u8>| {
@@ -240,15 +241,13 @@ impl Data {
         Ok(match self.type_id() {
             type_id::BOOLEAN => Value::Bool(fixed(1, "Boolean")?[0] != 0),
             type_id::BYTE => Value::Byte(fixed(1, "Byte")?[0] as i8),
-            type_id::SHORT => Value::Short(i16::from_be_bytes(
-                fixed(2, "Short")?.try_into().unwrap(),
-            )),
-            type_id::INTEGER => Value::Int(i32::from_be_bytes(
-                fixed(4, "Integer")?.try_into().unwrap(),
-            )),
-            type_id::LONG => Value::Long(i64::from_be_bytes(
-                fixed(8, "Long")?.try_into().unwrap(),
-            )),
+            type_id::SHORT => {
+                Value::Short(i16::from_be_bytes(fixed(2, "Short")?.try_into().unwrap()))
+            }
+            type_id::INTEGER => {
+                Value::Int(i32::from_be_bytes(fixed(4, "Integer")?.try_into().unwrap()))
+            }
+            type_id::LONG => Value::Long(i64::from_be_bytes(fixed(8, "Long")?.try_into().unwrap())),
             type_id::DOUBLE => Value::Double(f64::from_bits(u64::from_be_bytes(
                 fixed(8, "Double")?.try_into().unwrap(),
             ))),
@@ -335,9 +334,19 @@ mod tests {
         let cases: &[(Value, &str, i32, u32)] = &[
             (Value::Int(0), "00000000fffffff900000000", 923237662, 11),
             (Value::Int(1), "00000000fffffff900000001", 768969306, 31),
-            (Value::Int(999), "00000000fffffff9000003e7", -1456028494, 236),
+            (
+                Value::Int(999),
+                "00000000fffffff9000003e7",
+                -1456028494,
+                236,
+            ),
             (Value::Int(-5), "00000000fffffff9fffffffb", -1399138071, 30),
-            ("key".into(), "00000000fffffff5000000036b6579", 1476017569, 80),
+            (
+                "key".into(),
+                "00000000fffffff5000000036b6579",
+                1476017569,
+                80,
+            ),
             (
                 "héllo".into(),
                 "00000000fffffff50000000668c3a96c6c6f",
@@ -389,8 +398,8 @@ mod tests {
             Data::from_bytes(vec![0; 3]),
             Err(SerializationError::TooShort(3))
         );
-        let bad_len = Data::from_bytes(vec![0, 0, 0, 0, 0xff, 0xff, 0xff, 0xf5, 0, 0, 0, 9, b'a'])
-            .unwrap();
+        let bad_len =
+            Data::from_bytes(vec![0, 0, 0, 0, 0xff, 0xff, 0xff, 0xf5, 0, 0, 0, 9, b'a']).unwrap();
         assert!(matches!(
             bad_len.to_value(),
             Err(SerializationError::Malformed { .. })

@@ -39,7 +39,8 @@ fn messages(bytes: &[u8]) -> Vec<ClientMessage> {
 const PUT_REQ: &str = "2600000000c00001010002000000000000001f0000000700000000000000ffffffffffffffff0700000000006d12000000000000000000fffffff90000000113000000002000000000fffffff50000000161";
 const PUT_RESP: &str = "1300000000c001010100020000000000000000060000000024";
 const GET_REQ: &str = "1e00000000c00002010003000000000000001f00000007000000000000000700000000006d12000000002000000000fffffff900000001";
-const GET_RESP: &str = "1300000000c00102010003000000000000000013000000002000000000fffffff50000000161";
+const GET_RESP: &str =
+    "1300000000c00102010003000000000000000013000000002000000000fffffff50000000161";
 // The Python client's authentication request (protocol 2.0 layout, client UUID
 // 01234567-89ab-4cde-8f01-23456789abcd) and the member's answer (2.8 layout: with the
 // member list and partition table).
@@ -96,7 +97,7 @@ fn authentication_request_has_the_official_layout() {
     assert_eq!(a[..b.len()], b[..]);
     assert_eq!(a.len(), b.len() + 2);
     assert_eq!(&a[b.len()..], &[1, 0]); // all-members routing, no CP direct routing
-    // The variable-size parameters are frame for frame the same.
+                                        // The variable-size parameters are frame for frame the same.
     assert_eq!(ours.frames[1..], theirs.frames[1..]);
 }
 

@@ -283,7 +283,10 @@ async fn map_queue_lock_and_routing_on_two_members() {
             })
         };
         tokio::time::sleep(Duration::from_millis(500)).await;
-        assert!(!putter.is_finished(), "put must wait while the queue is full");
+        assert!(
+            !putter.is_finished(),
+            "put must wait while the queue is full"
+        );
         assert_eq!(b.take().await.unwrap(), Value::Int(1));
         let waited = putter.await.unwrap();
         assert!(waited >= Duration::from_millis(450), "{waited:?}");
@@ -326,7 +329,10 @@ async fn map_queue_lock_and_routing_on_two_members() {
             tokio::spawn(async move { sq.take().await })
         };
         tokio::time::sleep(Duration::from_millis(1500)).await;
-        assert!(!taker.is_finished(), "take must wait past the invocation timeout");
+        assert!(
+            !taker.is_finished(),
+            "take must wait past the invocation timeout"
+        );
         client.queue("slow").put(&Value::Int(1)).await.unwrap();
         assert_eq!(taker.await.unwrap().unwrap(), Value::Int(1));
         short.shutdown().await;

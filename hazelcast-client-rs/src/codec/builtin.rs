@@ -260,7 +260,10 @@ pub fn response_fixed<'a>(r: &mut MessageReader<'a>) -> Result<FixedReader<'a>, 
 /// Fixed-size event fields start after the event header in the initial frame.
 pub fn event_fixed<'a>(r: &mut MessageReader<'a>) -> Result<FixedReader<'a>, CodecError> {
     let f = r.next_frame()?;
-    Ok(FixedReader::new(&f.content, super::message::EVENT_HEADER_SIZE))
+    Ok(FixedReader::new(
+        &f.content,
+        super::message::EVENT_HEADER_SIZE,
+    ))
 }
 
 pub fn string(r: &mut MessageReader<'_>) -> Result<String, CodecError> {

@@ -34,9 +34,12 @@ impl ClientMessage {
     pub fn from_frames(frames: Vec<Frame>) -> Result<ClientMessage, CodecError> {
         match frames.first() {
             None => Err(CodecError::new("message without frames")),
-            Some(f) if f.content.len() < CORRELATION_ID_OFFSET + 8 => Err(CodecError::new(
-                format!("first frame of {} bytes is too short for a header", f.content.len()),
-            )),
+            Some(f) if f.content.len() < CORRELATION_ID_OFFSET + 8 => {
+                Err(CodecError::new(format!(
+                    "first frame of {} bytes is too short for a header",
+                    f.content.len()
+                )))
+            }
             Some(_) => Ok(ClientMessage { frames }),
         }
     }

@@ -16,6 +16,9 @@ pub const PING: i32 = message_type(SERVICE, 11);
 /// Routing mode sent on authentication: the client connects to all members.
 pub const ROUTING_ALL_MEMBERS: u8 = 1;
 
+/// A partition table: (owner UUID, partition ids) pairs.
+pub type PartitionTable = Vec<(Uuid, Vec<i32>)>;
+
 /// Parameters of an authentication request.
 #[derive(Debug, Clone)]
 pub struct AuthRequest<'a> {
@@ -63,7 +66,7 @@ pub struct AuthResponse {
     pub server_version: String,
     /// Present from protocol 2.7 on (members 5.4+).
     pub member_list: Option<(i32, Vec<MemberInfo>)>,
-    pub partitions: Option<(i32, Vec<(Uuid, Vec<i32>)>)>,
+    pub partitions: Option<(i32, PartitionTable)>,
 }
 
 pub fn decode_authentication(msg: &ClientMessage) -> Result<AuthResponse, CodecError> {
@@ -122,7 +125,7 @@ pub enum ClusterViewEvent {
     },
     Partitions {
         version: i32,
-        partitions: Vec<(Uuid, Vec<i32>)>,
+        partitions: PartitionTable,
     },
 }
 

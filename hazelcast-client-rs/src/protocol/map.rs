@@ -121,7 +121,10 @@ pub fn encode_unlock(name: &str, key: &Data, thread_id: i64, reference_id: i64) 
 }
 
 pub fn encode_is_locked(name: &str, key: &Data) -> ClientMessage {
-    RequestBuilder::new(IS_LOCKED).string(name).data(key).build()
+    RequestBuilder::new(IS_LOCKED)
+        .string(name)
+        .data(key)
+        .build()
 }
 
 pub fn encode_force_unlock(name: &str, key: &Data, reference_id: i64) -> ClientMessage {

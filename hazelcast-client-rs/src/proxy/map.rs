@@ -85,7 +85,9 @@ impl Map {
     pub async fn get(&self, key: &Value) -> Result<Option<Value>, ClientError> {
         let k = Data::from_value(key);
         let msg = codec::encode_key_op(codec::GET, &self.name, &k, self.thread_id);
-        let r = self.call("map get", msg, Some(&k), true, Wait::Normal).await?;
+        let r = self
+            .call("map get", msg, Some(&k), true, Wait::Normal)
+            .await?;
         value_of(decoded(&r, decode_nullable_data)?)
     }
 
@@ -100,7 +102,9 @@ impl Map {
             self.thread_id,
             -1,
         );
-        let r = self.call("map put", msg, Some(&k), false, Wait::Normal).await?;
+        let r = self
+            .call("map put", msg, Some(&k), false, Wait::Normal)
+            .await?;
         value_of(decoded(&r, decode_nullable_data)?)
     }
 
@@ -115,7 +119,9 @@ impl Map {
             self.thread_id,
             -1,
         );
-        let r = self.call("map set", msg, Some(&k), false, Wait::Normal).await?;
+        let r = self
+            .call("map set", msg, Some(&k), false, Wait::Normal)
+            .await?;
         decoded(&r, decode_void)
     }
 
@@ -156,7 +162,9 @@ impl Map {
 
     pub async fn clear(&self) -> Result<(), ClientError> {
         let msg = codec::encode_name_only(codec::CLEAR, &self.name);
-        let r = self.call("map clear", msg, None, false, Wait::Normal).await?;
+        let r = self
+            .call("map clear", msg, None, false, Wait::Normal)
+            .await?;
         decoded(&r, decode_void)
     }
 
@@ -245,7 +253,13 @@ impl Map {
             self.client.next_reference_id(),
         );
         let r = self
-            .call("map try lock", msg, Some(&k), true, Wait::BlockingFor(timeout))
+            .call(
+                "map try lock",
+                msg,
+                Some(&k),
+                true,
+                Wait::BlockingFor(timeout),
+            )
             .await?;
         decoded(&r, decode_bool)
     }

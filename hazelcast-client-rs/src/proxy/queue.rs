@@ -36,7 +36,8 @@ impl Queue {
 
     /// The partition holding the queue (that of its name).
     pub fn partition_id(&self) -> u32 {
-        self.client.partition_id(&Value::String(self.name.to_string()))
+        self.client
+            .partition_id(&Value::String(self.name.to_string()))
     }
 
     async fn call(

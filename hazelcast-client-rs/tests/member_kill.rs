@@ -1,0 +1,129 @@
+//! Killing a member (SIGKILL) while locked increments run: every call finishes or fails
+//! with a clear error within the invocation timeout, routing follows the new member list,
+//! and a restarted member gets connected again.
+
+use std::time::{Duration, Instant};
+
+use hazelcast_client::local::{LocalCluster, LocalClusterConfig};
+use hazelcast_client::{Client, ClientError, Value};
+
+const INSTANCES: i64 = 3;
+const ITERATIONS: i32 = 400;
+
+async fn increments(map: hazelcast_client::Map, thread_id: i64) -> Result<i32, (i32, ClientError)> {
+    let key = Value::from("counter");
+    let owned = map.with_thread_id(thread_id);
+    for i in 0..ITERATIONS {
+        map.lock(&key, thread_id).await.map_err(|e| (i, e))?;
+        let step = async {
+            let v = match owned.get(&key).await? {
+                Some(Value::Int(v)) => v,
+                _ => 0,
+            };
+            owned.set(&key, &Value::Int(v + 1)).await
+        };
+        let r = step.await;
+        // Unlock even when the step failed, as a scenario's finally block would: a lock
+        // left held would block the other instances for good.
+        let unlocked = map.unlock(&key, thread_id).await;
+        if let Err(e) = r.and(unlocked) {
+            eprintln!("instance {thread_id}: iteration {i}: {e}");
+            return Err((i, e));
+        }
+    }
+    Ok(ITERATIONS)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killing_a_member_mid_run_never_hangs() {
+    let mut cluster = LocalCluster::start(LocalClusterConfig::new("kill-test", 3))
+        .await
+        .expect("members start");
+    let invocation_timeout = Duration::from_secs(30);
+    let client = Client::connect(
+        cluster
+            .client_config()
+            .with_invocation_timeout(invocation_timeout),
+    )
+    .await
+    .unwrap();
+    assert_eq!(client.connected_members().len(), 3);
+    let map = client.map("kill");
+    map.set(&Value::from("counter"), &Value::Int(0))
+        .await
+        .unwrap();
+
+    let start = Instant::now();
+    let tasks: Vec<_> = (1..=INSTANCES)
+        .map(|t| tokio::spawn(increments(map.clone(), t)))
+        .collect();
+    // Kill the member owning the counter's partition once the run is under way.
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let owner = map.partition_owner(&Value::from("counter")).unwrap();
+    let victim = cluster
+        .addresses()
+        .iter()
+        .position(|a| *a == owner.address.to_string())
+        .unwrap();
+    cluster.kill(victim).unwrap();
+    let killed_at = start.elapsed();
+
+    let mut done = 0;
+    let mut failures = Vec::new();
+    for t in tasks {
+        // No call may hang: each instance ends within the invocation timeout (plus slack)
+        // of the kill.
+        let r = tokio::time::timeout(invocation_timeout + Duration::from_secs(30), t)
+            .await
+            .expect("an instance hung after the kill")
+            .unwrap();
+        match r {
+            Ok(n) => done += n,
+            Err((i, e)) => {
+                // Clear errors only: the connection closed under a non-retryable write, or
+                // the timeout ran out.
+                assert!(
+                    e.is_connection_error() || matches!(e, ClientError::Timeout { .. }),
+                    "unclear error at iteration {i}: {e:?}"
+                );
+                failures.push((i, e.to_string()));
+            }
+        }
+    }
+    eprintln!(
+        "killed member {victim} at {killed_at:?}; {done} increments done, failures: {failures:?}; total {:?}",
+        start.elapsed()
+    );
+    if failures.is_empty() {
+        // The lock survived the owner's death (its backup took over): no increment lost.
+        let final_value = map.get(&Value::from("counter")).await.unwrap();
+        assert_eq!(final_value, Some(Value::Int(INSTANCES as i32 * ITERATIONS)));
+    }
+
+    // Routing follows the member list: two members, two connections.
+    let t = Instant::now();
+    while client.members().len() != 2 || client.connected_members().len() != 2 {
+        assert!(
+            t.elapsed() < Duration::from_secs(60),
+            "member list not updated"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // Every key works again, whoever owns it now.
+    for i in 0..50 {
+        map.set(&Value::Int(i), &Value::Int(i)).await.unwrap();
+    }
+
+    // A restarted member is connected again.
+    cluster.restart(victim).await.unwrap();
+    let t = Instant::now();
+    while client.members().len() != 3 || client.connected_members().len() != 3 {
+        assert!(
+            t.elapsed() < Duration::from_secs(90),
+            "restarted member not connected"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(map.get(&Value::Int(7)).await.unwrap(), Some(Value::Int(7)));
+    client.shutdown().await;
+}
