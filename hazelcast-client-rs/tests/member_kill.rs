@@ -11,7 +11,14 @@ const INSTANCES: i64 = 3;
 const ITERATIONS: i32 = 400;
 
 async fn increments(map: hazelcast_client::Map, thread_id: i64) -> Result<i32, (i32, ClientError)> {
-    let key = Value::from("counter");
+    increments_on(map, Value::from("counter"), thread_id).await
+}
+
+async fn increments_on(
+    map: hazelcast_client::Map,
+    key: Value,
+    thread_id: i64,
+) -> Result<i32, (i32, ClientError)> {
     let owned = map.with_thread_id(thread_id);
     for i in 0..ITERATIONS {
         map.lock(&key, thread_id).await.map_err(|e| (i, e))?;
@@ -125,5 +132,50 @@ async fn killing_a_member_mid_run_never_hangs() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     assert_eq!(map.get(&Value::Int(7)).await.unwrap(), Some(Value::Int(7)));
+
+    // With redo_operation, writes pending on the killed member are sent again too. Under a
+    // held lock a repeated `set` of the same value is harmless, so the run completes.
+    let redo = Client::connect(
+        cluster
+            .client_config()
+            .with_invocation_timeout(invocation_timeout)
+            .with_redo_operation(true),
+    )
+    .await
+    .unwrap();
+    let rmap = redo.map("kill");
+    let key = Value::from("redo-counter");
+    rmap.set(&key, &Value::Int(0)).await.unwrap();
+    let tasks: Vec<_> = (1..=INSTANCES)
+        .map(|t| tokio::spawn(increments_on(rmap.clone(), key.clone(), t)))
+        .collect();
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let owner = rmap.partition_owner(&key).unwrap();
+    let victim = cluster
+        .addresses()
+        .iter()
+        .position(|a| *a == owner.address.to_string())
+        .unwrap();
+    cluster.kill(victim).unwrap();
+    for t in tasks {
+        let r = tokio::time::timeout(invocation_timeout + Duration::from_secs(30), t)
+            .await
+            .expect("an instance hung after the kill")
+            .unwrap();
+        assert_eq!(r.map_err(|(i, e)| format!("{i}: {e}")), Ok(ITERATIONS));
+    }
+    assert_eq!(
+        rmap.get(&key).await.unwrap(),
+        Some(Value::Int(INSTANCES as i32 * ITERATIONS))
+    );
+    redo.shutdown().await;
     client.shutdown().await;
+}
+
+#[test]
+fn client_and_handles_are_send_and_sync() {
+    fn check<T: Send + Sync + Clone + 'static>() {}
+    check::<Client>();
+    check::<hazelcast_client::Map>();
+    check::<hazelcast_client::Queue>();
 }
