@@ -81,6 +81,8 @@ pub struct LocalCluster {
     config: LocalClusterConfig,
     jar: PathBuf,
     run_dir: PathBuf,
+    /// The run directory was made here (not given): removed on drop unless a thread panics.
+    owns_run_dir: bool,
     members: Vec<LocalMember>,
 }
 
@@ -231,10 +233,12 @@ impl LocalCluster {
                 starts: 0,
             });
         }
+        let owns_run_dir = config.run_dir.is_none();
         let mut cluster = LocalCluster {
             config,
             jar,
             run_dir,
+            owns_run_dir,
             members,
         };
         // The first member starts alone so the others join it rather than forming clusters
@@ -420,6 +424,23 @@ impl LocalCluster {
         self.wait_port(index, deadline).await
     }
 
+    /// Number of members (running or not).
+    pub fn len(&self) -> usize {
+        self.members.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.members.is_empty()
+    }
+
+    /// Whether member `index` was started and has not exited.
+    pub fn is_running(&mut self, index: usize) -> bool {
+        self.members
+            .get_mut(index)
+            .and_then(|m| m.child.as_mut())
+            .is_some_and(|c| matches!(c.try_wait(), Ok(None)))
+    }
+
     /// Kills every member.
     pub fn shutdown(&mut self) {
         for i in 0..self.members.len() {
@@ -431,5 +452,11 @@ impl LocalCluster {
 impl Drop for LocalCluster {
     fn drop(&mut self) {
         self.shutdown();
+        // Logs are kept when something failed (a panic is unwinding), for the post-mortem.
+        if std::thread::panicking() {
+            eprintln!("member logs kept in {}", self.run_dir.display());
+        } else if self.owns_run_dir {
+            let _ = std::fs::remove_dir_all(&self.run_dir);
+        }
     }
 }
