@@ -273,7 +273,8 @@ impl Client {
                 op: "create proxy",
                 msg: client_codec::encode_create_proxy(name, service_name),
                 partition: None,
-                retryable: false,
+                // Creating an existing proxy is a no-op on members: safe to send again.
+                retryable: true,
                 wait: Wait::Normal,
             })
             .await
