@@ -156,6 +156,8 @@ fn member_xml(c: &LocalClusterConfig, port: u16, all_ports: &[u16]) -> String {
     <property name="hazelcast.phone.home.enabled">false</property>
     <property name="hazelcast.wait.seconds.before.join">1</property>
     <property name="hazelcast.logging.type">jdk</property>
+    <!-- SIGTERM leaves the cluster gracefully (partitions handed over first). -->
+    <property name="hazelcast.shutdownhook.policy">GRACEFUL</property>
   </properties>
   <network>
     <port auto-increment="false">{port}</port>
@@ -266,6 +268,7 @@ impl LocalCluster {
             .arg(format!("-Xmx{}", self.config.heap))
             .arg("-XX:+UseSerialGC")
             .arg("-Dhazelcast.phone.home.enabled=false")
+            .arg("-Dhazelcast.shutdownhook.policy=GRACEFUL")
             .arg(format!("-Dhazelcast.config={}", m.config_path.display()))
             .arg("-cp")
             .arg(&self.jar)
