@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, Notify, OnceCell};
 use tokio::task::JoinHandle;
 
+use crate::backup::BackupAcks;
 use crate::cluster::ClusterView;
 use crate::codec::{MemberInfo, Uuid};
 use crate::config::{normalize_address, ClientConfig};
@@ -41,7 +42,8 @@ pub(crate) struct Inner {
     pub(crate) config: ClientConfig,
     client_uuid: Uuid,
     client_name: String,
-    correlation: Arc<AtomicI64>,
+    pub(crate) correlation: Arc<AtomicI64>,
+    pub(crate) acks: Arc<BackupAcks>,
     next_conn_id: AtomicU64,
     state: RwLock<State>,
     changed: Notify,
@@ -106,6 +108,7 @@ impl Client {
             client_uuid,
             client_name,
             correlation: Arc::new(AtomicI64::new(1)),
+            acks: Arc::new(BackupAcks::default()),
             next_conn_id: AtomicU64::new(1),
             state: RwLock::new(State::default()),
             changed: Notify::new(),
@@ -197,6 +200,11 @@ impl Client {
                     .map(|c| (*u, c.sent.load(Ordering::Relaxed)))
             })
             .collect()
+    }
+
+    /// Whether writes currently use backup acknowledgements sent straight to the client.
+    pub fn backup_acks_active(&self) -> bool {
+        self.inner().backup_acks_ready()
     }
 
     pub fn partition_count(&self) -> u32 {
@@ -347,6 +355,23 @@ impl Inner {
         }
     }
 
+    /// Whether backup-aware requests are safe now: every listed member has a connection on
+    /// which this client listens for backup acknowledgements (else an ack could be lost
+    /// and the call would wait for the backup timeout).
+    pub(crate) fn backup_acks_ready(&self) -> bool {
+        if !(self.config.smart_routing && self.config.backup_ack_to_client) {
+            return false;
+        }
+        let st = self.state.read().unwrap();
+        !st.view.members.is_empty()
+            && st.view.members.iter().all(|m| {
+                st.by_member
+                    .get(&m.uuid)
+                    .and_then(|id| st.conns.get(id))
+                    .is_some_and(|c| !c.is_closed() && c.backup_listener.load(Ordering::Acquire))
+            })
+    }
+
     /// The connection for a request: the partition owner's if known and open, else any.
     pub(crate) fn pick_connection(&self, partition: Option<u32>) -> Option<Arc<Connection>> {
         let st = self.state.read().unwrap();
@@ -384,9 +409,21 @@ impl Inner {
             self.settings(),
             &auth,
             self.correlation.clone(),
+            self.acks.clone(),
             self.events.clone(),
         )
         .await?;
+        if self.config.smart_routing && self.config.backup_ack_to_client {
+            // Backups acknowledge to the client only where it listens for them.
+            if let Ok((_, rx)) = conn.call(client_codec::encode_local_backup_listener()) {
+                if let Ok(Ok(Ok(msg))) = tokio::time::timeout(self.config.connect_timeout, rx).await
+                {
+                    if !msg.is_error() {
+                        conn.backup_listener.store(true, Ordering::Release);
+                    }
+                }
+            }
+        }
         if self.is_shut_down() {
             conn.close_with(ClientError::ShutDown);
             return Err(ClientError::ShutDown);

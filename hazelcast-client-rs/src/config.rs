@@ -32,6 +32,12 @@ pub struct ClientConfig {
     /// Keep a connection to every member and send key operations to their partition's
     /// owner. When false, one connection is used for everything.
     pub smart_routing: bool,
+    /// With smart routing: have backups acknowledge writes to the client directly, so the
+    /// primary answers without waiting for them (the official clients' default).
+    pub backup_ack_to_client: bool,
+    /// How long to wait for missing backup acknowledgements before completing a call with
+    /// the primary's answer.
+    pub operation_backup_timeout: Duration,
 }
 
 impl Default for ClientConfig {
@@ -49,6 +55,8 @@ impl Default for ClientConfig {
             max_retry_pause: Duration::from_secs(1),
             redo_operation: false,
             smart_routing: true,
+            backup_ack_to_client: true,
+            operation_backup_timeout: Duration::from_secs(5),
         }
     }
 }

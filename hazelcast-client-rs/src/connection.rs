@@ -12,6 +12,7 @@ use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
+use crate::backup::BackupAcks;
 use crate::codec::frame::decode_frame;
 use crate::codec::{ClientMessage, MessageAssembler, Uuid};
 use crate::error::ClientError;
@@ -51,6 +52,9 @@ pub(crate) struct Connection {
     writer: mpsc::UnboundedSender<Vec<u8>>,
     pending: Mutex<Pending>,
     correlation: Arc<AtomicI64>,
+    acks: Arc<BackupAcks>,
+    /// The member sends this client backup acknowledgements over this connection.
+    pub backup_listener: AtomicBool,
     epoch: Instant,
     last_read_ms: AtomicU64,
     last_write_ms: AtomicU64,
@@ -75,6 +79,7 @@ impl Connection {
         settings: ConnectionSettings,
         auth: &AuthRequest<'_>,
         correlation: Arc<AtomicI64>,
+        acks: Arc<BackupAcks>,
         events: mpsc::UnboundedSender<ConnectionEvent>,
     ) -> Result<(Arc<Connection>, AuthResponse), ClientError> {
         let connect_err = |reason: String| ClientError::Connect {
@@ -101,6 +106,8 @@ impl Connection {
                 calls: HashMap::new(),
             }),
             correlation,
+            acks,
+            backup_listener: AtomicBool::new(false),
             epoch: Instant::now(),
             last_read_ms: AtomicU64::new(0),
             last_write_ms: AtomicU64::new(0),
@@ -317,6 +324,12 @@ impl Connection {
 
     fn dispatch(&self, msg: ClientMessage) {
         if msg.is_event() {
+            if msg.message_type() == client_codec::EVENT_BACKUP {
+                if let Ok(id) = client_codec::decode_backup_event(&msg) {
+                    self.acks.ack(id);
+                }
+                return;
+            }
             let _ = self.events.send(ConnectionEvent::Event(self.id, msg));
             return;
         }
@@ -331,9 +344,18 @@ impl Connection {
     /// connection. An `Err` here means the request was not sent.
     pub(crate) fn call(
         &self,
-        mut msg: ClientMessage,
+        msg: ClientMessage,
     ) -> Result<(i64, oneshot::Receiver<Reply>), ClientError> {
         let id = self.correlation.fetch_add(1, Ordering::Relaxed);
+        self.call_with_id(msg, id)
+    }
+
+    /// Like [`Connection::call`] with a correlation id taken by the caller.
+    pub(crate) fn call_with_id(
+        &self,
+        mut msg: ClientMessage,
+        id: i64,
+    ) -> Result<(i64, oneshot::Receiver<Reply>), ClientError> {
         msg.set_correlation_id(id);
         let (tx, rx) = oneshot::channel();
         {

@@ -12,6 +12,7 @@
 //!   attempt starts after the invocation timeout: the call then fails with
 //!   [`ClientError::Timeout`] naming the last error.
 
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use crate::client::Inner;
@@ -79,10 +80,22 @@ pub(crate) async fn invoke(inner: &Inner, req: Request) -> Result<ClientMessage,
         };
         let mut msg = req.msg.clone();
         msg.set_partition_id(req.partition.map(|p| p as i32).unwrap_or(-1));
-        let retry_error = match conn.call(msg) {
+        // Backup acknowledgements to the client, for requests on a partition.
+        let acks = if req.partition.is_some() && inner.backup_acks_ready() {
+            msg.set_backup_aware();
+            let id = inner.correlation.fetch_add(1, Ordering::Relaxed);
+            Some((id, AckGuard(inner, id), inner.acks.register(id)))
+        } else {
+            None
+        };
+        let sent = match &acks {
+            Some((id, _, _)) => conn.call_with_id(msg, *id),
+            None => conn.call(msg),
+        };
+        let retry_error = match sent {
             Err(e) => e, // not sent: always safe to retry
             Ok((id, rx)) => {
-                conn.sent.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                conn.sent.fetch_add(1, Ordering::Relaxed);
                 let reply = match req.wait {
                     Wait::Blocking => rx.await,
                     _ => match tokio::time::timeout_at(deadline.into(), rx).await {
@@ -93,6 +106,14 @@ pub(crate) async fn invoke(inner: &Inner, req: Request) -> Result<ClientMessage,
                         }
                     },
                 };
+                if let (Ok(Ok(msg)), Some((id, _guard, done))) = (&reply, acks) {
+                    let expected = msg.backup_acks();
+                    if expected > 0 && !msg.is_error() && !inner.acks.expect(id, expected) {
+                        // Missing acks past the backup timeout: the primary's answer
+                        // stands, as with the official clients' default.
+                        let _ = tokio::time::timeout(cfg.operation_backup_timeout, done).await;
+                    }
+                }
                 match reply {
                     Ok(Ok(msg)) if !msg.is_error() => return Ok(msg),
                     Ok(Ok(msg)) => {
@@ -130,5 +151,14 @@ pub(crate) async fn invoke(inner: &Inner, req: Request) -> Result<ClientMessage,
         }
         tokio::time::sleep(pause.min(deadline - now)).await;
         pause = (pause * 2).min(cfg.max_retry_pause);
+    }
+}
+
+/// Stops tracking a request's backup acknowledgements when the attempt ends.
+struct AckGuard<'a>(&'a Inner, i64);
+
+impl Drop for AckGuard<'_> {
+    fn drop(&mut self) {
+        self.0.acks.forget(self.1);
     }
 }

@@ -12,6 +12,7 @@
 //! # Ok(()) }
 //! ```
 
+mod backup;
 pub mod client;
 pub mod cluster;
 pub mod codec;

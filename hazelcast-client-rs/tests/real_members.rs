@@ -64,6 +64,10 @@ async fn map_queue_lock_and_routing_on_two_members() {
     assert_eq!(client.members().len(), 2);
     assert_eq!(client.partition_count(), 271);
     assert_eq!(client.connected_members().len(), 2);
+    assert!(
+        client.backup_acks_active(),
+        "backup acks to the client are on by default"
+    );
 
     // --- Map operations.
     let map = client.map("ops");

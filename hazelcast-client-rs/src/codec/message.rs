@@ -72,8 +72,24 @@ impl ClientMessage {
         }
     }
 
+    /// An event (listener or backup acknowledgement) rather than a response.
     pub fn is_event(&self) -> bool {
-        self.initial().has(flags::IS_EVENT)
+        let f = self.initial();
+        f.has(flags::IS_EVENT) || f.has(flags::BACKUP_EVENT)
+    }
+
+    /// Asks the primary to answer before its backups and have them acknowledge to the client.
+    pub fn set_backup_aware(&mut self) {
+        self.frames[0].flags |= flags::BACKUP_AWARE;
+    }
+
+    /// Number of backup acknowledgements a response says will follow.
+    pub fn backup_acks(&self) -> u8 {
+        self.initial()
+            .content
+            .get(BACKUP_ACKS_OFFSET)
+            .copied()
+            .unwrap_or(0)
     }
 
     pub fn is_error(&self) -> bool {

@@ -12,6 +12,8 @@ pub const EVENT_PARTITIONS_VIEW: i32 = ADD_CLUSTER_VIEW_LISTENER + 3;
 pub const CREATE_PROXY: i32 = message_type(SERVICE, 4);
 pub const DESTROY_PROXY: i32 = message_type(SERVICE, 5);
 pub const PING: i32 = message_type(SERVICE, 11);
+pub const LOCAL_BACKUP_LISTENER: i32 = message_type(SERVICE, 15);
+pub const EVENT_BACKUP: i32 = LOCAL_BACKUP_LISTENER + 2;
 
 /// Routing mode sent on authentication: the client connects to all members.
 pub const ROUTING_ALL_MEMBERS: u8 = 1;
@@ -168,4 +170,14 @@ pub fn encode_destroy_proxy(name: &str, service_name: &str) -> ClientMessage {
 
 pub fn encode_ping() -> ClientMessage {
     RequestBuilder::new(PING).build()
+}
+
+pub fn encode_local_backup_listener() -> ClientMessage {
+    RequestBuilder::new(LOCAL_BACKUP_LISTENER).build()
+}
+
+/// The correlation id a backup acknowledgement event is for.
+pub fn decode_backup_event(msg: &ClientMessage) -> Result<i64, CodecError> {
+    let mut r = msg.reader();
+    event_fixed(&mut r)?.i64()
 }
