@@ -345,5 +345,23 @@ async fn map_queue_lock_and_routing_on_two_members() {
     })
     .await;
 
+    // --- Without smart routing: one connection carries everything.
+    within(20, "unisocket client", async {
+        let mut one = config.clone();
+        one.smart_routing = false;
+        let uni = Client::connect(one).await.unwrap();
+        assert_eq!(uni.members().len(), 2);
+        assert_eq!(uni.connected_members().len(), 1);
+        assert!(!uni.backup_acks_active());
+        let m = uni.map("uni");
+        for i in 0..50 {
+            m.set(&Value::Int(i), &Value::Int(i * 2)).await.unwrap();
+        }
+        assert_eq!(m.size().await.unwrap(), 50);
+        assert_eq!(m.get(&Value::Int(21)).await.unwrap(), Some(Value::Int(42)));
+        uni.shutdown().await;
+    })
+    .await;
+
     client.shutdown().await;
 }
