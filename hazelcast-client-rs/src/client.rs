@@ -144,8 +144,13 @@ impl Client {
             if ready {
                 break;
             }
+            // Short waits: a change between the check and the wait is not missed for long.
             inner
-                .wait_for_change(deadline.saturating_duration_since(Instant::now()))
+                .wait_for_change(
+                    deadline
+                        .saturating_duration_since(Instant::now())
+                        .min(Duration::from_millis(50)),
+                )
                 .await;
         }
         Ok(client)
