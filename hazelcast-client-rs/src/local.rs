@@ -396,7 +396,8 @@ impl LocalCluster {
     }
 
     /// Stops a member gracefully (SIGTERM: the member migrates its data away and leaves),
-    /// waiting up to `timeout` before killing it.
+    /// waiting up to `timeout` before killing it. Blocks the calling thread: from async
+    /// code, call it through `tokio::task::spawn_blocking`.
     pub fn stop(&mut self, index: usize, timeout: Duration) -> Result<(), LocalError> {
         let m = self.child(index)?;
         if let Some(mut child) = m.child.take() {

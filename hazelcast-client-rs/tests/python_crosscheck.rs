@@ -1,5 +1,5 @@
-//! Cross-checks with the official Python client (hazelcast-python-client 5.7.0) on one
-//! real member: values written by either client read back unchanged by the other, both
+//! Cross-checks with the official Python client (hazelcast-python-client 5.7.0) on two
+//! real members: values written by either client read back unchanged by the other, both
 //! agree on the partition (and owner) of 10,000 keys, and a lock held here blocks Python.
 //!
 //! Needs `python3` with `hazelcast` importable (`pip install hazelcast-python-client==5.7.0`);
@@ -64,7 +64,7 @@ async fn python_client_agrees() {
     if !python_available() {
         return;
     }
-    let cluster = LocalCluster::start(LocalClusterConfig::new("py-cross", 1))
+    let cluster = LocalCluster::start(LocalClusterConfig::new("py-cross", 2))
         .await
         .expect("member starts");
     let client = Client::connect(
@@ -111,7 +111,16 @@ async fn python_client_agrees() {
     }
     assert_eq!(map.get(&Value::Int(777)).await.unwrap(), Some(s("int key")));
 
-    // Both agree on the partition of 10,000 keys and on every partition's owner.
+    // Both agree on the partition of 10,000 keys and on every partition's owner (the
+    // table is complete once both clients have touched the cluster).
+    let t = std::time::Instant::now();
+    while (0..client.partition_count()).any(|p| client.partition_owner(p).is_none()) {
+        assert!(
+            t.elapsed() < Duration::from_secs(10),
+            "partition table incomplete"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     let out = python(&cluster, &["partitions"]).await;
     eprintln!(
         "python partitions output: {} bytes, starts {:?}",
@@ -132,6 +141,8 @@ async fn python_client_agrees() {
     assert_eq!(ours, theirs);
     let owners: Vec<&str> = lines.next().unwrap().split(',').collect();
     assert_eq!(owners.len(), client.partition_count() as usize);
+    let distinct: std::collections::HashSet<&&str> = owners.iter().collect();
+    assert_eq!(distinct.len(), 2, "both members own partitions");
     for (p, owner) in owners.iter().enumerate() {
         let ours = client.partition_owner(p as u32).map(|m| m.uuid.to_string());
         assert_eq!(ours.as_deref(), Some(*owner), "owner of partition {p}");
