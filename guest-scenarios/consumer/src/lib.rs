@@ -1,0 +1,63 @@
+//! Takes items from a queue until every producer is done and the queue is empty. Each item it
+//! takes is logged in a map beside the queue (item -> consumer); finding an item already
+//! logged counts a duplicate. Verify checks that every item was consumed exactly once.
+//!
+//! The stop condition needs no poison pill: a consumer reads "all producers done" *before*
+//! polling, so an empty poll after that means no item is left or still coming.
+//!
+//! Arguments: see `hzlab_guest::pipeline`; plus `poll-ms` (how long one poll waits, default
+//! 100).
+
+use hzlab_guest::{pipeline, runtime, Outcome, Scenario, Value};
+
+struct Consumer;
+
+impl Scenario for Consumer {
+    fn setup() -> Outcome {
+        pipeline::consumed().clear()?;
+        Ok(())
+    }
+
+    fn run() -> Outcome {
+        let queue = pipeline::queue();
+        let consumed = pipeline::consumed();
+        let poll_ms: u64 = runtime::arg_or("poll-ms", 100);
+        let me = runtime::index() as i32;
+        let mut got = Vec::new();
+        loop {
+            let done = pipeline::producers_done()?;
+            match queue.poll_timeout(poll_ms)? {
+                Some(item) => {
+                    if consumed.put(&item, me)?.is_some() {
+                        runtime::count("duplicates", 1);
+                    }
+                    if let Value::Int(i) = item {
+                        got.push(i.to_string());
+                    }
+                }
+                None if done => break,
+                None => {}
+            }
+        }
+        runtime::count("consumed", got.len() as i64);
+        runtime::record("items", got.join(","));
+        Ok(())
+    }
+
+    fn verify() -> Outcome {
+        let expected = pipeline::items() as i64 * pipeline::producers() as i64;
+        let distinct = pipeline::consumed().size()? as i64;
+        let (consumed, duplicates) = (runtime::total("consumed"), runtime::total("duplicates"));
+        runtime::record("consumed", consumed);
+        runtime::record("consumed-once", distinct);
+        runtime::record("duplicates", duplicates);
+        runtime::check(
+            "each-item-once",
+            distinct == expected && consumed == expected && duplicates == 0,
+            format!("{consumed} taken, {distinct} distinct of {expected}, {duplicates} duplicates"),
+        );
+        Ok(())
+    }
+}
+
+hzlab_guest::scenario!(Consumer);

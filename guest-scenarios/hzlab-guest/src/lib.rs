@@ -1,0 +1,575 @@
+//! Write hzlab scenarios in Rust.
+//!
+//! This crate owns the bindings of the `hzlab:scenario` world (see `wit/hzlab.wit`) and
+//! wraps them in small, idiomatic helpers, so that a scenario reads like the experiment it
+//! runs:
+//!
+//! ```ignore
+//! use hzlab_guest::{runtime, Map, Scenario};
+//!
+//! struct Pessimistic;
+//!
+//! impl Scenario for Pessimistic {
+//!     fn run() -> hzlab_guest::Outcome {
+//!         let map = Map::new("counter");
+//!         for _ in 0..runtime::arg_or("iterations", 10_000u32) {
+//!             let _guard = map.lock("key")?;
+//!             let value = map.get("key")?.and_then(|v| v.as_i64()).unwrap_or(0);
+//!             map.set("key", value as i32 + 1)?;
+//!         }
+//!         Ok(())
+//!     }
+//! }
+//!
+//! hzlab_guest::scenario!(Pessimistic);
+//! ```
+
+use std::fmt;
+
+#[doc(hidden)]
+pub mod bindings {
+    wit_bindgen::generate!({
+        path: "../../wit",
+        world: "hzlab:scenario/scenario",
+        pub_export_macro: true,
+        export_macro_name: "__export_world",
+        default_bindings_module: "hzlab_guest::bindings",
+    });
+}
+
+use bindings::hzlab::scenario as wit;
+pub use wit::runtime::Level;
+pub use wit::types::{Error, Value};
+
+/// The result of a cluster operation.
+pub type Result<T> = std::result::Result<T, Error>;
+
+/// What a scenario phase returns: `Err` with a message fails the phase.
+pub type Outcome = std::result::Result<(), String>;
+
+/// A scenario: implement the phases it needs and export it with [`scenario!`].
+pub trait Scenario {
+    /// Runs once, before any instance starts.
+    fn setup() -> Outcome {
+        Ok(())
+    }
+    /// Runs in every instance, concurrently.
+    fn run() -> Outcome;
+    /// Runs once, after every instance has ended: check invariants with [`runtime::check`].
+    fn verify() -> Outcome {
+        Ok(())
+    }
+}
+
+/// Exports a type implementing [`Scenario`] as the component's scenario.
+#[macro_export]
+macro_rules! scenario {
+    ($ty:ty) => {
+        #[doc(hidden)]
+        pub struct __HzlabScenarioExport;
+
+        impl $crate::bindings::Guest for __HzlabScenarioExport {
+            fn setup() -> ::core::result::Result<(), ::std::string::String> {
+                <$ty as $crate::Scenario>::setup()
+            }
+            fn run() -> ::core::result::Result<(), ::std::string::String> {
+                <$ty as $crate::Scenario>::run()
+            }
+            fn verify() -> ::core::result::Result<(), ::std::string::String> {
+                <$ty as $crate::Scenario>::verify()
+            }
+        }
+
+        $crate::bindings::__export_world!(__HzlabScenarioExport with_types_in $crate::bindings);
+    };
+}
+
+/// A readable message for an operation's error (the bindings' `Display` shows its debug form).
+pub fn describe(e: &Error) -> String {
+    match e {
+        Error::Timeout => "operation timed out".into(),
+        Error::NotLockOwner => "this instance does not hold the lock".into(),
+        Error::Unavailable(m) => format!("cluster unavailable: {m}"),
+        Error::InvalidArgument(m) => format!("invalid argument: {m}"),
+        Error::Other(m) => m.clone(),
+    }
+}
+
+impl From<Error> for String {
+    fn from(e: Error) -> String {
+        describe(&e)
+    }
+}
+
+impl Value {
+    /// The value as an integer, if it is one (`int` or `long`).
+    pub fn as_i64(&self) -> Option<i64> {
+        match self {
+            Value::Int(v) => Some(*v as i64),
+            Value::Long(v) => Some(*v),
+            _ => None,
+        }
+    }
+
+    /// The value as a string slice, if it is a string.
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Value::String(s) => Some(s),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Value {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Value::Boolean(v) => write!(f, "{v}"),
+            Value::Int(v) => write!(f, "{v}"),
+            Value::Long(v) => write!(f, "{v}"),
+            Value::Double(v) => write!(f, "{v}"),
+            Value::String(v) => write!(f, "{v:?}"),
+            Value::Bytes(v) => write!(f, "{} bytes", v.len()),
+        }
+    }
+}
+
+impl From<i32> for Value {
+    fn from(v: i32) -> Value {
+        Value::Int(v)
+    }
+}
+impl From<i64> for Value {
+    fn from(v: i64) -> Value {
+        Value::Long(v)
+    }
+}
+impl From<bool> for Value {
+    fn from(v: bool) -> Value {
+        Value::Boolean(v)
+    }
+}
+impl From<f64> for Value {
+    fn from(v: f64) -> Value {
+        Value::Double(v)
+    }
+}
+impl From<&str> for Value {
+    fn from(v: &str) -> Value {
+        Value::String(v.to_owned())
+    }
+}
+impl From<String> for Value {
+    fn from(v: String) -> Value {
+        Value::String(v)
+    }
+}
+impl From<Vec<u8>> for Value {
+    fn from(v: Vec<u8>) -> Value {
+        Value::Bytes(v)
+    }
+}
+impl From<&Value> for Value {
+    fn from(v: &Value) -> Value {
+        v.clone()
+    }
+}
+
+/// A distributed map, by name.
+#[derive(Debug, Clone)]
+pub struct Map {
+    name: String,
+}
+
+impl Map {
+    pub fn new(name: impl Into<String>) -> Map {
+        Map { name: name.into() }
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn get(&self, key: impl Into<Value>) -> Result<Option<Value>> {
+        wit::map::get(&self.name, &key.into())
+    }
+
+    pub fn put(&self, key: impl Into<Value>, value: impl Into<Value>) -> Result<Option<Value>> {
+        wit::map::put(&self.name, &key.into(), &value.into())
+    }
+
+    pub fn set(&self, key: impl Into<Value>, value: impl Into<Value>) -> Result<()> {
+        wit::map::set(&self.name, &key.into(), &value.into())
+    }
+
+    pub fn remove(&self, key: impl Into<Value>) -> Result<Option<Value>> {
+        wit::map::remove(&self.name, &key.into())
+    }
+
+    pub fn contains_key(&self, key: impl Into<Value>) -> Result<bool> {
+        wit::map::contains_key(&self.name, &key.into())
+    }
+
+    pub fn size(&self) -> Result<u64> {
+        wit::map::size(&self.name)
+    }
+
+    pub fn put_if_absent(
+        &self,
+        key: impl Into<Value>,
+        value: impl Into<Value>,
+    ) -> Result<Option<Value>> {
+        wit::map::put_if_absent(&self.name, &key.into(), &value.into())
+    }
+
+    pub fn clear(&self) -> Result<()> {
+        wit::map::clear(&self.name)
+    }
+
+    pub fn replace(&self, key: impl Into<Value>, value: impl Into<Value>) -> Result<Option<Value>> {
+        wit::replace::replace(&self.name, &key.into(), &value.into())
+    }
+
+    pub fn replace_if_same(
+        &self,
+        key: impl Into<Value>,
+        expected: impl Into<Value>,
+        new: impl Into<Value>,
+    ) -> Result<bool> {
+        wit::replace::replace_if_same(&self.name, &key.into(), &expected.into(), &new.into())
+    }
+
+    /// Optimistic update: reads the value, computes the new one with `f` and writes it with
+    /// `replace-if-same`, again and again until no other writer came in between. Returns the
+    /// new value and how many attempts failed. `f` sees `None` when the key has no value; the
+    /// key must have a value for the replace to succeed.
+    pub fn update<F>(&self, key: impl Into<Value>, mut f: F) -> Result<(Value, u64)>
+    where
+        F: FnMut(Option<&Value>) -> Value,
+    {
+        let key = key.into();
+        let mut retries = 0;
+        loop {
+            let current = self.get(&key)?;
+            let new = f(current.as_ref());
+            match current {
+                Some(old) => {
+                    if self.replace_if_same(&key, old, &new)? {
+                        return Ok((new, retries));
+                    }
+                }
+                None => {
+                    if self.put_if_absent(&key, &new)?.is_none() {
+                        return Ok((new, retries));
+                    }
+                }
+            }
+            retries += 1;
+        }
+    }
+
+    /// Locks `key`, waiting while another instance holds it; unlocks when the guard drops.
+    pub fn lock(&self, key: impl Into<Value>) -> Result<LockGuard<'_>> {
+        let key = key.into();
+        wit::lock::lock(&self.name, &key)?;
+        Ok(LockGuard { map: self, key })
+    }
+
+    /// Tries to lock `key` within `timeout_ms`; `None` if another instance kept it.
+    pub fn try_lock(
+        &self,
+        key: impl Into<Value>,
+        timeout_ms: u64,
+    ) -> Result<Option<LockGuard<'_>>> {
+        let key = key.into();
+        Ok(wit::lock::try_lock(&self.name, &key, timeout_ms)?
+            .then_some(LockGuard { map: self, key }))
+    }
+
+    pub fn is_locked(&self, key: impl Into<Value>) -> Result<bool> {
+        wit::lock::is_locked(&self.name, &key.into())
+    }
+
+    /// Locks without a guard: pair it with [`Map::unlock`].
+    pub fn lock_raw(&self, key: impl Into<Value>) -> Result<()> {
+        wit::lock::lock(&self.name, &key.into())
+    }
+
+    pub fn unlock(&self, key: impl Into<Value>) -> Result<()> {
+        wit::lock::unlock(&self.name, &key.into())
+    }
+}
+
+/// Holds a key lock; dropping it unlocks. Use [`LockGuard::unlock`] to see unlock errors.
+#[must_use = "the lock is released when the guard is dropped"]
+pub struct LockGuard<'a> {
+    map: &'a Map,
+    key: Value,
+}
+
+impl LockGuard<'_> {
+    /// Unlocks now, returning the error if unlocking failed.
+    pub fn unlock(self) -> Result<()> {
+        let result = self.map.unlock(&self.key);
+        std::mem::forget(self);
+        result
+    }
+}
+
+impl Drop for LockGuard<'_> {
+    fn drop(&mut self) {
+        if let Err(e) = self.map.unlock(&self.key) {
+            runtime::log(
+                Level::Warn,
+                &format!("unlock on drop failed: {}", describe(&e)),
+            );
+        }
+    }
+}
+
+/// A distributed queue, by name.
+#[derive(Debug, Clone)]
+pub struct Queue {
+    name: String,
+}
+
+impl Queue {
+    pub fn new(name: impl Into<String>) -> Queue {
+        Queue { name: name.into() }
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Adds an item if there is room now.
+    pub fn offer(&self, item: impl Into<Value>) -> Result<bool> {
+        wit::queue::offer(&self.name, &item.into(), None)
+    }
+
+    /// Adds an item, waiting up to `timeout_ms` for room.
+    pub fn offer_timeout(&self, item: impl Into<Value>, timeout_ms: u64) -> Result<bool> {
+        wit::queue::offer(&self.name, &item.into(), Some(timeout_ms))
+    }
+
+    /// Adds an item, waiting as long as the queue is full.
+    pub fn put(&self, item: impl Into<Value>) -> Result<()> {
+        wit::queue::put(&self.name, &item.into())
+    }
+
+    /// Removes the head if there is one now.
+    pub fn poll(&self) -> Result<Option<Value>> {
+        wit::queue::poll(&self.name, None)
+    }
+
+    /// Removes the head, waiting up to `timeout_ms` for one.
+    pub fn poll_timeout(&self, timeout_ms: u64) -> Result<Option<Value>> {
+        wit::queue::poll(&self.name, Some(timeout_ms))
+    }
+
+    /// Removes the head, waiting as long as the queue is empty.
+    pub fn take(&self) -> Result<Value> {
+        wit::queue::take(&self.name)
+    }
+
+    pub fn size(&self) -> Result<u64> {
+        wit::queue::size(&self.name)
+    }
+}
+
+/// What the host tells a scenario, and what a scenario records for the report.
+pub mod runtime {
+    use super::wit::runtime as rt;
+    pub use super::wit::runtime::Level;
+    use super::Value;
+    use std::str::FromStr;
+
+    /// This instance's index within its scenario, from 0.
+    pub fn index() -> u32 {
+        rt::instance_index()
+    }
+
+    /// How many instances of this scenario run.
+    pub fn instances() -> u32 {
+        rt::instance_count()
+    }
+
+    /// The raw value of run argument `key`.
+    pub fn arg(key: &str) -> Option<String> {
+        rt::arg(key)
+    }
+
+    /// Run argument `key` parsed as `T`, or `default` when it was not given.
+    ///
+    /// A given but unparsable value stops the instance with a message naming the argument:
+    /// a typo in an argument must not silently run another experiment.
+    pub fn arg_or<T: FromStr>(key: &str, default: T) -> T {
+        match rt::arg(key) {
+            None => default,
+            Some(raw) => match raw.parse() {
+                Ok(v) => v,
+                Err(_) => panic_with(&format!(
+                    "argument {key}={raw:?} is not a valid {}",
+                    std::any::type_name::<T>()
+                )),
+            },
+        }
+    }
+
+    /// Every run argument.
+    pub fn args() -> Vec<(String, String)> {
+        rt::args()
+    }
+
+    pub fn log(level: Level, message: &str) {
+        rt::log(level, message)
+    }
+
+    pub fn info(message: &str) {
+        rt::log(Level::Info, message)
+    }
+
+    /// Records a named value for the report (the last record of a name wins).
+    pub fn record(name: &str, value: impl Into<Value>) {
+        rt::record(name, &value.into())
+    }
+
+    /// Adds `delta` to a named counter of this instance.
+    pub fn count(name: &str, delta: i64) {
+        rt::count(name, delta)
+    }
+
+    /// The sum of a named counter over every instance of this scenario.
+    pub fn total(name: &str) -> i64 {
+        rt::total(name)
+    }
+
+    /// Reports an invariant; a false one fails the run.
+    pub fn check(name: &str, ok: bool, detail: impl AsRef<str>) -> bool {
+        rt::check(name, ok, detail.as_ref());
+        ok
+    }
+
+    /// Nanoseconds since the run started.
+    pub fn now_ns() -> u64 {
+        rt::now_ns()
+    }
+
+    /// Waits without using the processor.
+    pub fn sleep_ms(ms: u64) {
+        rt::sleep_ms(ms)
+    }
+
+    fn panic_with(message: &str) -> ! {
+        rt::log(Level::Error, message);
+        panic!("{message}")
+    }
+}
+
+/// The shared-counter experiment behind the `race`, `pessimistic` and `optimistic`
+/// scenarios: every instance increments one key `iterations` times.
+///
+/// Arguments: `map` (default `counter`), `key` (default `key`), `iterations` (default 10000).
+pub mod counter {
+    use super::{runtime, Map, Outcome, Value};
+
+    /// The counter's map and key, from the run's arguments.
+    pub fn target() -> (Map, Value) {
+        let map = Map::new(runtime::arg("map").unwrap_or_else(|| "counter".into()));
+        let key = Value::String(runtime::arg("key").unwrap_or_else(|| "key".into()));
+        (map, key)
+    }
+
+    /// Increments each instance performs.
+    pub fn iterations() -> u32 {
+        runtime::arg_or("iterations", 10_000u32)
+    }
+
+    /// Resets the counter to 0 (Integer, as the official Python client writes an `int`).
+    pub fn setup() -> Outcome {
+        let (map, key) = target();
+        map.set(key, 0)?;
+        Ok(())
+    }
+
+    /// Reads the counter as a number.
+    pub fn read(map: &Map, key: &Value) -> Result<i64, String> {
+        match map.get(key)? {
+            None => Ok(0),
+            Some(v) => v
+                .as_i64()
+                .ok_or_else(|| format!("counter {key} holds {v}, not a number")),
+        }
+    }
+
+    /// Records `final`, `expected` and `lost` (expected − final). When `exact` is set, checks
+    /// that no update was lost; otherwise only that the counter did not exceed the increments.
+    pub fn verify(exact: bool) -> Outcome {
+        let (map, key) = target();
+        let final_value = read(&map, &key)?;
+        let expected = iterations() as i64 * runtime::instances() as i64;
+        runtime::record("final", final_value);
+        runtime::record("expected", expected);
+        runtime::record("lost", expected - final_value);
+        if exact {
+            runtime::check(
+                "no-lost-updates",
+                final_value == expected,
+                format!("final {final_value}, expected {expected}"),
+            );
+        } else {
+            runtime::check(
+                "not-above-expected",
+                final_value <= expected,
+                format!("final {final_value}, at most {expected}"),
+            );
+        }
+        Ok(())
+    }
+}
+
+/// The conventions the `producer` and `consumer` scenarios share: a bounded queue, and a
+/// state map beside it where each producer marks itself done, so that consumers stop when the
+/// producers are done and the queue is empty, with no poison pill.
+///
+/// Arguments: `queue` (default `queue`), `items` (items per producer, default 100),
+/// `producers` (how many producer instances the consumers wait for, default 1).
+pub mod pipeline {
+    use super::{runtime, Map, Queue};
+
+    pub fn queue() -> Queue {
+        Queue::new(runtime::arg("queue").unwrap_or_else(|| "queue".into()))
+    }
+
+    /// Where producers mark themselves done (`done-<index>` = true).
+    pub fn state() -> Map {
+        Map::new(format!("{}.state", queue().name()))
+    }
+
+    /// Where consumers log each item they took (item -> consumer index).
+    pub fn consumed() -> Map {
+        Map::new(format!("{}.consumed", queue().name()))
+    }
+
+    pub fn items() -> i32 {
+        runtime::arg_or("items", 100)
+    }
+
+    pub fn producers() -> u32 {
+        runtime::arg_or("producers", 1)
+    }
+
+    pub fn done_key(producer: u32) -> String {
+        format!("done-{producer}")
+    }
+
+    /// Whether every producer has marked itself done.
+    pub fn producers_done() -> super::Result<bool> {
+        let state = state();
+        for p in 0..producers() {
+            if state.get(done_key(p))?.is_none() {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+}

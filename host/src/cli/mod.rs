@@ -1,0 +1,65 @@
+//! Command-line interface: parsing, dispatch and exit codes.
+
+mod progress;
+mod run;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Exit codes, as documented in `hzlab --help`.
+pub mod exit {
+    /// Everything ran and every check held.
+    pub const OK: u8 = 0;
+    /// A check failed, or an instance failed (error, trap, timeout, memory cap).
+    pub const CHECK_FAILED: u8 = 1;
+    /// Bad input: unknown scenario, invalid component, bad argument.
+    pub const BAD_INPUT: u8 = 2;
+}
+
+const AFTER_HELP: &str = "\
+Exit codes:
+  0  every instance ran and every check held
+  1  a check failed, or an instance failed (error, trap, time budget, memory cap)
+  2  bad input: unknown scenario, invalid or foreign component, bad argument";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "hzlab",
+    version,
+    about = "Run WebAssembly scenarios against Hazelcast clusters: concurrent instances, \
+             faults, checks and reports.",
+    after_help = AFTER_HELP
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run scenarios: every instance concurrently, then each scenario's verify.
+    Run(run::RunArgs),
+    /// List the scenarios shipped with hzlab.
+    Scenarios,
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Run(args) => run::run(args),
+        Command::Scenarios => {
+            for s in hzlab::scenario::all_shipped() {
+                println!("{:<12} {}", s.name, s.description);
+            }
+            Ok(exit::OK)
+        }
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("hzlab: error: {e:#}");
+            ExitCode::from(exit::BAD_INPUT)
+        }
+    }
+}

@@ -1,0 +1,211 @@
+//! `hzlab run`.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use clap::Args;
+
+use hzlab::backend::embedded::{EmbeddedCluster, EmbeddedConfig};
+use hzlab::engine::{InstanceLimits, ScenarioEngine};
+use hzlab::report;
+use hzlab::runner::{self, Progress, RunSpec, ScenarioSpec};
+use hzlab::scenario::ScenarioSource;
+
+use super::{exit, progress};
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Scenarios to run together: a shipped scenario's name (see `hzlab scenarios`) or a path
+    /// to a .wasm component, optionally followed by `:N` for its instance count
+    /// (e.g. `producer:1 consumer:2`). The word `then` starts a step that runs after the
+    /// previous one ended, on the same cluster (e.g. `populate:4 then count:2`).
+    #[arg(required = true, value_name = "SCENARIO[:N]")]
+    scenarios: Vec<String>,
+
+    /// Instances of each scenario given without `:N`.
+    #[arg(short = 'n', long, default_value_t = 1, value_name = "N")]
+    instances: u32,
+
+    /// An argument for the scenarios (repeatable), read with `runtime.arg`.
+    #[arg(short = 'a', long = "arg", value_name = "KEY=VALUE", value_parser = parse_arg)]
+    args: Vec<(String, String)>,
+
+    /// Write the full results as JSON to FILE (`-` for standard output).
+    #[arg(long, value_name = "FILE")]
+    json: Option<PathBuf>,
+
+    /// Seed of the embedded cluster's interleaving (default: random, printed in the summary).
+    #[arg(long)]
+    seed: Option<u64>,
+
+    /// Cluster members (embedded backend).
+    #[arg(long, default_value_t = 3)]
+    members: usize,
+
+    /// Synchronous backups of each partition.
+    #[arg(long, default_value_t = 1)]
+    backup_count: u32,
+
+    /// Asynchronous backups of each partition.
+    #[arg(long, default_value_t = 0)]
+    async_backup_count: u32,
+
+    /// Max-size of every queue (default: unbounded).
+    #[arg(long, value_name = "N")]
+    queue_capacity: Option<u32>,
+
+    /// Time budget of each instance and of each setup and verify call, in seconds.
+    #[arg(long, default_value_t = 300.0, value_name = "SECONDS")]
+    timeout: f64,
+
+    /// Memory cap of each instance, in MiB.
+    #[arg(long, default_value_t = 64, value_name = "MIB")]
+    memory_limit: usize,
+
+    /// Most scheduler yields one simulated network trip takes on the embedded backend
+    /// (0 runs operations back to back, with no interleaving between them).
+    #[arg(long, default_value_t = 2, value_name = "N")]
+    network_yields: u32,
+
+    /// Print only the summary: no progress line, no scenario log lines.
+    #[arg(short, long)]
+    quiet: bool,
+}
+
+fn parse_arg(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.is_empty() => Ok((k.to_owned(), v.to_owned())),
+        _ => Err(format!("`{s}` is not KEY=VALUE")),
+    }
+}
+
+/// Splits `name:N` into the scenario and its instance count.
+fn parse_scenario(spec: &str, default: u32) -> anyhow::Result<(String, u32)> {
+    if let Some((name, count)) = spec.rsplit_once(':') {
+        if !name.is_empty() && !count.is_empty() && count.chars().all(|c| c.is_ascii_digit()) {
+            let n: u32 = count
+                .parse()
+                .with_context(|| format!("instance count in `{spec}` is too large"))?;
+            return Ok((name.to_owned(), n));
+        }
+    }
+    Ok((spec.to_owned(), default))
+}
+
+pub fn run(args: RunArgs) -> anyhow::Result<u8> {
+    if args.instances == 0 {
+        bail!("--instances must be at least 1");
+    }
+    if !(args.timeout > 0.0 && args.timeout.is_finite()) {
+        bail!("--timeout must be a positive number of seconds");
+    }
+    let mut steps = vec![Vec::new()];
+    for spec in &args.scenarios {
+        if spec == "then" {
+            if steps.last().is_some_and(Vec::is_empty) {
+                bail!("`then` must come between scenarios");
+            }
+            steps.push(Vec::new());
+            continue;
+        }
+        let (name, instances) = parse_scenario(spec, args.instances)?;
+        if instances == 0 {
+            bail!("scenario `{spec}` asks for 0 instances");
+        }
+        let source = ScenarioSource::resolve(&name)?;
+        steps
+            .last_mut()
+            .unwrap()
+            .push(ScenarioSpec { source, instances });
+    }
+    if steps.last().is_some_and(Vec::is_empty) {
+        bail!("`then` must be followed by a scenario");
+    }
+    let seed = args.seed.unwrap_or_else(random_seed);
+    let cluster = EmbeddedCluster::new(EmbeddedConfig {
+        members: args.members,
+        partitions: 271,
+        backup_count: args.backup_count,
+        async_backup_count: args.async_backup_count,
+        queue_capacity: args.queue_capacity,
+        max_network_yields: args.network_yields,
+        seed,
+    })?;
+    let spec = RunSpec {
+        steps,
+        args: args.args.clone(),
+        limits: InstanceLimits {
+            time_budget: Duration::from_secs_f64(args.timeout),
+            memory_cap: args.memory_limit << 20,
+        },
+        seed,
+        echo_logs: !args.quiet,
+    };
+    let engine = ScenarioEngine::new()?;
+    // One thread: instances interleave only at their operations, reproducibly for a seed.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let result = runtime.block_on(async {
+        let progress_state = Arc::new(Progress::default());
+        let line = progress::spawn(progress_state.clone(), !args.quiet);
+        let result = runner::run(&engine, &cluster, &spec, progress_state).await;
+        progress::stop(line);
+        result
+    })?;
+    print!("{}", report::summary(&result));
+    if let Some(path) = &args.json {
+        let json = report::to_json(&result);
+        if path.as_os_str() == "-" {
+            println!("{json}");
+        } else {
+            std::fs::write(path, json + "\n")
+                .with_context(|| format!("cannot write the JSON report to {}", path.display()))?;
+        }
+    }
+    Ok(if result.passed {
+        exit::OK
+    } else {
+        exit::CHECK_FAILED
+    })
+}
+
+fn random_seed() -> u64 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0);
+    (nanos ^ (std::process::id() as u64).rotate_left(32)) % 1_000_000_000
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scenario_counts() {
+        assert_eq!(parse_scenario("race", 3).unwrap(), ("race".into(), 3));
+        assert_eq!(
+            parse_scenario("consumer:2", 1).unwrap(),
+            ("consumer".into(), 2)
+        );
+        assert_eq!(
+            parse_scenario("./x/y.wasm:4", 1).unwrap(),
+            ("./x/y.wasm".into(), 4)
+        );
+        assert_eq!(
+            parse_scenario("c:/x.wasm", 1).unwrap(),
+            ("c:/x.wasm".into(), 1)
+        );
+    }
+
+    #[test]
+    fn args_need_a_key() {
+        assert_eq!(parse_arg("a=b=c").unwrap(), ("a".into(), "b=c".into()));
+        assert!(parse_arg("=x").is_err());
+        assert!(parse_arg("novalue").is_err());
+    }
+}

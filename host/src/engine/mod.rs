@@ -1,0 +1,202 @@
+//! The WebAssembly engine: compiles scenario components once, checks they target the hzlab
+//! world, and makes sandboxed stores for instances.
+//!
+//! Guests get only the scenario world's imports (no filesystem, network, clock or
+//! environment of their own). Each store has a memory cap and an epoch deadline that yields to
+//! the scheduler every tick and stops the guest once its time budget is spent.
+
+pub mod bindings;
+pub mod limits;
+
+use std::time::{Duration, Instant};
+
+use wasmtime::component::{Component, HasSelf, Linker};
+use wasmtime::{Config, Engine, Store, UpdateDeadline};
+
+use crate::backend::Session;
+use crate::imports::InstanceState;
+use crate::scenario::{LoadError, ScenarioSource};
+use bindings::{Scenario, ScenarioPre};
+pub use limits::InstanceLimits;
+
+/// How often the epoch advances: the granularity of time budgets and of yields of busy guests.
+const EPOCH_TICK: Duration = Duration::from_millis(2);
+
+/// The package every import of a scenario must come from.
+pub const WORLD_PACKAGE: &str = "hzlab:scenario";
+/// The exports a scenario must have.
+pub const EXPORTS: [&str; 3] = ["setup", "run", "verify"];
+
+/// Compiles and instantiates scenarios. One per process is enough.
+pub struct ScenarioEngine {
+    engine: Engine,
+}
+
+impl ScenarioEngine {
+    pub fn new() -> Result<ScenarioEngine, LoadError> {
+        let mut config = Config::new();
+        config.wasm_component_model(true);
+        config.epoch_interruption(true);
+        let engine = Engine::new(&config).map_err(|e| LoadError::Engine(format!("{e:#}")))?;
+        // The ticker ends by itself once the engine is dropped.
+        let weak = engine.weak();
+        std::thread::Builder::new()
+            .name("hzlab-epoch".into())
+            .spawn(move || {
+                while let Some(engine) = weak.upgrade() {
+                    engine.increment_epoch();
+                    drop(engine);
+                    std::thread::sleep(EPOCH_TICK);
+                }
+            })
+            .map_err(|e| LoadError::Engine(format!("cannot start the epoch thread: {e}")))?;
+        Ok(ScenarioEngine { engine })
+    }
+
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// Compiles a scenario and checks that it targets the hzlab world.
+    pub fn compile(&self, source: &ScenarioSource) -> Result<Component, LoadError> {
+        let what = source.display_name();
+        let wrapped;
+        let mut bytes = source.bytes();
+        if check_header(&what, bytes)? == Kind::CoreModule {
+            wrapped = wrap_core_module(&what, bytes)?;
+            bytes = &wrapped;
+        }
+        let component = Component::new(&self.engine, bytes).map_err(|e| LoadError::Invalid {
+            what: what.clone(),
+            detail: format!("{e:#}"),
+        })?;
+        let ty = component.component_type();
+        let foreign: Vec<String> = ty
+            .imports(&self.engine)
+            .map(|(name, _)| name.to_owned())
+            .filter(|name| !name.starts_with(&format!("{WORLD_PACKAGE}/")))
+            .collect();
+        if !foreign.is_empty() {
+            return Err(LoadError::WrongWorld {
+                what,
+                detail: format!(
+                    "it imports {}, which the hzlab scenario world does not provide \
+                     (scenarios may import only {WORLD_PACKAGE}/* interfaces)",
+                    foreign.join(", ")
+                ),
+            });
+        }
+        let exports: Vec<String> = ty
+            .exports(&self.engine)
+            .map(|(n, _)| n.to_owned())
+            .collect();
+        let missing: Vec<&str> = EXPORTS
+            .iter()
+            .copied()
+            .filter(|e| !exports.iter().any(|x| x == e))
+            .collect();
+        if !missing.is_empty() {
+            return Err(LoadError::WrongWorld {
+                what,
+                detail: format!(
+                    "it does not export {} of the scenario world (it exports: {})",
+                    missing.join(", "),
+                    if exports.is_empty() {
+                        "nothing".to_owned()
+                    } else {
+                        exports.join(", ")
+                    }
+                ),
+            });
+        }
+        Ok(component)
+    }
+
+    /// Links a compiled scenario against the host's imports, ready to instantiate many times.
+    pub fn prepare<S: Session>(
+        &self,
+        source: &ScenarioSource,
+        component: &Component,
+    ) -> Result<ScenarioPre<InstanceState<S>>, LoadError> {
+        let wrong_world = |e: wasmtime::Error| LoadError::WrongWorld {
+            what: source.display_name(),
+            detail: format!("{e:#}"),
+        };
+        let mut linker: Linker<InstanceState<S>> = Linker::new(&self.engine);
+        Scenario::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)
+            .map_err(|e| LoadError::Engine(format!("{e:#}")))?;
+        let pre = linker.instantiate_pre(component).map_err(wrong_world)?;
+        ScenarioPre::new(pre).map_err(wrong_world)
+    }
+
+    /// A store for one instance, with its limits in force.
+    pub fn store<S: Session>(&self, state: InstanceState<S>) -> Store<InstanceState<S>> {
+        let mut store = Store::new(&self.engine, state);
+        store.limiter(|s| &mut s.limits);
+        store.epoch_deadline_callback(|mut ctx| {
+            let state = ctx.data_mut();
+            if Instant::now() >= state.limits.deadline {
+                return Ok(UpdateDeadline::Interrupt);
+            }
+            // A guest that called the cluster since the last tick gave others their turns at
+            // its calls; yielding here too would make interleavings depend on timing rather
+            // than on the seed. A guest that only computes yields every tick.
+            let ops = state.ops();
+            if ops != state.limits.ops_at_last_tick {
+                state.limits.ops_at_last_tick = ops;
+                Ok(UpdateDeadline::Continue(1))
+            } else {
+                Ok(UpdateDeadline::YieldCustom(
+                    1,
+                    Box::pin(tokio::task::yield_now()),
+                ))
+            }
+        });
+        store.set_epoch_deadline(1);
+        store
+    }
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum Kind {
+    Component,
+    CoreModule,
+}
+
+/// Tells files that are not WebAssembly apart, and core modules from components.
+fn check_header(what: &str, bytes: &[u8]) -> Result<Kind, LoadError> {
+    const MAGIC: &[u8] = b"\0asm";
+    if bytes.len() < 8 || &bytes[..4] != MAGIC {
+        return Err(LoadError::NotWasm {
+            what: what.to_owned(),
+        });
+    }
+    // Core modules are version 1, layer 0; components have layer 1.
+    Ok(if bytes[4..8] == [1, 0, 0, 0] {
+        Kind::CoreModule
+    } else {
+        Kind::Component
+    })
+}
+
+/// Wraps a core module built with the scenario world's bindings (wit-bindgen embeds the
+/// world in a custom section) into a component, as `wasm-tools component new` would: a crate
+/// built with `cargo build --target wasm32-unknown-unknown` runs as it is.
+fn wrap_core_module(what: &str, bytes: &[u8]) -> Result<Vec<u8>, LoadError> {
+    let has_world = wasmparser::Parser::new(0).parse_all(bytes).any(|p| {
+        matches!(p, Ok(wasmparser::Payload::CustomSection(c)) if c.name().starts_with("component-type"))
+    });
+    if !has_world {
+        return Err(LoadError::CoreModule {
+            what: what.to_owned(),
+            detail: "it has no embedded world (no component-type section)".into(),
+        });
+    }
+    wit_component::ComponentEncoder::default()
+        .module(bytes)
+        .and_then(|e| e.validate(true).encode())
+        .map_err(|e| LoadError::CoreModule {
+            what: what.to_owned(),
+            detail: format!("{e:#}"),
+        })
+}

@@ -1,0 +1,62 @@
+//! `hzlab:scenario/map`.
+
+use super::convert::{value_from_wit, value_to_wit};
+use super::InstanceState;
+use crate::backend::Session;
+use crate::engine::bindings::hzlab::scenario::map::Host;
+use crate::engine::bindings::{WitError, WitValue};
+
+type R<T> = wasmtime::Result<Result<T, WitError>>;
+
+impl<S: Session> Host for InstanceState<S> {
+    async fn get(&mut self, name: String, key: WitValue) -> R<Option<WitValue>> {
+        let key = value_from_wit(key);
+        let r = self.session.get(&name, &key).await;
+        self.finish(r.map(|v| v.map(value_to_wit)))
+    }
+
+    async fn put(&mut self, name: String, key: WitValue, value: WitValue) -> R<Option<WitValue>> {
+        let (key, value) = (value_from_wit(key), value_from_wit(value));
+        let r = self.session.put(&name, &key, &value).await;
+        self.finish(r.map(|v| v.map(value_to_wit)))
+    }
+
+    async fn set(&mut self, name: String, key: WitValue, value: WitValue) -> R<()> {
+        let (key, value) = (value_from_wit(key), value_from_wit(value));
+        let r = self.session.set(&name, &key, &value).await;
+        self.finish(r)
+    }
+
+    async fn remove(&mut self, name: String, key: WitValue) -> R<Option<WitValue>> {
+        let key = value_from_wit(key);
+        let r = self.session.remove(&name, &key).await;
+        self.finish(r.map(|v| v.map(value_to_wit)))
+    }
+
+    async fn contains_key(&mut self, name: String, key: WitValue) -> R<bool> {
+        let key = value_from_wit(key);
+        let r = self.session.contains_key(&name, &key).await;
+        self.finish(r)
+    }
+
+    async fn size(&mut self, name: String) -> R<u64> {
+        let r = self.session.size(&name).await;
+        self.finish(r)
+    }
+
+    async fn put_if_absent(
+        &mut self,
+        name: String,
+        key: WitValue,
+        value: WitValue,
+    ) -> R<Option<WitValue>> {
+        let (key, value) = (value_from_wit(key), value_from_wit(value));
+        let r = self.session.put_if_absent(&name, &key, &value).await;
+        self.finish(r.map(|v| v.map(value_to_wit)))
+    }
+
+    async fn clear(&mut self, name: String) -> R<()> {
+        let r = self.session.clear(&name).await;
+        self.finish(r)
+    }
+}

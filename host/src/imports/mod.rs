@@ -1,0 +1,119 @@
+//! The scenario world's imports, implemented once over any [`Backend`](crate::backend::Backend)
+//! session. One file per WIT interface.
+//!
+//! Expected failures become the WIT `error` a guest can handle; the `wasmtime::Result` layer
+//! is kept for traps (host faults), which stop the instance.
+
+mod convert;
+mod lock;
+mod map;
+mod queue;
+mod replace;
+mod runtime;
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Instant;
+
+use crate::backend::{OpResult, Session, Value};
+use crate::engine::bindings::hzlab::scenario::types;
+use crate::engine::bindings::WitError;
+use crate::engine::limits::Limits;
+use crate::results::{Phase, Recorder};
+use crate::runner::Progress;
+
+/// What every instance of a run shares.
+#[derive(Debug)]
+pub struct RunShared {
+    pub args: Vec<(String, String)>,
+    pub started: Instant,
+    /// Live counts for a progress display.
+    pub progress: Arc<Progress>,
+    /// Print guest log lines to stderr as they come.
+    pub echo_logs: bool,
+}
+
+/// What the instances of one scenario share.
+#[derive(Debug)]
+pub struct ScenarioShared {
+    pub name: String,
+    pub instance_count: u32,
+    pub recorder: Recorder,
+}
+
+/// The store data of one instance: its session, its identity, its limits.
+pub struct InstanceState<S> {
+    session: S,
+    run: Arc<RunShared>,
+    scenario: Arc<ScenarioShared>,
+    index: u32,
+    phase: Phase,
+    ops: u64,
+    /// Locks this instance holds (one entry per hold), released when it ends.
+    held_locks: Vec<(String, Value)>,
+    pub(crate) limits: Limits,
+}
+
+impl<S: Session> InstanceState<S> {
+    pub fn new(
+        session: S,
+        run: Arc<RunShared>,
+        scenario: Arc<ScenarioShared>,
+        index: u32,
+        phase: Phase,
+        limits: Limits,
+    ) -> Self {
+        InstanceState {
+            session,
+            run,
+            scenario,
+            index,
+            phase,
+            ops: 0,
+            held_locks: Vec::new(),
+            limits,
+        }
+    }
+
+    /// Cluster operations this instance performed.
+    pub fn ops(&self) -> u64 {
+        self.ops
+    }
+
+    /// The instance index records are filed under: none outside `run`.
+    fn record_target(&self) -> Option<u32> {
+        (self.phase == Phase::Run).then_some(self.index)
+    }
+
+    /// Counts an operation and turns its result into what the guest sees.
+    fn finish<T>(&mut self, result: OpResult<T>) -> wasmtime::Result<Result<T, WitError>> {
+        self.ops += 1;
+        self.run.progress.ops.fetch_add(1, Ordering::Relaxed);
+        Ok(result.map_err(convert::error_to_wit))
+    }
+
+    /// Releases every lock this instance still holds (it ended, maybe in the middle of a
+    /// critical section), so other instances are not blocked forever.
+    pub async fn release_locks(&mut self) {
+        for (map, key) in std::mem::take(&mut self.held_locks) {
+            // The lock may have been lost with its partition: nothing more to do then.
+            let _ = self.session.unlock(&map, &key).await;
+        }
+    }
+
+    fn note_locked(&mut self, map: &str, key: &Value) {
+        self.held_locks.push((map.to_owned(), key.clone()));
+    }
+
+    fn note_unlocked(&mut self, map: &str, key: &Value) {
+        if let Some(pos) = self
+            .held_locks
+            .iter()
+            .rposition(|(m, k)| m == map && k == key)
+        {
+            self.held_locks.swap_remove(pos);
+        }
+    }
+}
+
+impl<S: Session> types::Host for InstanceState<S> {}

@@ -1,0 +1,38 @@
+//! `hzlab:scenario/replace`.
+
+use super::convert::{value_from_wit, value_to_wit};
+use super::InstanceState;
+use crate::backend::Session;
+use crate::engine::bindings::hzlab::scenario::replace::Host;
+use crate::engine::bindings::{WitError, WitValue};
+
+type R<T> = wasmtime::Result<Result<T, WitError>>;
+
+impl<S: Session> Host for InstanceState<S> {
+    async fn replace(
+        &mut self,
+        name: String,
+        key: WitValue,
+        value: WitValue,
+    ) -> R<Option<WitValue>> {
+        let (key, value) = (value_from_wit(key), value_from_wit(value));
+        let r = self.session.replace(&name, &key, &value).await;
+        self.finish(r.map(|v| v.map(value_to_wit)))
+    }
+
+    async fn replace_if_same(
+        &mut self,
+        name: String,
+        key: WitValue,
+        expected: WitValue,
+        new: WitValue,
+    ) -> R<bool> {
+        let key = value_from_wit(key);
+        let (expected, new) = (value_from_wit(expected), value_from_wit(new));
+        let r = self
+            .session
+            .replace_if_same(&name, &key, &expected, &new)
+            .await;
+        self.finish(r)
+    }
+}

@@ -1,0 +1,29 @@
+//! hzlab: run WebAssembly scenarios against Hazelcast clusters, inject faults, check
+//! invariants, and report.
+//!
+//! The library is what the `hzlab` binary drives:
+//! - [`scenario`] finds scenarios (shipped or `.wasm` files),
+//! - [`engine`] compiles and instantiates them in sandboxed stores,
+//! - [`imports`] implements the scenario world's imports over a [`backend`],
+//! - [`runner`] runs the phases of a run and gathers [`results`],
+//! - [`report`] turns results into a terminal summary and JSON.
+
+pub mod backend;
+pub mod engine;
+pub mod imports;
+pub mod report;
+pub mod results;
+pub mod runner;
+pub mod scenario;
+
+/// Components the host's own tests run (endless loops, memory hogs), built by `build.rs` from
+/// `guest-scenarios/testing/`. Not part of the API.
+#[doc(hidden)]
+pub mod testing {
+    use std::path::PathBuf;
+
+    /// The path of the component built from guest crate `name`.
+    pub fn component_path(name: &str) -> PathBuf {
+        PathBuf::from(concat!(env!("OUT_DIR"), "/components")).join(format!("{name}.wasm"))
+    }
+}

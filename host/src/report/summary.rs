@@ -1,0 +1,171 @@
+//! The summary table printed at the end of a run.
+
+use std::fmt::Write as _;
+
+use crate::results::{RunResult, ScenarioResult};
+
+/// Formats a count with thousands separators.
+pub fn thousands(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::with_capacity(s.len() + s.len() / 3);
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn duration(ms: f64) -> String {
+    if ms >= 1000.0 {
+        format!("{:.2} s", ms / 1000.0)
+    } else {
+        format!("{ms:.1} ms")
+    }
+}
+
+fn rate(per_second: f64) -> String {
+    if per_second >= 1e6 {
+        format!("{:.2}M", per_second / 1e6)
+    } else if per_second >= 1e3 {
+        format!("{:.1}k", per_second / 1e3)
+    } else {
+        format!("{per_second:.0}")
+    }
+}
+
+fn json_text(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::String(s) if s.len() > 60 => {
+            format!("{}… ({} chars)", &s[..s.floor_char_boundary(57)], s.len())
+        }
+        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Number(n) => match n.as_i64() {
+            Some(i) if i >= 0 => thousands(i as u64),
+            _ => n.to_string(),
+        },
+        other => other.to_string(),
+    }
+}
+
+fn scenario_section(out: &mut String, s: &ScenarioResult) {
+    let verdict = if s.passed() { "passed" } else { "FAILED" };
+    let _ = writeln!(
+        out,
+        "\n{} ({}, step {}) — {verdict}",
+        s.name,
+        s.source,
+        s.step + 1
+    );
+    if !s.setup.status.is_ok() {
+        let _ = writeln!(
+            out,
+            "  setup {}: {}",
+            s.setup.status.label(),
+            s.setup.error.as_deref().unwrap_or("")
+        );
+    }
+    if !s.instances.is_empty() {
+        let _ = writeln!(
+            out,
+            "  {:>8}  {:<10}  {:>10}  {:>10}  {:>8}",
+            "instance", "status", "elapsed", "ops", "ops/s"
+        );
+        for i in &s.instances {
+            let _ = writeln!(
+                out,
+                "  {:>8}  {:<10}  {:>10}  {:>10}  {:>8}",
+                i.index,
+                i.outcome.status.label(),
+                duration(i.elapsed_ms),
+                thousands(i.ops),
+                rate(i.ops_per_second()),
+            );
+            if let Some(e) = &i.outcome.error {
+                let _ = writeln!(out, "  {:>8}  └ {e}", "");
+            }
+        }
+    }
+    let mut values: Vec<(String, String)> = Vec::new();
+    for (k, v) in &s.recorded.values {
+        values.push((k.clone(), json_text(v)));
+    }
+    for (k, v) in &s.recorded.counters {
+        values.push((k.clone(), thousands(*v as u64)));
+    }
+    for (k, v) in &s.totals {
+        if !s.recorded.values.contains_key(k) && !s.recorded.counters.contains_key(k) {
+            values.push((format!("{k} (total)"), json_text(&(*v).into())));
+        }
+    }
+    if !values.is_empty() {
+        let width = values.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
+        let _ = writeln!(out, "  values");
+        for (k, v) in values {
+            let _ = writeln!(out, "    {k:<width$}  {v}");
+        }
+    }
+    if !s.checks.is_empty() {
+        let _ = writeln!(out, "  checks");
+        for c in &s.checks {
+            let mark = if c.ok { "ok  " } else { "FAIL" };
+            let who = c
+                .instance
+                .map(|i| format!(" (instance {i})"))
+                .unwrap_or_default();
+            let _ = writeln!(out, "    {mark} {}{who}: {}", c.name, c.detail);
+        }
+    }
+    if !s.verify.status.is_ok() {
+        let _ = writeln!(
+            out,
+            "  verify {}: {}",
+            s.verify.status.label(),
+            s.verify.error.as_deref().unwrap_or("")
+        );
+    }
+}
+
+/// The end-of-run summary: per instance status, elapsed, ops, ops/s; then recorded values
+/// and checks per scenario.
+pub fn summary(r: &RunResult) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "hzlab {} · {} · seed {} · {}",
+        r.hzlab,
+        r.backend.description,
+        r.seed,
+        duration(r.elapsed_ms)
+    );
+    for s in &r.scenarios {
+        scenario_section(&mut out, s);
+    }
+    let failed: Vec<&str> = r
+        .scenarios
+        .iter()
+        .filter(|s| !s.passed())
+        .map(|s| s.name.as_str())
+        .collect();
+    if failed.is_empty() {
+        let _ = writeln!(out, "\nresult: passed");
+    } else {
+        let _ = writeln!(out, "\nresult: FAILED ({})", failed.join(", "));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thousands_separators() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1000), "1,000");
+        assert_eq!(thousands(30000), "30,000");
+        assert_eq!(thousands(1234567), "1,234,567");
+    }
+}

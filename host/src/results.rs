@@ -1,0 +1,316 @@
+//! What a run produces: per-instance outcomes, recorded values and counters, checks, logs.
+//!
+//! The field names here are the JSON document's (`hzlab run --json`): keep them stable.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::backend::BackendInfo;
+
+/// The phase a scenario is in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Phase {
+    Setup,
+    Run,
+    Verify,
+}
+
+/// How an instance (or a once-only phase) ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Status {
+    /// Returned `ok`.
+    Ok,
+    /// Returned `err` with a message.
+    Failed,
+    /// Trapped (a panic, an invalid operation).
+    Trapped,
+    /// Ran past its time budget.
+    TimedOut,
+    /// Tried to grow its memory past its cap.
+    MemoryExceeded,
+    /// Not run, because an earlier phase failed.
+    Skipped,
+}
+
+impl Status {
+    pub fn is_ok(self) -> bool {
+        self == Status::Ok
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Status::Ok => "ok",
+            Status::Failed => "failed",
+            Status::Trapped => "trapped",
+            Status::TimedOut => "timed out",
+            Status::MemoryExceeded => "memory cap",
+            Status::Skipped => "skipped",
+        }
+    }
+}
+
+/// How one phase call ended.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Outcome {
+    pub status: Status,
+    /// Why it did not end `ok`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl Outcome {
+    pub fn ok() -> Outcome {
+        Outcome {
+            status: Status::Ok,
+            error: None,
+        }
+    }
+
+    pub fn skipped(why: impl Into<String>) -> Outcome {
+        Outcome {
+            status: Status::Skipped,
+            error: Some(why.into()),
+        }
+    }
+}
+
+/// An invariant a scenario reported with `runtime.check`, or a failed `verify`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Check {
+    pub name: String,
+    pub ok: bool,
+    pub detail: String,
+    /// The instance that reported it, when reported from `run`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub instance: Option<u32>,
+}
+
+/// A line a scenario logged.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LogLine {
+    pub at_ms: f64,
+    pub phase: Phase,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub instance: Option<u32>,
+    pub level: &'static str,
+    pub message: String,
+}
+
+/// Values and counters recorded by one instance, or by the scenario outside `run`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Recorded {
+    pub values: BTreeMap<String, serde_json::Value>,
+    pub counters: BTreeMap<String, i64>,
+}
+
+/// The result of one instance's `run`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct InstanceResult {
+    pub index: u32,
+    #[serde(flatten)]
+    pub outcome: Outcome,
+    pub elapsed_ms: f64,
+    /// Cluster operations the instance performed.
+    pub ops: u64,
+    #[serde(flatten)]
+    pub recorded: Recorded,
+}
+
+impl InstanceResult {
+    pub fn ops_per_second(&self) -> f64 {
+        if self.elapsed_ms > 0.0 {
+            self.ops as f64 / (self.elapsed_ms / 1000.0)
+        } else {
+            0.0
+        }
+    }
+}
+
+/// The result of one scenario in a run.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ScenarioResult {
+    /// The step it ran in, from 0 (steps run one after the other).
+    pub step: usize,
+    pub name: String,
+    /// `shipped:<name>` or the path of the component.
+    pub source: String,
+    pub setup: Outcome,
+    pub instances: Vec<InstanceResult>,
+    pub verify: Outcome,
+    /// Values and counters recorded in `setup` and `verify`.
+    #[serde(flatten)]
+    pub recorded: Recorded,
+    /// Each counter summed over the instances.
+    pub totals: BTreeMap<String, i64>,
+    pub checks: Vec<Check>,
+    pub logs: Vec<LogLine>,
+    /// Log lines dropped past the per-scenario cap.
+    pub logs_dropped: u64,
+}
+
+impl ScenarioResult {
+    /// Whether every phase and instance ended ok and every check held.
+    pub fn passed(&self) -> bool {
+        self.setup.status.is_ok()
+            && self.verify.status.is_ok()
+            && self.instances.iter().all(|i| i.outcome.status.is_ok())
+            && self.checks.iter().all(|c| c.ok)
+    }
+}
+
+/// The result of a whole run.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RunResult {
+    /// hzlab's version.
+    pub hzlab: &'static str,
+    pub backend: BackendInfo,
+    pub seed: u64,
+    pub args: Vec<(String, String)>,
+    pub elapsed_ms: f64,
+    pub scenarios: Vec<ScenarioResult>,
+    pub passed: bool,
+}
+
+pub(crate) fn millis(d: Duration) -> f64 {
+    (d.as_secs_f64() * 1e6).round() / 1e3
+}
+
+/// Most log lines kept per scenario.
+pub const MAX_LOG_LINES: usize = 1000;
+
+/// What the instances of one scenario record while the run goes on.
+#[derive(Debug, Default)]
+pub struct Recorder {
+    inner: Mutex<RecorderState>,
+}
+
+#[derive(Debug, Default)]
+struct RecorderState {
+    scenario: Recorded,
+    instances: BTreeMap<u32, Recorded>,
+    checks: Vec<Check>,
+    logs: Vec<LogLine>,
+    logs_dropped: u64,
+}
+
+impl Recorder {
+    fn with<R>(&self, f: impl FnOnce(&mut RecorderState) -> R) -> R {
+        f(&mut self.inner.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    fn target(state: &mut RecorderState, instance: Option<u32>) -> &mut Recorded {
+        match instance {
+            Some(i) => state.instances.entry(i).or_default(),
+            None => &mut state.scenario,
+        }
+    }
+
+    pub fn record(&self, instance: Option<u32>, name: String, value: serde_json::Value) {
+        self.with(|s| {
+            Self::target(s, instance).values.insert(name, value);
+        })
+    }
+
+    pub fn count(&self, instance: Option<u32>, name: String, delta: i64) {
+        self.with(|s| {
+            let c = Self::target(s, instance).counters.entry(name).or_default();
+            *c = c.saturating_add(delta);
+        })
+    }
+
+    /// The counter summed over every instance (not the scenario-level one).
+    pub fn total(&self, name: &str) -> i64 {
+        self.with(|s| {
+            s.instances
+                .values()
+                .filter_map(|r| r.counters.get(name))
+                .fold(0i64, |a, b| a.saturating_add(*b))
+        })
+    }
+
+    pub fn check(&self, check: Check) {
+        self.with(|s| s.checks.push(check))
+    }
+
+    pub fn log(&self, line: LogLine) {
+        self.with(|s| {
+            if s.logs.len() < MAX_LOG_LINES {
+                s.logs.push(line);
+            } else {
+                s.logs_dropped += 1;
+            }
+        })
+    }
+
+    /// What instance `index` recorded.
+    pub fn instance(&self, index: u32) -> Recorded {
+        self.with(|s| s.instances.get(&index).cloned().unwrap_or_default())
+    }
+
+    /// Scenario-level records, totals, checks and logs.
+    pub fn finish(
+        &self,
+    ) -> (
+        Recorded,
+        BTreeMap<String, i64>,
+        Vec<Check>,
+        Vec<LogLine>,
+        u64,
+    ) {
+        self.with(|s| {
+            let mut totals = BTreeMap::new();
+            for r in s.instances.values() {
+                for (k, v) in &r.counters {
+                    let t: &mut i64 = totals.entry(k.clone()).or_default();
+                    *t = t.saturating_add(*v);
+                }
+            }
+            (
+                s.scenario.clone(),
+                totals,
+                s.checks.clone(),
+                std::mem::take(&mut s.logs),
+                s.logs_dropped,
+            )
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn totals_sum_instance_counters_only() {
+        let r = Recorder::default();
+        r.count(Some(0), "n".into(), 2);
+        r.count(Some(1), "n".into(), 3);
+        r.count(None, "n".into(), 100);
+        assert_eq!(r.total("n"), 5);
+        let (scenario, totals, ..) = r.finish();
+        assert_eq!(totals["n"], 5);
+        assert_eq!(scenario.counters["n"], 100);
+    }
+
+    #[test]
+    fn logs_are_capped() {
+        let r = Recorder::default();
+        for i in 0..MAX_LOG_LINES + 5 {
+            r.log(LogLine {
+                at_ms: 0.0,
+                phase: Phase::Run,
+                instance: Some(0),
+                level: "info",
+                message: i.to_string(),
+            });
+        }
+        let (.., logs, dropped) = r.finish();
+        assert_eq!(logs.len(), MAX_LOG_LINES);
+        assert_eq!(dropped, 5);
+    }
+}

@@ -1,0 +1,316 @@
+//! Runs scenarios through their phases against a backend and gathers the results.
+//!
+//! 1. Every scenario is compiled and linked once.
+//! 2. `setup` of each scenario runs once, in order.
+//! 3. Every instance of every scenario is instantiated, then all `run` calls start together,
+//!    each instance in its own store, concurrently on the current async runtime.
+//! 4. `verify` of each scenario runs once, after all instances ended.
+//!
+//! A trap, error, timeout or memory overrun in one instance is that instance's result; it does
+//! not stop the others.
+
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use wasmtime::Store;
+
+use crate::backend::{Backend, OwnerId};
+use crate::engine::bindings::ScenarioPre;
+use crate::engine::limits::Limits;
+use crate::engine::{InstanceLimits, ScenarioEngine};
+use crate::imports::{InstanceState, RunShared, ScenarioShared};
+use crate::results::{
+    millis, Check, InstanceResult, Outcome, Phase, Recorder, RunResult, ScenarioResult, Status,
+};
+use crate::scenario::{LoadError, ScenarioSource};
+
+/// One scenario of a run.
+#[derive(Debug, Clone)]
+pub struct ScenarioSpec {
+    pub source: ScenarioSource,
+    pub instances: u32,
+}
+
+/// Everything a run needs besides the backend.
+#[derive(Debug, Clone)]
+pub struct RunSpec {
+    /// Steps run one after the other on the same cluster; the scenarios of a step run
+    /// together.
+    pub steps: Vec<Vec<ScenarioSpec>>,
+    /// `--arg key=value`, given to every scenario.
+    pub args: Vec<(String, String)>,
+    pub limits: InstanceLimits,
+    /// Recorded in the report; the backend was built with it.
+    pub seed: u64,
+    /// Print guest log lines to stderr as they come.
+    pub echo_logs: bool,
+}
+
+/// Live counts a progress display can read while the run goes on.
+#[derive(Debug, Default)]
+pub struct Progress {
+    pub ops: AtomicU64,
+    pub instances_total: AtomicU32,
+    pub instances_done: AtomicU32,
+    /// 0 before the run phase, 1 during it, 2 after.
+    pub stage: AtomicU32,
+}
+
+struct Prepared<S: crate::backend::Session> {
+    step: usize,
+    spec: ScenarioSpec,
+    pre: ScenarioPre<InstanceState<S>>,
+    shared: Arc<ScenarioShared>,
+}
+
+/// Runs `spec` against `backend`. A scenario that cannot be loaded is an error (bad input);
+/// everything that happens after loading is in the result.
+pub async fn run<B: Backend>(
+    engine: &ScenarioEngine,
+    backend: &B,
+    spec: &RunSpec,
+    progress: Arc<Progress>,
+) -> Result<RunResult, LoadError> {
+    let started = Instant::now();
+    // Load everything first: a bad scenario stops the run before anything touches the cluster.
+    let mut steps = Vec::new();
+    for (step, specs) in spec.steps.iter().enumerate() {
+        let mut prepared = Vec::new();
+        for s in specs {
+            let component = engine.compile(&s.source)?;
+            let pre = engine.prepare::<B::Session>(&s.source, &component)?;
+            prepared.push(Prepared {
+                step,
+                spec: s.clone(),
+                pre,
+                shared: Arc::new(ScenarioShared {
+                    name: s.source.name(),
+                    instance_count: s.instances,
+                    recorder: Recorder::default(),
+                }),
+            });
+        }
+        steps.push(prepared);
+    }
+    let run_shared = Arc::new(RunShared {
+        args: spec.args.clone(),
+        started,
+        progress: progress.clone(),
+        echo_logs: spec.echo_logs,
+    });
+    let mut next_owner: OwnerId = 0;
+    let mut owner = || {
+        next_owner += 1;
+        next_owner
+    };
+    let new_state = |shared: &Arc<ScenarioShared>, index, phase, owner| {
+        InstanceState::new(
+            backend.session(owner),
+            run_shared.clone(),
+            shared.clone(),
+            index,
+            phase,
+            Limits::new(&spec.limits),
+        )
+    };
+
+    let total: u32 = spec.steps.iter().flatten().map(|s| s.instances).sum();
+    progress.instances_total.store(total, Ordering::Relaxed);
+    let mut scenarios = Vec::new();
+    for prepared in steps.iter() {
+        // Setup, once per scenario, in order; the first failure skips the rest of the run.
+        let mut setups = Vec::new();
+        let mut setup_failed = None;
+        for p in prepared {
+            if let Some(name) = &setup_failed {
+                setups.push(Outcome::skipped(format!("setup of {name} failed")));
+                continue;
+            }
+            let mut store = engine.store(new_state(&p.shared, 0, Phase::Setup, owner()));
+            let outcome = call_once(&p.pre, &mut store, Phase::Setup, &spec.limits).await;
+            store.data_mut().release_locks().await;
+            if !outcome.status.is_ok() {
+                setup_failed = Some(p.shared.name.clone());
+            }
+            setups.push(outcome);
+        }
+
+        // Run: instantiate every instance first, then start them together.
+        progress.stage.store(1, Ordering::Relaxed);
+        let mut instance_results: Vec<Vec<InstanceResult>> =
+            prepared.iter().map(|_| Vec::new()).collect();
+        if setup_failed.is_none() {
+            let mut tasks = tokio::task::JoinSet::new();
+            for (si, p) in prepared.iter().enumerate() {
+                for index in 0..p.spec.instances {
+                    let mut store = engine.store(new_state(&p.shared, index, Phase::Run, owner()));
+                    let instance = match p.pre.instantiate_async(&mut store).await {
+                        Ok(i) => Ok(i),
+                        Err(e) => Err(classify(store.data(), e, &spec.limits)),
+                    };
+                    let limits = spec.limits;
+                    let progress = progress.clone();
+                    tasks.spawn(async move {
+                        let began = Instant::now();
+                        store.data_mut().limits = Limits::new(&limits);
+                        let outcome = match instance {
+                            Err(outcome) => outcome,
+                            Ok(instance) => {
+                                let call = instance.call_run(&mut store);
+                                match tokio::time::timeout(limits.time_budget, call).await {
+                                    Err(_) => timed_out(&limits),
+                                    Ok(Ok(Ok(()))) => Outcome::ok(),
+                                    Ok(Ok(Err(message))) => Outcome {
+                                        status: Status::Failed,
+                                        error: Some(message),
+                                    },
+                                    Ok(Err(e)) => classify(store.data(), e, &limits),
+                                }
+                            }
+                        };
+                        let elapsed = began.elapsed();
+                        store.data_mut().release_locks().await;
+                        progress.instances_done.fetch_add(1, Ordering::Relaxed);
+                        (si, index, outcome, elapsed, store.data().ops())
+                    });
+                }
+            }
+            while let Some(joined) = tasks.join_next().await {
+                let (si, index, outcome, elapsed, ops) = match joined {
+                    Ok(r) => r,
+                    // A panic inside the host while running an instance is a bug; keep the run.
+                    Err(e) => {
+                        eprintln!("hzlab: an instance task failed: {e}");
+                        continue;
+                    }
+                };
+                instance_results[si].push(InstanceResult {
+                    index,
+                    outcome,
+                    elapsed_ms: millis(elapsed),
+                    ops,
+                    recorded: prepared[si].shared.recorder.instance(index),
+                });
+            }
+        }
+        progress.stage.store(2, Ordering::Relaxed);
+
+        // Verify, once per scenario.
+        for ((p, setup), mut instances) in prepared.iter().zip(setups).zip(instance_results) {
+            instances.sort_by_key(|i| i.index);
+            let verify = if let Some(name) = &setup_failed {
+                Outcome::skipped(format!("setup of {name} failed"))
+            } else {
+                let mut store = engine.store(new_state(&p.shared, 0, Phase::Verify, owner()));
+                let outcome = call_once(&p.pre, &mut store, Phase::Verify, &spec.limits).await;
+                store.data_mut().release_locks().await;
+                outcome
+            };
+            if verify.status == Status::Failed {
+                p.shared.recorder.check(Check {
+                    name: "verify".into(),
+                    ok: false,
+                    detail: verify.error.clone().unwrap_or_default(),
+                    instance: None,
+                });
+            }
+            let (recorded, totals, checks, logs, logs_dropped) = p.shared.recorder.finish();
+            scenarios.push(ScenarioResult {
+                step: p.step,
+                name: p.shared.name.clone(),
+                source: p.spec.source.origin(),
+                setup,
+                instances,
+                verify,
+                recorded,
+                totals,
+                checks,
+                logs,
+                logs_dropped,
+            });
+        }
+    }
+    let passed = scenarios.iter().all(ScenarioResult::passed);
+    Ok(RunResult {
+        hzlab: env!("CARGO_PKG_VERSION"),
+        backend: backend.info(),
+        seed: spec.seed,
+        args: spec.args.clone(),
+        elapsed_ms: millis(started.elapsed()),
+        scenarios,
+        passed,
+    })
+}
+
+/// Instantiates and calls `setup` or `verify` within the time budget.
+async fn call_once<S: crate::backend::Session>(
+    pre: &ScenarioPre<InstanceState<S>>,
+    store: &mut Store<InstanceState<S>>,
+    phase: Phase,
+    limits: &InstanceLimits,
+) -> Outcome {
+    let call = async {
+        let instance = pre.instantiate_async(&mut *store).await?;
+        match phase {
+            Phase::Setup => instance.call_setup(&mut *store).await,
+            Phase::Verify => instance.call_verify(&mut *store).await,
+            Phase::Run => instance.call_run(&mut *store).await,
+        }
+    };
+    match tokio::time::timeout(limits.time_budget, call).await {
+        Err(_) => timed_out(limits),
+        Ok(Ok(Ok(()))) => Outcome::ok(),
+        Ok(Ok(Err(message))) => Outcome {
+            status: Status::Failed,
+            error: Some(message),
+        },
+        Ok(Err(e)) => classify(store.data(), e, limits),
+    }
+}
+
+fn timed_out(limits: &InstanceLimits) -> Outcome {
+    Outcome {
+        status: Status::TimedOut,
+        error: Some(format!(
+            "stopped after its time budget of {:?}",
+            limits.time_budget
+        )),
+    }
+}
+
+/// Names what stopped a guest: its memory cap, its time budget, or a trap.
+fn classify<S>(state: &InstanceState<S>, e: wasmtime::Error, limits: &InstanceLimits) -> Outcome {
+    if state.limits.memory_refused {
+        return Outcome {
+            status: Status::MemoryExceeded,
+            error: Some(format!(
+                "tried to grow its memory past the cap of {} MiB and stopped: {}",
+                state.limits.memory_cap() >> 20,
+                root_cause(&e)
+            )),
+        };
+    }
+    if matches!(
+        e.downcast_ref::<wasmtime::Trap>(),
+        Some(wasmtime::Trap::Interrupt)
+    ) || Instant::now() >= state.limits.deadline
+    {
+        return timed_out(limits);
+    }
+    let mut message = root_cause(&e);
+    if message.contains("unreachable") {
+        message.push_str(" (a Rust guest that panics traps this way; see its log lines)");
+    }
+    Outcome {
+        status: Status::Trapped,
+        error: Some(message),
+    }
+}
+
+fn root_cause(e: &wasmtime::Error) -> String {
+    match e.downcast_ref::<wasmtime::Trap>() {
+        Some(trap) => trap.to_string(),
+        None => format!("{e:#}"),
+    }
+}
