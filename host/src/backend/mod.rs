@@ -5,6 +5,7 @@
 //! Backends know nothing of WebAssembly: the host's imports call them.
 
 pub mod embedded;
+pub mod real;
 
 use std::future::Future;
 use std::time::Duration;
@@ -42,8 +43,9 @@ pub struct BackendInfo {
     /// Members at the start of the run.
     pub members: usize,
     pub partitions: u32,
-    pub backup_count: u32,
-    pub async_backup_count: u32,
+    /// Backups per partition, where the backend knows them.
+    pub backup_count: Option<u32>,
+    pub async_backup_count: Option<u32>,
     pub queue_capacity: Option<u32>,
 }
 

@@ -15,13 +15,16 @@ pub mod exit {
     pub const CHECK_FAILED: u8 = 1;
     /// Bad input: unknown scenario, invalid component, bad argument.
     pub const BAD_INPUT: u8 = 2;
+    /// The cluster could not be reached.
+    pub const UNREACHABLE: u8 = 3;
 }
 
 const AFTER_HELP: &str = "\
 Exit codes:
   0  every instance ran and every check held
   1  a check failed, or an instance failed (error, trap, time budget, memory cap)
-  2  bad input: unknown scenario, invalid or foreign component, bad argument";
+  2  bad input: unknown scenario, invalid or foreign component, bad argument
+  3  the cluster could not be reached (--cluster)";
 
 #[derive(Debug, Parser)]
 #[command(

@@ -8,6 +8,7 @@ use anyhow::{bail, Context};
 use clap::Args;
 
 use hzlab::backend::embedded::{EmbeddedCluster, EmbeddedConfig};
+use hzlab::backend::real::{RealCluster, RealConfig};
 use hzlab::engine::{InstanceLimits, ScenarioEngine};
 use hzlab::report;
 use hzlab::runner::{self, Progress, RunSpec, ScenarioSpec};
@@ -36,23 +37,44 @@ pub struct RunArgs {
     #[arg(long, value_name = "FILE")]
     json: Option<PathBuf>,
 
+    /// Run against real Hazelcast members at these addresses (`host:port`, comma-separated)
+    /// instead of the embedded cluster.
+    #[arg(long, value_name = "ADDR[,ADDR]", value_delimiter = ',')]
+    cluster: Vec<String>,
+
+    /// Cluster name of the real members.
+    #[arg(long, default_value = "dev", requires = "cluster")]
+    cluster_name: String,
+
+    /// Longest a non-blocking operation on real members may take, retries included, in
+    /// seconds.
+    #[arg(
+        long,
+        default_value_t = 120.0,
+        value_name = "SECONDS",
+        requires = "cluster"
+    )]
+    invocation_timeout: f64,
+
     /// Seed of the embedded cluster's interleaving (default: random, printed in the summary).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "cluster")]
     seed: Option<u64>,
 
     /// Cluster members (embedded backend).
-    #[arg(long, default_value_t = 3)]
+    #[arg(long, default_value_t = 3, conflicts_with = "cluster")]
     members: usize,
 
-    /// Synchronous backups of each partition.
-    #[arg(long, default_value_t = 1)]
+    /// Synchronous backups of each partition (embedded backend; real members take theirs
+    /// from their configuration).
+    #[arg(long, default_value_t = 1, conflicts_with = "cluster")]
     backup_count: u32,
 
-    /// Asynchronous backups of each partition.
-    #[arg(long, default_value_t = 0)]
+    /// Asynchronous backups of each partition (embedded backend).
+    #[arg(long, default_value_t = 0, conflicts_with = "cluster")]
     async_backup_count: u32,
 
-    /// Max-size of every queue (default: unbounded).
+    /// Max-size of every queue (default: unbounded). On real members, each queue a scenario
+    /// uses is configured so before its first use.
     #[arg(long, value_name = "N")]
     queue_capacity: Option<u32>,
 
@@ -66,7 +88,12 @@ pub struct RunArgs {
 
     /// Most scheduler yields one simulated network trip takes on the embedded backend
     /// (0 runs operations back to back, with no interleaving between them).
-    #[arg(long, default_value_t = 2, value_name = "N")]
+    #[arg(
+        long,
+        default_value_t = 2,
+        value_name = "N",
+        conflicts_with = "cluster"
+    )]
     network_yields: u32,
 
     /// Print only the summary: no progress line, no scenario log lines.
@@ -123,16 +150,11 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
     if steps.last().is_some_and(Vec::is_empty) {
         bail!("`then` must be followed by a scenario");
     }
-    let seed = args.seed.unwrap_or_else(random_seed);
-    let cluster = EmbeddedCluster::new(EmbeddedConfig {
-        members: args.members,
-        partitions: 271,
-        backup_count: args.backup_count,
-        async_backup_count: args.async_backup_count,
-        queue_capacity: args.queue_capacity,
-        max_network_yields: args.network_yields,
-        seed,
-    })?;
+    let seed = if args.cluster.is_empty() {
+        args.seed.unwrap_or_else(random_seed)
+    } else {
+        0
+    };
     let spec = RunSpec {
         steps,
         args: args.args.clone(),
@@ -144,18 +166,53 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
         echo_logs: !args.quiet,
     };
     let engine = ScenarioEngine::new()?;
-    // One thread: instances interleave only at their operations, reproducibly for a seed.
+    // One thread: instances interleave only at their operations, reproducibly for a seed on
+    // the embedded cluster; on real members the client's connections share it.
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
     let result = runtime.block_on(async {
         let progress_state = Arc::new(Progress::default());
-        let line = progress::spawn(progress_state.clone(), !args.quiet);
-        let result = runner::run(&engine, &cluster, &spec, progress_state).await;
-        progress::stop(line);
-        result
+        if args.cluster.is_empty() {
+            let cluster = EmbeddedCluster::new(EmbeddedConfig {
+                members: args.members,
+                partitions: 271,
+                backup_count: args.backup_count,
+                async_backup_count: args.async_backup_count,
+                queue_capacity: args.queue_capacity,
+                max_network_yields: args.network_yields,
+                seed,
+            })?;
+            let line = progress::spawn(progress_state.clone(), !args.quiet);
+            let result = runner::run(&engine, &cluster, &spec, progress_state).await;
+            progress::stop(line);
+            Ok::<_, anyhow::Error>(Ok(result?))
+        } else {
+            if !(args.invocation_timeout > 0.0 && args.invocation_timeout.is_finite()) {
+                bail!("--invocation-timeout must be a positive number of seconds");
+            }
+            let mut config = RealConfig::new(args.cluster.clone(), args.cluster_name.clone());
+            config.invocation_timeout = Duration::from_secs_f64(args.invocation_timeout);
+            config.queue_capacity = args.queue_capacity;
+            let cluster = match RealCluster::connect(config).await {
+                Ok(c) => c,
+                Err(e) => return Ok(Err(e)),
+            };
+            let line = progress::spawn(progress_state.clone(), !args.quiet);
+            let result = runner::run(&engine, &cluster, &spec, progress_state).await;
+            progress::stop(line);
+            cluster.shutdown().await;
+            Ok(Ok(result?))
+        }
     })?;
+    let result = match result {
+        Ok(r) => r,
+        Err(unreachable) => {
+            eprintln!("hzlab: error: {unreachable}");
+            return Ok(exit::UNREACHABLE);
+        }
+    };
     print!("{}", report::summary(&result));
     if let Some(path) = &args.json {
         let json = report::to_json(&result);

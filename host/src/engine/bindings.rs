@@ -7,4 +7,4 @@ wasmtime::component::bindgen!({
     exports: { default: async },
 });
 
-pub use hzlab::scenario::types::{Error as WitError, Value as WitValue};
+pub use self::hzlab::scenario::types::{Error as WitError, Value as WitValue};

@@ -384,8 +384,8 @@ impl Backend for EmbeddedCluster {
             ),
             members: c.members,
             partitions: c.partitions,
-            backup_count: c.backup_count,
-            async_backup_count: c.async_backup_count,
+            backup_count: Some(c.backup_count),
+            async_backup_count: Some(c.async_backup_count),
             queue_capacity: c.queue_capacity,
         }
     }
