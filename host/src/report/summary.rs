@@ -131,12 +131,16 @@ fn scenario_section(out: &mut String, s: &ScenarioResult) {
 /// and checks per scenario.
 pub fn summary(r: &RunResult) -> String {
     let mut out = String::new();
+    let seed = if r.backend.kind == "embedded" {
+        format!(" · seed {}", r.seed)
+    } else {
+        String::new()
+    };
     let _ = writeln!(
         out,
-        "hzlab {} · {} · seed {} · {}",
+        "hzlab {} · {}{seed} · {}",
         r.hzlab,
         r.backend.description,
-        r.seed,
         duration(r.elapsed_ms)
     );
     for s in &r.scenarios {
