@@ -5,7 +5,22 @@
 //! multicast off), starts `java ... HazelcastMemberStarter` per member with its log in the
 //! run directory, and waits until all members have joined. Members can be killed
 //! (SIGKILL), stopped gracefully (SIGTERM) and restarted. Dropping a [`LocalCluster`]
-//! kills every member it started.
+//! kills every member it started, unless it was [detached](LocalCluster::detach): then the
+//! members keep running and [`LocalCluster::attach`] takes them over again from the run
+//! directory (another process, another shell).
+//!
+//! Members run through a small Java main class shipped with this crate
+//! (`local/HzlabMember.java`, compiled with `javac` against the member jar into a cache
+//! directory keyed by the source's hash), which starts the member and answers requests for
+//! member-side statistics on a loopback port: [`LocalCluster::stats`] (per map the entries
+//! the member owns and holds as backups, as Management Center shows them) and
+//! [`LocalCluster::replica_table`] (every partition's owner and backups).
+
+mod member;
+mod stats;
+
+pub use self::member::{member_classes, MEMBER_MAIN_CLASS};
+pub use self::stats::{MapStats, MemberRef, MemberStats, ReplicaTable};
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -28,6 +43,14 @@ pub enum LocalError {
     Formation(String),
     #[error("no member {0}")]
     NoSuchMember(usize),
+    #[error("cannot compile the member class with javac: {0}")]
+    Compile(String),
+    #[error("member {index} is not running")]
+    NotRunning { index: usize },
+    #[error("member {index} statistics: {reason}")]
+    Stats { index: usize, reason: String },
+    #[error("run directory {dir}: {reason}")]
+    State { dir: String, reason: String },
     #[error("i/o: {0}")]
     Io(#[from] std::io::Error),
 }
@@ -50,6 +73,10 @@ pub struct LocalClusterConfig {
     pub heap: String,
     /// How long to wait for all members to join.
     pub start_timeout: Duration,
+    /// Start members in a process group of their own, so that a terminal's Ctrl-C aimed at
+    /// this process does not reach them: for clusters meant to outlive this process (see
+    /// [`LocalCluster::detach`]).
+    pub own_process_group: bool,
 }
 
 impl LocalClusterConfig {
@@ -64,15 +91,34 @@ impl LocalClusterConfig {
             run_dir: None,
             heap: "256m".into(),
             start_timeout: Duration::from_secs(120),
+            own_process_group: false,
+        }
+    }
+}
+
+/// A running member process: started here, or found through the run directory's state file.
+#[derive(Debug)]
+enum Proc {
+    Child(Child),
+    Pid(u32),
+}
+
+impl Proc {
+    fn id(&self) -> u32 {
+        match self {
+            Proc::Child(c) => c.id(),
+            Proc::Pid(p) => *p,
         }
     }
 }
 
 struct LocalMember {
     port: u16,
-    child: Option<Child>,
+    child: Option<Proc>,
     config_path: PathBuf,
     log_path: PathBuf,
+    /// Where the member writes the loopback port of its statistics server.
+    stats_port_path: PathBuf,
     starts: u32,
 }
 
@@ -80,7 +126,11 @@ struct LocalMember {
 pub struct LocalCluster {
     config: LocalClusterConfig,
     jar: PathBuf,
+    /// Directory with the compiled member main class.
+    classes: PathBuf,
     run_dir: PathBuf,
+    /// Detached: dropping leaves the members running.
+    detached: bool,
     /// The run directory was made here (not given): removed on drop unless a thread panics.
     owns_run_dir: bool,
     members: Vec<LocalMember>,
@@ -197,10 +247,57 @@ fn port_open(port: u16) -> bool {
     .is_ok()
 }
 
+/// What a run directory's state file (`cluster.json`) records: enough for another process to
+/// take the members over.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+struct StateFile {
+    cluster_name: String,
+    members: usize,
+    map_backup_count: u32,
+    map_async_backup_count: u32,
+    queue_max_size: u32,
+    heap: String,
+    start_timeout_secs: u64,
+    jar: PathBuf,
+    classes: PathBuf,
+    member: Vec<StateMember>,
+}
+
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+struct StateMember {
+    port: u16,
+    /// Process id when it was last known to run.
+    pid: Option<u32>,
+    starts: u32,
+}
+
+const STATE_FILE: &str = "cluster.json";
+
+/// Whether process `pid` runs and is the member started with `config_path` (and not another
+/// process that got the id of a dead member).
+fn pid_is_member(pid: u32, config_path: &Path) -> bool {
+    let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
+        return false;
+    };
+    if let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        // A zombie has exited: state field after the parenthesised command name.
+        if let Some(rest) = stat.rsplit(')').next() {
+            if rest.trim_start().starts_with('Z') {
+                return false;
+            }
+        }
+    }
+    let wanted = format!("-Dhazelcast.config={}", config_path.display());
+    cmdline
+        .split(|b| *b == 0)
+        .any(|arg| arg == wanted.as_bytes())
+}
+
 impl LocalCluster {
     /// Starts the members and waits until they form one cluster.
     pub async fn start(config: LocalClusterConfig) -> Result<LocalCluster, LocalError> {
         let jar = member_jar()?;
+        let classes = member_classes(&jar)?;
         let ports = if config.ports.is_empty() {
             free_ports(config.members)?
         } else {
@@ -232,6 +329,7 @@ impl LocalCluster {
                 child: None,
                 config_path,
                 log_path: run_dir.join(format!("member-{i}.log")),
+                stats_port_path: run_dir.join(format!("member-{i}.stats-port")),
                 starts: 0,
             });
         }
@@ -239,7 +337,9 @@ impl LocalCluster {
         let mut cluster = LocalCluster {
             config,
             jar,
+            classes,
             run_dir,
+            detached: false,
             owns_run_dir,
             members,
         };
@@ -254,34 +354,136 @@ impl LocalCluster {
         cluster
             .wait_for_members(cluster.members.len(), deadline)
             .await?;
+        cluster.save_state()?;
         Ok(cluster)
     }
 
+    /// Takes over the members a detached cluster left running in `run_dir`. Members that
+    /// died meanwhile show as not running ([`LocalCluster::is_running`]).
+    pub fn attach(run_dir: &Path) -> Result<LocalCluster, LocalError> {
+        let state_err = |reason: String| LocalError::State {
+            dir: run_dir.display().to_string(),
+            reason,
+        };
+        let text = std::fs::read_to_string(run_dir.join(STATE_FILE))
+            .map_err(|e| state_err(format!("no cluster state ({STATE_FILE}): {e}")))?;
+        let state: StateFile = serde_json::from_str(&text)
+            .map_err(|e| state_err(format!("unreadable {STATE_FILE}: {e}")))?;
+        let members = state
+            .member
+            .iter()
+            .enumerate()
+            .map(|(i, m)| {
+                let config_path = run_dir.join(format!("member-{i}.xml"));
+                let child = m
+                    .pid
+                    .filter(|&pid| pid_is_member(pid, &config_path))
+                    .map(Proc::Pid);
+                LocalMember {
+                    port: m.port,
+                    child,
+                    config_path,
+                    log_path: run_dir.join(format!("member-{i}.log")),
+                    stats_port_path: run_dir.join(format!("member-{i}.stats-port")),
+                    starts: m.starts,
+                }
+            })
+            .collect();
+        let mut config = LocalClusterConfig::new(state.cluster_name, state.members);
+        config.ports = state.member.iter().map(|m| m.port).collect();
+        config.map_backup_count = state.map_backup_count;
+        config.map_async_backup_count = state.map_async_backup_count;
+        config.queue_max_size = state.queue_max_size;
+        config.heap = state.heap;
+        config.start_timeout = Duration::from_secs(state.start_timeout_secs);
+        config.run_dir = Some(run_dir.to_path_buf());
+        config.own_process_group = true;
+        Ok(LocalCluster {
+            config,
+            jar: state.jar,
+            classes: state.classes,
+            run_dir: run_dir.to_path_buf(),
+            detached: true,
+            owns_run_dir: false,
+            members,
+        })
+    }
+
+    /// Leaves the members running when this value is dropped, and records them in the run
+    /// directory for [`LocalCluster::attach`]. Returns the run directory.
+    pub fn detach(mut self) -> Result<PathBuf, LocalError> {
+        self.detached = true;
+        self.owns_run_dir = false;
+        self.save_state()?;
+        Ok(self.run_dir.clone())
+    }
+
+    /// Writes the state file (called after every change of the member processes).
+    fn save_state(&self) -> Result<(), LocalError> {
+        let state = StateFile {
+            cluster_name: self.config.cluster_name.clone(),
+            members: self.members.len(),
+            map_backup_count: self.config.map_backup_count,
+            map_async_backup_count: self.config.map_async_backup_count,
+            queue_max_size: self.config.queue_max_size,
+            heap: self.config.heap.clone(),
+            start_timeout_secs: self.config.start_timeout.as_secs(),
+            jar: self.jar.clone(),
+            classes: self.classes.clone(),
+            member: self
+                .members
+                .iter()
+                .map(|m| StateMember {
+                    port: m.port,
+                    pid: m.child.as_ref().map(Proc::id),
+                    starts: m.starts,
+                })
+                .collect(),
+        };
+        let text = serde_json::to_string_pretty(&state).map_err(|e| LocalError::State {
+            dir: self.run_dir.display().to_string(),
+            reason: e.to_string(),
+        })?;
+        let tmp = self.run_dir.join(format!("{STATE_FILE}.tmp"));
+        std::fs::write(&tmp, text)?;
+        std::fs::rename(&tmp, self.run_dir.join(STATE_FILE))?;
+        Ok(())
+    }
+
     fn spawn(&mut self, index: usize) -> Result<(), LocalError> {
+        let classpath = std::env::join_paths([&self.jar, &self.classes])
+            .map_err(|e| LocalError::Jar(format!("bad class path: {e}")))?;
+        let own_group = self.config.own_process_group;
         let m = &mut self.members[index];
         m.starts += 1;
+        let _ = std::fs::remove_file(&m.stats_port_path);
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(&m.log_path)?;
-        let child = Command::new("java")
+        let mut command = Command::new("java");
+        command
             .arg(format!("-Xmx{}", self.config.heap))
             .arg("-XX:+UseSerialGC")
             .arg("-Dhazelcast.phone.home.enabled=false")
             .arg("-Dhazelcast.shutdownhook.policy=GRACEFUL")
             .arg(format!("-Dhazelcast.config={}", m.config_path.display()))
             .arg("-cp")
-            .arg(&self.jar)
-            .arg("com.hazelcast.core.server.HazelcastMemberStarter")
+            .arg(classpath)
+            .arg(MEMBER_MAIN_CLASS)
+            .arg(&m.stats_port_path)
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
-            .stderr(log)
-            .spawn()
-            .map_err(|e| LocalError::Start {
-                index,
-                reason: format!("cannot run java: {e}"),
-            })?;
-        m.child = Some(child);
+            .stderr(log);
+        if own_group {
+            use std::os::unix::process::CommandExt;
+            command.process_group(0);
+        }
+        let child = command.spawn().map_err(|e| LocalError::Start {
+            index,
+            reason: format!("cannot run java: {e}"),
+        })?;
+        m.child = Some(Proc::Child(child));
         Ok(())
     }
 
@@ -294,16 +496,14 @@ impl LocalCluster {
             {
                 return Ok(());
             }
-            if let Some(child) = self.members[index].child.as_mut() {
-                if let Ok(Some(status)) = child.try_wait() {
-                    return Err(LocalError::Start {
-                        index,
-                        reason: format!(
-                            "java exited with {status}; see {}",
-                            self.members[index].log_path.display()
-                        ),
-                    });
-                }
+            if !self.is_running(index) {
+                return Err(LocalError::Start {
+                    index,
+                    reason: format!(
+                        "java exited; see {}",
+                        self.members[index].log_path.display()
+                    ),
+                });
             }
             if Instant::now() > deadline {
                 return Err(LocalError::Start {
@@ -352,6 +552,11 @@ impl LocalCluster {
         &self.run_dir
     }
 
+    /// The configuration the members were started with.
+    pub fn config(&self) -> &LocalClusterConfig {
+        &self.config
+    }
+
     /// `127.0.0.1:port` of every member, running or not.
     pub fn addresses(&self) -> Vec<String> {
         self.members
@@ -376,7 +581,12 @@ impl LocalCluster {
         self.members
             .get(index)
             .and_then(|m| m.child.as_ref())
-            .map(Child::id)
+            .map(Proc::id)
+    }
+
+    /// Log file of a member.
+    pub fn log_path(&self, index: usize) -> Option<&Path> {
+        self.members.get(index).map(|m| m.log_path.as_path())
     }
 
     fn child(&mut self, index: usize) -> Result<&mut LocalMember, LocalError> {
@@ -388,9 +598,57 @@ impl LocalCluster {
     /// Kills a member abruptly (SIGKILL): no goodbye to the cluster.
     pub fn kill(&mut self, index: usize) -> Result<(), LocalError> {
         let m = self.child(index)?;
-        if let Some(mut child) = m.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
+        let config_path = m.config_path.clone();
+        match m.child.take() {
+            Some(Proc::Child(mut child)) => {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+            Some(Proc::Pid(pid)) if pid_is_member(pid, &config_path) => {
+                signal(pid, "KILL");
+                wait_gone(pid, &config_path, Duration::from_secs(10));
+            }
+            _ => {}
+        }
+        if self.detached {
+            self.save_state()?;
+        }
+        Ok(())
+    }
+
+    /// Kills several members abruptly at the same moment (one signal each, sent back to
+    /// back before waiting for any of them), as when machines fail together.
+    pub fn kill_many(&mut self, indices: &[usize]) -> Result<(), LocalError> {
+        for &i in indices {
+            self.child(i)?;
+        }
+        let mut waits = Vec::new();
+        for &i in indices {
+            let m = &mut self.members[i];
+            match m.child.take() {
+                Some(Proc::Child(mut child)) => {
+                    let _ = child.kill();
+                    waits.push((Proc::Child(child), m.config_path.clone()));
+                }
+                Some(Proc::Pid(pid)) if pid_is_member(pid, &m.config_path) => {
+                    signal(pid, "KILL");
+                    waits.push((Proc::Pid(pid), m.config_path.clone()));
+                }
+                _ => {}
+            }
+        }
+        for (proc, config_path) in waits {
+            match proc {
+                Proc::Child(mut c) => {
+                    let _ = c.wait();
+                }
+                Proc::Pid(pid) => {
+                    wait_gone(pid, &config_path, Duration::from_secs(10));
+                }
+            }
+        }
+        if self.detached {
+            self.save_state()?;
         }
         Ok(())
     }
@@ -400,22 +658,33 @@ impl LocalCluster {
     /// code, call it through `tokio::task::spawn_blocking`.
     pub fn stop(&mut self, index: usize, timeout: Duration) -> Result<(), LocalError> {
         let m = self.child(index)?;
-        if let Some(mut child) = m.child.take() {
-            let _ = Command::new("kill")
-                .args(["-TERM", &child.id().to_string()])
-                .status();
+        let config_path = m.config_path.clone();
+        if let Some(proc) = m.child.take() {
+            let pid = proc.id();
+            signal(pid, "TERM");
             let deadline = Instant::now() + timeout;
-            loop {
-                if let Ok(Some(_)) = child.try_wait() {
-                    break;
+            match proc {
+                Proc::Child(mut child) => loop {
+                    if let Ok(Some(_)) = child.try_wait() {
+                        break;
+                    }
+                    if Instant::now() > deadline {
+                        let _ = child.kill();
+                        let _ = child.wait();
+                        break;
+                    }
+                    std::thread::sleep(Duration::from_millis(100));
+                },
+                Proc::Pid(pid) => {
+                    if !wait_gone(pid, &config_path, timeout) {
+                        signal(pid, "KILL");
+                        wait_gone(pid, &config_path, Duration::from_secs(10));
+                    }
                 }
-                if Instant::now() > deadline {
-                    let _ = child.kill();
-                    let _ = child.wait();
-                    break;
-                }
-                std::thread::sleep(Duration::from_millis(100));
             }
+        }
+        if self.detached {
+            self.save_state()?;
         }
         Ok(())
     }
@@ -424,6 +693,9 @@ impl LocalCluster {
     pub async fn restart(&mut self, index: usize) -> Result<(), LocalError> {
         self.kill(index)?;
         self.spawn(index)?;
+        if self.detached {
+            self.save_state()?;
+        }
         let deadline = Instant::now() + self.config.start_timeout;
         self.wait_port(index, deadline).await
     }
@@ -439,22 +711,101 @@ impl LocalCluster {
 
     /// Whether member `index` was started and has not exited.
     pub fn is_running(&mut self, index: usize) -> bool {
-        self.members
-            .get_mut(index)
-            .and_then(|m| m.child.as_mut())
-            .is_some_and(|c| matches!(c.try_wait(), Ok(None)))
+        let Some(m) = self.members.get_mut(index) else {
+            return false;
+        };
+        match m.child.as_mut() {
+            Some(Proc::Child(c)) => matches!(c.try_wait(), Ok(None)),
+            Some(Proc::Pid(pid)) => pid_is_member(*pid, &m.config_path),
+            None => false,
+        }
+    }
+
+    /// Member-side statistics of member `index`: its view of the cluster, the replica
+    /// table, and for every map it knows (plus `maps`, created if needed) its owned and
+    /// backup entry counts.
+    pub async fn stats(&mut self, index: usize, maps: &[&str]) -> Result<MemberStats, LocalError> {
+        if index >= self.members.len() {
+            return Err(LocalError::NoSuchMember(index));
+        }
+        if !self.is_running(index) {
+            return Err(LocalError::NotRunning { index });
+        }
+        let path = self.members[index].stats_port_path.clone();
+        // The port file appears once the member has started.
+        let deadline = Instant::now() + self.config.start_timeout;
+        let port: u16 = loop {
+            match std::fs::read_to_string(&path) {
+                Ok(text) => {
+                    break text.trim().parse().map_err(|_| LocalError::Stats {
+                        index,
+                        reason: format!("bad port file {}", path.display()),
+                    })?
+                }
+                Err(_) if Instant::now() < deadline && self.is_running(index) => {
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+                Err(e) => {
+                    return Err(LocalError::Stats {
+                        index,
+                        reason: format!("no statistics port ({}: {e})", path.display()),
+                    })
+                }
+            }
+        };
+        stats::request(port, maps)
+            .await
+            .map_err(|reason| LocalError::Stats { index, reason })
+    }
+
+    /// The replica table as a running member sees it (the first member that answers).
+    pub async fn replica_table(&mut self) -> Result<ReplicaTable, LocalError> {
+        let mut last = LocalError::Formation("no member is running".into());
+        for i in 0..self.members.len() {
+            if !self.is_running(i) {
+                continue;
+            }
+            match self.stats(i, &[]).await {
+                Ok(s) => return Ok(s.replica_table()),
+                Err(e) => last = e,
+            }
+        }
+        Err(last)
     }
 
     /// Kills every member.
     pub fn shutdown(&mut self) {
-        for i in 0..self.members.len() {
-            let _ = self.kill(i);
-        }
+        let all: Vec<usize> = (0..self.members.len()).collect();
+        let _ = self.kill_many(&all);
     }
+}
+
+/// Sends a signal with the `kill` command (no libc binding needed).
+fn signal(pid: u32, signal: &str) {
+    let _ = Command::new("kill")
+        .args([&format!("-{signal}"), &pid.to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+}
+
+/// Waits until process `pid` is no longer the member; whether it went within `timeout`.
+fn wait_gone(pid: u32, config_path: &Path, timeout: Duration) -> bool {
+    let deadline = Instant::now() + timeout;
+    while pid_is_member(pid, config_path) {
+        if Instant::now() > deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    true
 }
 
 impl Drop for LocalCluster {
     fn drop(&mut self) {
+        if self.detached {
+            return;
+        }
         self.shutdown();
         // Logs are kept when something failed (a panic is unwinding), for the post-mortem.
         if std::thread::panicking() {
