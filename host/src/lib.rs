@@ -9,6 +9,7 @@
 //! - [`report`] turns results into a terminal summary and JSON.
 
 pub mod backend;
+pub mod cluster;
 pub mod engine;
 pub mod imports;
 pub mod report;
