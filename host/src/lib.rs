@@ -12,6 +12,7 @@ pub mod backend;
 pub mod cluster;
 pub mod engine;
 pub mod imports;
+pub mod plan;
 pub mod report;
 pub mod results;
 pub mod runner;

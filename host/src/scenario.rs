@@ -110,6 +110,15 @@ impl ScenarioSource {
     }
 }
 
+/// The SHA-256 of a scenario file, as lowercase hex: what plans pin and `inspect` shows.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 /// A shipped scenario by name.
 pub fn shipped(name: &str) -> Option<&'static ShippedScenario> {
     SHIPPED.iter().find(|s| s.name == name)

@@ -1,5 +1,6 @@
 //! Command-line interface: parsing, dispatch and exit codes.
 
+mod plan;
 mod progress;
 mod run;
 
@@ -42,15 +43,21 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run scenarios: every instance concurrently, then each scenario's verify.
-    Run(run::RunArgs),
+    Run(Box<run::RunArgs>),
     /// List the scenarios shipped with hzlab.
     Scenarios,
+    /// Validate an experiment plan without running it.
+    Check {
+        /// The plan file.
+        plan: std::path::PathBuf,
+    },
 }
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Run(args) => run::run(args),
+        Command::Run(args) => run::run(*args),
+        Command::Check { plan } => plan::check(plan),
         Command::Scenarios => {
             for s in hzlab::scenario::all_shipped() {
                 println!("{:<12} {}", s.name, s.description);

@@ -1,6 +1,6 @@
 //! `hzlab run`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -18,7 +18,8 @@ use super::{exit, progress};
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// Scenarios to run together: a shipped scenario's name (see `hzlab scenarios`) or a path
+    /// A plan file (`PLAN.toml`, see experiments/), or scenarios to run together: a
+    /// shipped scenario's name (see `hzlab scenarios`) or a path
     /// to a .wasm component, optionally followed by `:N` for its instance count
     /// (e.g. `producer:1 consumer:2`). The word `then` starts a step that runs after the
     /// previous one ended, on the same cluster (e.g. `populate:4 then count:2`).
@@ -99,6 +100,14 @@ pub struct RunArgs {
     /// Print only the summary: no progress line, no scenario log lines.
     #[arg(short, long)]
     quiet: bool,
+
+    /// With a plan: run every case this many times (overrides the plan's `repeat`).
+    #[arg(long, value_name = "N")]
+    repeat: Option<u32>,
+
+    /// With a plan: write report.json and report.md to DIR.
+    #[arg(long = "plan-report", value_name = "DIR", hide = true)]
+    plan_report: Option<PathBuf>,
 }
 
 fn parse_arg(s: &str) -> Result<(String, String), String> {
@@ -122,6 +131,19 @@ fn parse_scenario(spec: &str, default: u32) -> anyhow::Result<(String, u32)> {
 }
 
 pub fn run(args: RunArgs) -> anyhow::Result<u8> {
+    if super::plan::is_plan(&args.scenarios) {
+        return super::plan::run(super::plan::PlanRun {
+            path: Path::new(&args.scenarios[0]),
+            repeat: args.repeat,
+            seed: args.seed,
+            timeout: args.timeout,
+            memory_limit_mib: args.memory_limit,
+            quiet: args.quiet,
+            report: args.plan_report.as_deref(),
+            json: args.json.as_deref(),
+            cluster: &args.cluster,
+        });
+    }
     if args.instances == 0 {
         bail!("--instances must be at least 1");
     }
@@ -230,7 +252,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
     })
 }
 
-fn random_seed() -> u64 {
+pub(super) fn random_seed() -> u64 {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_nanos() as u64)

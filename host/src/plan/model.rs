@@ -1,0 +1,166 @@
+//! The plan file format (TOML), as written by people.
+//!
+//! ```toml
+//! name = "seed-lab"
+//! repeat = 1
+//!
+//! [cluster]             # every case's cluster, unless the case says otherwise
+//! members = 3
+//! backup-count = 1
+//! queue-capacity = 10
+//!
+//! [args]                # arguments every scenario sees
+//! iterations = 10000
+//!
+//! [[case]]
+//! name = "no lock"
+//!
+//! [[case.step]]
+//! run = "race"          # a shipped scenario, a .wasm path (relative to the plan), or a list
+//! instances = 3         # run together: run = ["producer:1", "consumer:2"]
+//!
+//! [[case.check]]
+//! that = "race.final < 30000"
+//! ```
+//!
+//! Unknown keys and wrong types are errors that name the file, line and key.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct PlanFile {
+    pub name: Option<String>,
+    pub description: Option<String>,
+    /// How many times every case runs (each time on a fresh cluster).
+    pub repeat: Option<u32>,
+    #[serde(default)]
+    pub cluster: ClusterSection,
+    /// Arguments every scenario sees (`runtime.arg`).
+    #[serde(default)]
+    pub args: BTreeMap<String, ArgValue>,
+    #[serde(default, rename = "case")]
+    pub cases: Vec<Spanned<CaseSection>>,
+}
+
+/// A cluster's shape; unset fields fall back to the plan's `[cluster]`, then to defaults.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct ClusterSection {
+    pub members: Option<usize>,
+    pub backup_count: Option<u32>,
+    pub async_backup_count: Option<u32>,
+    pub queue_capacity: Option<u32>,
+    /// Seed of the embedded cluster's interleaving.
+    pub seed: Option<u64>,
+    /// Most scheduler yields per operation on the embedded cluster.
+    pub network_yields: Option<u32>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct CaseSection {
+    pub name: String,
+    pub description: Option<String>,
+    #[serde(default)]
+    pub cluster: ClusterSection,
+    /// Arguments for this case's scenarios, over the plan's.
+    #[serde(default)]
+    pub args: BTreeMap<String, ArgValue>,
+    #[serde(default, rename = "step")]
+    pub steps: Vec<Spanned<StepSection>>,
+    #[serde(default, rename = "check")]
+    pub checks: Vec<Spanned<CheckSection>>,
+}
+
+/// One step: exactly one of `run`, `kill`, `stop`, `start`, `wait-safe`, `sleep-ms`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct StepSection {
+    /// Scenarios to run together: `"race"`, `"race:3"`, or a list.
+    pub run: Option<OneOrMany>,
+    /// Instances of each scenario given without `:N`.
+    pub instances: Option<u32>,
+    /// Arguments for this step's scenarios, over the case's.
+    #[serde(default)]
+    pub args: BTreeMap<String, ArgValue>,
+    /// The name checks use for this step's values (default: the scenario's name, or the
+    /// fault's kind).
+    #[serde(rename = "as")]
+    pub label: Option<String>,
+    /// A SHA-256 the scenario file must have (hex), for a single-scenario step.
+    pub sha256: Option<String>,
+    /// Crash these members (1-based) at once, like `kill -9`.
+    pub kill: Option<Vec<usize>>,
+    /// Stop these members gracefully, one after the other.
+    pub stop: Option<Vec<usize>>,
+    /// Start these (stopped) members again.
+    pub start: Option<Vec<usize>>,
+    /// Wait until no partition misses a replica (`true`).
+    pub wait_safe: Option<bool>,
+    /// Wait this long.
+    pub sleep_ms: Option<u64>,
+    /// The map whose distribution and loss a fault step reports (default `distributed-map`).
+    pub map: Option<String>,
+    /// Faults injected while this step's scenarios run.
+    #[serde(default)]
+    pub faults: Vec<TimedFault>,
+}
+
+/// A fault at a time offset from the start of a run step.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct TimedFault {
+    pub after_ms: u64,
+    pub kill: Option<Vec<usize>>,
+    pub stop: Option<Vec<usize>>,
+    pub start: Option<Vec<usize>>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct CheckSection {
+    /// `label.value <op> number-or-label.value`, e.g. `pessimistic.final == 30000`.
+    pub that: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl OneOrMany {
+    pub fn items(&self) -> Vec<String> {
+        match self {
+            OneOrMany::One(s) => vec![s.clone()],
+            OneOrMany::Many(v) => v.clone(),
+        }
+    }
+}
+
+/// An argument value: TOML integers, floats, booleans and strings are all given to
+/// scenarios as text.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(untagged)]
+pub enum ArgValue {
+    Int(i64),
+    Float(f64),
+    Bool(bool),
+    Text(String),
+}
+
+impl ArgValue {
+    pub fn to_text(&self) -> String {
+        match self {
+            ArgValue::Int(i) => i.to_string(),
+            ArgValue::Float(f) => f.to_string(),
+            ArgValue::Bool(b) => b.to_string(),
+            ArgValue::Text(s) => s.clone(),
+        }
+    }
+}

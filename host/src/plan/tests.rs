@@ -1,0 +1,134 @@
+//! Plan parsing and validation: every mistake names the file, the line and the key.
+
+use std::path::Path;
+
+use super::{Action, Fault, Plan, PlanError};
+
+fn parse(text: &str) -> Result<Plan, PlanError> {
+    Plan::parse(Path::new("experiments/test.toml"), text)
+}
+
+fn error(text: &str) -> String {
+    parse(text).expect_err("the plan was accepted").to_string()
+}
+
+const GOOD: &str = r#"
+name = "lab"
+repeat = 2
+
+[cluster]
+members = 3
+queue-capacity = 10
+
+[args]
+iterations = 100
+
+[[case]]
+name = "locks"
+cluster = { backup-count = 2 }
+
+[[case.step]]
+run = ["producer:1", "consumer:2"]
+args = { items = 50 }
+
+[[case.step]]
+run = "pessimistic"
+instances = 3
+faults = [{ after-ms = 10, kill = [3] }]
+
+[[case.step]]
+kill = [1, 2]
+
+[[case.check]]
+that = "pessimistic.final == 300"
+
+[[case.check]]
+that = "consumer.consumed-once == 50"
+"#;
+
+#[test]
+fn a_good_plan_resolves() {
+    let plan = parse(GOOD).unwrap();
+    assert_eq!(plan.name, "lab");
+    assert_eq!(plan.repeat, 2);
+    let case = &plan.cases[0];
+    assert_eq!(case.cluster.members, 3);
+    assert_eq!(case.cluster.backup_count, 2);
+    assert_eq!(case.cluster.queue_capacity, Some(10));
+    assert_eq!(case.steps.len(), 3);
+    match &case.steps[0].action {
+        Action::Run {
+            scenarios, args, ..
+        } => {
+            assert_eq!(scenarios.len(), 2);
+            assert_eq!(scenarios[1].instances, 2);
+            assert!(args.contains(&("items".into(), "50".into())));
+            assert!(args.contains(&("iterations".into(), "100".into())));
+        }
+        other => panic!("{other:?}"),
+    }
+    match &case.steps[1].action {
+        Action::Run { faults, .. } => assert_eq!(faults[0].1, Fault::Kill(vec![3])),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(case.steps[2].label, "kill");
+    assert_eq!(
+        case.steps[2].line, 25,
+        "the line of its [[case.step]] header"
+    );
+    assert_eq!(case.checks.len(), 2);
+}
+
+#[test]
+fn a_typo_in_a_key_names_the_line_and_the_key() {
+    let e = error(&GOOD.replace("instances = 3", "instnces = 3"));
+    assert!(e.contains("experiments/test.toml"), "{e}");
+    assert!(e.contains("line 22"), "{e}");
+    assert!(e.contains("instnces"), "{e}");
+}
+
+#[test]
+fn a_wrong_type_names_the_key() {
+    let e = error(&GOOD.replace("members = 3", "members = \"three\""));
+    assert!(e.contains("members"), "{e}");
+    assert!(e.contains("line 6"), "{e}");
+}
+
+#[test]
+fn a_missing_scenario_file_names_it() {
+    let e = error(&GOOD.replace("run = \"pessimistic\"", "run = \"scenarios/gone.wasm\""));
+    assert!(e.contains("line 20"), "{e}");
+    assert!(e.contains("experiments/scenarios/gone.wasm"), "{e}");
+}
+
+#[test]
+fn unknown_members_and_labels_are_refused() {
+    let e = error(&GOOD.replace("kill = [1, 2]", "kill = [4]"));
+    assert!(e.contains("no member 4"), "{e}");
+    let e = error(&GOOD.replace("pessimistic.final", "optimistic.final"));
+    assert!(e.contains("reads `optimistic`"), "{e}");
+    let e = error(&GOOD.replace("kill = [1, 2]", "kill = [1]\nstop = [2]"));
+    assert!(e.contains("exactly one of"), "{e}");
+    let e = error(&GOOD.replace(
+        "that = \"pessimistic.final == 300\"",
+        "that = \"pessimistic.final\"",
+    ));
+    assert!(e.contains("no comparison"), "{e}");
+}
+
+#[test]
+fn a_pinned_hash_must_match() {
+    let text = GOOD.replace(
+        "run = \"pessimistic\"",
+        "run = \"pessimistic\"\nsha256 = \"00\"",
+    );
+    let e = error(&text);
+    assert!(e.contains("pins 00"), "{e}");
+    let real =
+        crate::scenario::sha256_hex(crate::scenario::shipped("pessimistic").unwrap().component);
+    let text = GOOD.replace(
+        "run = \"pessimistic\"",
+        &format!("run = \"pessimistic\"\nsha256 = \"{real}\""),
+    );
+    parse(&text).unwrap();
+}

@@ -1,0 +1,125 @@
+//! `hzlab run PLAN.toml` and `hzlab check PLAN.toml` through the binary: exit codes and
+//! messages, and the seed lab plan itself.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+fn hzlab(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_hzlab"))
+        .args(args)
+        .output()
+        .expect("hzlab runs")
+}
+
+fn temp_plan(name: &str, text: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("hzlab-plan-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+const SMALL: &str = r#"
+[cluster]
+members = 3
+
+[[case]]
+name = "double kill"
+
+[[case.step]]
+run = "populate"
+instances = 2
+args = { keys = 300 }
+
+[[case.step]]
+kill = [1, 2]
+
+[[case.step]]
+run = "count"
+args = { keys = 300 }
+
+[[case.check]]
+that = "count.missing == kill.predicted"
+
+[[case.check]]
+that = "count.missing > 0"
+"#;
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+#[test]
+fn a_passing_plan_exits_0_and_writes_its_report() {
+    let plan = temp_plan("small.toml", SMALL);
+    let report = plan.with_file_name("small-report");
+    let o = hzlab(&[
+        "run",
+        plan.to_str().unwrap(),
+        "-q",
+        "--plan-report",
+        report.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(text(&o).contains("predicted loss"), "{}", text(&o));
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(report.join("report.json")).unwrap())
+            .unwrap();
+    assert_eq!(json["passed"], true);
+    let kill = &json["cases"][0]["repeats"][0]["steps"][1]["faults"][0];
+    assert_eq!(kill["predicted_loss"], kill["observed_loss"]);
+    assert!(report.join("report.md").exists());
+}
+
+#[test]
+fn a_failing_check_exits_1() {
+    let plan = temp_plan(
+        "failing.toml",
+        &SMALL.replace("count.missing > 0", "count.missing > 1000"),
+    );
+    let o = hzlab(&["run", plan.to_str().unwrap(), "-q"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        text(&o).contains("FAIL count.missing > 1000"),
+        "{}",
+        text(&o)
+    );
+}
+
+#[test]
+fn a_typo_exits_2_naming_file_line_and_key() {
+    let plan = temp_plan(
+        "typo.toml",
+        &SMALL.replace("instances = 2", "instanses = 2"),
+    );
+    for cmd in ["check", "run"] {
+        let o = hzlab(&[cmd, plan.to_str().unwrap()]);
+        assert_eq!(o.status.code(), Some(2), "{cmd}: {}", text(&o));
+        let t = text(&o);
+        assert!(t.contains("typo.toml"), "{t}");
+        assert!(t.contains("line 10"), "{t}");
+        assert!(t.contains("instanses"), "{t}");
+    }
+}
+
+#[test]
+fn a_missing_scenario_file_exits_2() {
+    let plan = temp_plan(
+        "missing.toml",
+        &SMALL.replace("run = \"count\"", "run = \"lost/count.wasm\""),
+    );
+    let o = hzlab(&["check", plan.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("lost/count.wasm"), "{}", text(&o));
+}
+
+#[test]
+fn the_seed_lab_plan_is_valid() {
+    let plan = concat!(env!("CARGO_MANIFEST_DIR"), "/../experiments/seed-lab.toml");
+    let o = hzlab(&["check", plan]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+}
