@@ -7,7 +7,7 @@ use std::time::Duration;
 use anyhow::Context;
 
 use hzlab::engine::InstanceLimits;
-use hzlab::plan::exec::{self, PlanOptions, PlanResult};
+use hzlab::plan::exec::{self, PlanBackend, PlanOptions, PlanResult};
 use hzlab::plan::{summary, Plan};
 use hzlab::runner::Progress;
 
@@ -29,14 +29,17 @@ pub struct PlanRun<'a> {
     pub report: Option<&'a Path>,
     pub json: Option<&'a Path>,
     pub cluster: &'a [String],
+    /// Start local members per case instead of using the embedded cluster.
+    pub local: bool,
 }
 
 pub fn run(p: PlanRun<'_>) -> anyhow::Result<u8> {
     let plan = Plan::load(p.path)?;
     if !p.cluster.is_empty() {
         eprintln!(
-            "hzlab: error: plans run on the embedded cluster for now; running one against \
-             members given with --cluster is not supported yet"
+            "hzlab: error: a plan starts its own clusters (embedded, or local members with \
+             --local) so that it can inject faults; running one against members given with \
+             --cluster is not supported yet"
         );
         return Ok(exit::UNREACHABLE);
     }
@@ -44,6 +47,11 @@ pub fn run(p: PlanRun<'_>) -> anyhow::Result<u8> {
         anyhow::bail!("--repeat must be at least 1");
     }
     let options = PlanOptions {
+        backend: if p.local {
+            PlanBackend::Local
+        } else {
+            PlanBackend::Embedded
+        },
         repeat: p.repeat,
         limits: InstanceLimits {
             time_budget: Duration::from_secs_f64(p.timeout),
@@ -59,7 +67,7 @@ pub fn run(p: PlanRun<'_>) -> anyhow::Result<u8> {
     let result = runtime.block_on(async {
         let state = Arc::new(Progress::default());
         let line = progress::spawn(state.clone(), !p.quiet);
-        let result = exec::run_embedded(&plan, &options, state).await;
+        let result = exec::run_plan(&plan, &options, state).await;
         progress::stop(line);
         result
     })?;

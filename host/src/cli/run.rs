@@ -10,6 +10,7 @@ use clap::Args;
 use hzlab::backend::embedded::{EmbeddedCluster, EmbeddedConfig};
 use hzlab::backend::real::{RealCluster, RealConfig};
 use hzlab::engine::{InstanceLimits, ScenarioEngine};
+use hzlab::history::HistoryWriter;
 use hzlab::report;
 use hzlab::runner::{self, Progress, RunSpec, ScenarioSpec};
 use hzlab::scenario::ScenarioSource;
@@ -37,6 +38,16 @@ pub struct RunArgs {
     /// Write the full results as JSON to FILE (`-` for standard output).
     #[arg(long, value_name = "FILE")]
     json: Option<PathBuf>,
+
+    /// Write report.json, report.md and report.html (self-contained, with plots) into DIR.
+    #[arg(long, value_name = "DIR")]
+    report: Option<PathBuf>,
+
+    /// Record every cluster operation to FILE as JSON lines (instance, op, arguments,
+    /// outcome ok/failed/unknown, start and end in µs), and check the history for lost
+    /// updates and lost, duplicated or uncertain queue items.
+    #[arg(long, value_name = "FILE")]
+    history: Option<PathBuf>,
 
     /// Run against real Hazelcast members at these addresses (`host:port`, comma-separated)
     /// instead of the embedded cluster.
@@ -101,6 +112,11 @@ pub struct RunArgs {
     #[arg(short, long)]
     quiet: bool,
 
+    /// With a plan: run every case on local Hazelcast members that hzlab starts (and stops)
+    /// for it, instead of the embedded cluster.
+    #[arg(long, conflicts_with = "cluster")]
+    local: bool,
+
     /// With a plan: run every case this many times (overrides the plan's `repeat`).
     #[arg(long, value_name = "N")]
     repeat: Option<u32>,
@@ -142,6 +158,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
             report: args.plan_report.as_deref(),
             json: args.json.as_deref(),
             cluster: &args.cluster,
+            local: args.local,
         });
     }
     if args.instances == 0 {
@@ -187,6 +204,10 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
         seed,
         echo_logs: !args.quiet,
     };
+    let history = match &args.history {
+        Some(path) => Some(Arc::new(HistoryWriter::create(path)?)),
+        None => None,
+    };
     let engine = ScenarioEngine::new()?;
     // One thread: instances interleave only at their operations, reproducibly for a seed on
     // the embedded cluster; on real members the client's connections share it.
@@ -207,7 +228,9 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
                 seed,
             })?;
             let line = progress::spawn(progress_state.clone(), !args.quiet);
-            let result = runner::run(&engine, &cluster, &spec, progress_state).await;
+            let result =
+                runner::run_with_history(&engine, &cluster, &spec, progress_state, history.clone())
+                    .await;
             progress::stop(line);
             Ok::<_, anyhow::Error>(Ok(result?))
         } else {
@@ -222,7 +245,9 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
                 Err(e) => return Ok(Err(e)),
             };
             let line = progress::spawn(progress_state.clone(), !args.quiet);
-            let result = runner::run(&engine, &cluster, &spec, progress_state).await;
+            let result =
+                runner::run_with_history(&engine, &cluster, &spec, progress_state, history.clone())
+                    .await;
             progress::stop(line);
             cluster.shutdown().await;
             Ok(Ok(result?))
@@ -236,6 +261,28 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
         }
     };
     print!("{}", report::summary(&result));
+    let history = match (&history, &args.history) {
+        (Some(writer), Some(path)) => {
+            let events = writer.finish()?;
+            let check = hzlab::history::check(&hzlab::history::read(path)?);
+            print!("{}", report::history_summary(&path.display().to_string(), &check));
+            Some(report::HistorySection {
+                file: path.display().to_string(),
+                events,
+                check,
+            })
+        }
+        _ => None,
+    };
+    if let Some(dir) = &args.report {
+        let mut doc = report::Report::new(args.scenarios.join(" "));
+        doc.add_run("run", result.clone());
+        if let Some(h) = history {
+            doc.set_history(h);
+        }
+        report::write_report(dir, &doc)?;
+        eprintln!("hzlab: report written to {}", dir.join("report.html").display());
+    }
     if let Some(path) = &args.json {
         let json = report::to_json(&result);
         if path.as_os_str() == "-" {

@@ -2,20 +2,40 @@
 //! faults between or during steps; checks at the end of each repeat.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use super::{Action, Case, ClusterShape, Fault, Plan, Step};
-use crate::backend::embedded::{ClusterError, EmbeddedCluster, EmbeddedConfig, MemberEntries};
+use super::{Action, Case, Fault, Plan, Step};
+use crate::backend::embedded::{EmbeddedCluster, EmbeddedConfig};
+use crate::backend::real::{RealCluster, RealConfig};
+use crate::backend::{Backend, Value};
+use crate::cluster::distribution::integer_keys;
+use crate::cluster::{
+    ClusterControl, ClusterError, Distribution, EmbeddedMembers, LocalMembers, LocalMembersConfig,
+};
 use crate::engine::{InstanceLimits, ScenarioEngine};
 use crate::results::{millis, RunResult};
 use crate::runner::{self, Progress, RunSpec};
 use crate::scenario::LoadError;
 
+/// Which clusters a plan's cases run on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PlanBackend {
+    /// A fresh in-process cluster per case and repeat.
+    Embedded,
+    /// Fresh local Hazelcast members per case and repeat, started from the member jar on
+    /// loopback and stopped at the end.
+    Local,
+}
+
+/// How long a `wait-safe` step (and the settling after a fault on real members) may wait.
+const SAFE_TIMEOUT: Duration = Duration::from_secs(120);
+
 /// How to run a plan.
 #[derive(Debug, Clone)]
 pub struct PlanOptions {
+    pub backend: PlanBackend,
     /// Overrides the plan's `repeat`.
     pub repeat: Option<u32>,
     pub limits: InstanceLimits,
@@ -34,8 +54,8 @@ pub struct FaultResult {
     pub predicted_loss: Option<u64>,
     /// Entries of the map that are gone after the fault.
     pub observed_loss: u64,
-    pub before: Vec<MemberEntries>,
-    pub after: Vec<MemberEntries>,
+    pub before: Distribution,
+    pub after: Distribution,
 }
 
 /// One step of one repeat.
@@ -152,7 +172,7 @@ pub fn lookup(steps: &[StepResult], label: &str, name: &str) -> Option<f64> {
         return match name {
             "predicted" => f.predicted_loss.map(|p| p as f64),
             "observed" => Some(f.observed_loss as f64),
-            "running" => Some(f.after.iter().filter(|m| m.running).count() as f64),
+            "running" => Some(f.after.members.iter().filter(|m| m.running).count() as f64),
             _ => None,
         };
     }
@@ -162,67 +182,65 @@ pub fn lookup(steps: &[StepResult], label: &str, name: &str) -> Option<f64> {
         .find_map(|r| from_run(r, Some(label)))
 }
 
-fn owned_entries(rows: &[MemberEntries]) -> u64 {
-    rows.iter()
-        .filter(|m| m.running)
-        .map(|m| m.owned_entries as u64)
-        .sum()
-}
-
-/// Applies a fault to the embedded cluster and measures what it did to `map`.
-fn embedded_fault(
-    cluster: &EmbeddedCluster,
+/// Applies a fault and measures what it did to `map`: the distribution before, the loss
+/// predicted from the replica placement just before a kill, and (once the cluster is safe
+/// again) the distribution and the entries lost.
+async fn apply_fault<C: ClusterControl>(
+    control: &mut C,
     fault: &Fault,
     map: &str,
+    keys: &[Value],
 ) -> Result<FaultResult, ClusterError> {
-    let before = cluster.distribution(map);
+    let before = control.distribution(map).await?;
     let predicted_loss = match fault {
-        Fault::Kill(m) => Some(cluster.predicted_loss(map, m)? as u64),
+        Fault::Kill(m) => Some(control.predicted_loss(map, m, keys).await? as u64),
         _ => None,
     };
     match fault {
-        Fault::Kill(m) => {
-            cluster.crash(m)?;
-        }
+        Fault::Kill(m) => control.kill(m).await?,
         Fault::Stop(m) => {
             for &member in m {
-                cluster.leave(member)?;
+                control.stop(member).await?;
             }
         }
         Fault::Start(m) => {
             for &member in m {
-                cluster.start(member)?;
+                control.start(member).await?;
             }
         }
     }
-    let after = cluster.distribution(map);
+    control.wait_safe(SAFE_TIMEOUT).await?;
+    let after = control.distribution(map).await?;
     Ok(FaultResult {
         kind: fault.kind(),
         members: fault.members().to_vec(),
         map: map.to_owned(),
         predicted_loss,
-        observed_loss: owned_entries(&before).saturating_sub(owned_entries(&after)),
+        observed_loss: before.total_owned().saturating_sub(after.total_owned()),
         before,
         after,
     })
 }
 
-fn embedded_cluster(shape: &ClusterShape, seed: u64) -> Result<EmbeddedCluster, ClusterError> {
-    EmbeddedCluster::new(EmbeddedConfig {
-        members: shape.members,
-        partitions: 271,
-        backup_count: shape.backup_count,
-        async_backup_count: shape.async_backup_count,
-        queue_capacity: shape.queue_capacity,
-        max_network_yields: shape.network_yields,
-        seed,
-    })
+/// The keys a kill's loss is predicted over: the `keys` argument's Integer keys 0..keys-1,
+/// as `populate` writes them.
+fn plan_keys(args: &[(String, String)]) -> Vec<Value> {
+    let n = args
+        .iter()
+        .rev()
+        .find(|(k, _)| k == "keys")
+        .and_then(|(_, v)| v.parse().ok())
+        .unwrap_or(1000);
+    integer_keys(n)
 }
 
-async fn run_step(
+#[allow(clippy::too_many_arguments)]
+async fn run_step<B: Backend, C: ClusterControl>(
     engine: &ScenarioEngine,
-    cluster: &EmbeddedCluster,
+    backend: &B,
+    control: &mut C,
     step: &Step,
+    keys: &[Value],
     options: &PlanOptions,
     seed: u64,
     progress: &Arc<Progress>,
@@ -256,7 +274,7 @@ async fn run_step(
                 for (after, fault) in faults {
                     tokio::time::sleep_until(tokio::time::Instant::from_std(started + *after))
                         .await;
-                    match embedded_fault(cluster, fault, &step.map) {
+                    match apply_fault(control, fault, &step.map, keys).await {
                         Ok(f) => done.push(f),
                         Err(e) => {
                             errors.push(format!("{} {:?}: {e}", fault.kind(), fault.members()))
@@ -266,7 +284,7 @@ async fn run_step(
                 (done, errors)
             };
             let (run, (done, errors)) = tokio::join!(
-                runner::run(engine, cluster, &spec, progress.clone()),
+                runner::run(engine, backend, &spec, progress.clone()),
                 injector
             );
             result.run = Some(run?);
@@ -277,13 +295,17 @@ async fn run_step(
         }
         Action::Fault(fault) => {
             result.kind = fault.kind();
-            match embedded_fault(cluster, fault, &step.map) {
+            match apply_fault(control, fault, &step.map, keys).await {
                 Ok(f) => result.faults.push(f),
                 Err(e) => result.error = Some(e.to_string()),
             }
         }
-        // The embedded model re-creates missing replicas at once: it is always safe.
-        Action::WaitSafe => result.kind = "wait-safe",
+        Action::WaitSafe => {
+            result.kind = "wait-safe";
+            if let Err(e) = control.wait_safe(SAFE_TIMEOUT).await {
+                result.error = Some(e.to_string());
+            }
+        }
         Action::Sleep(d) => {
             result.kind = "sleep";
             tokio::time::sleep(*d).await;
@@ -293,64 +315,177 @@ async fn run_step(
     Ok(result)
 }
 
+#[allow(clippy::too_many_arguments)]
+async fn run_repeat<B: Backend, C: ClusterControl>(
+    engine: &ScenarioEngine,
+    backend: &B,
+    control: &mut C,
+    case: &Case,
+    index: u32,
+    seed: u64,
+    options: &PlanOptions,
+    progress: &Arc<Progress>,
+) -> Result<RepeatResult, LoadError> {
+    let mut steps = Vec::new();
+    for step in &case.steps {
+        let keys = match &step.action {
+            Action::Run { args, .. } => plan_keys(args),
+            _ => plan_keys(&case.args),
+        };
+        steps.push(
+            run_step(
+                engine, backend, control, step, &keys, options, seed, progress,
+            )
+            .await?,
+        );
+    }
+    let checks: Vec<CheckResult> = case
+        .checks
+        .iter()
+        .map(|c| {
+            let (ok, detail) = match c.expr.evaluate(|l, n| lookup(&steps, l, n)) {
+                Ok(r) => r,
+                Err(e) => (false, e),
+            };
+            CheckResult {
+                line: c.line,
+                that: c.expr.source.clone(),
+                ok,
+                detail,
+            }
+        })
+        .collect();
+    let passed = checks.iter().all(|c| c.ok)
+        && steps
+            .iter()
+            .all(|s| s.error.is_none() && s.run.as_ref().is_none_or(|r| r.passed));
+    Ok(RepeatResult {
+        index,
+        seed,
+        steps,
+        checks,
+        passed,
+    })
+}
+
+/// Why a case's cluster could not be had.
+fn infrastructure(case: &Case, index: u32, seed: u64, error: String) -> RepeatResult {
+    RepeatResult {
+        index,
+        seed,
+        steps: vec![StepResult {
+            label: "cluster".into(),
+            line: 0,
+            kind: "cluster",
+            elapsed_ms: 0.0,
+            run: None,
+            faults: Vec::new(),
+            error: Some(format!("case `{}`: {error}", case.name)),
+        }],
+        checks: Vec::new(),
+        passed: false,
+    }
+}
+
 async fn run_case(
     engine: &ScenarioEngine,
     case: &Case,
+    case_index: usize,
     repeats: u32,
     options: &PlanOptions,
     progress: &Arc<Progress>,
 ) -> Result<CaseResult, LoadError> {
+    let shape = &case.cluster;
     let mut results = Vec::new();
     for index in 0..repeats {
-        let seed = case
-            .cluster
+        let seed = shape
             .seed
             .unwrap_or(options.seed)
             .wrapping_add(index as u64);
-        let cluster = embedded_cluster(&case.cluster, seed)
-            .map_err(|e| LoadError::Engine(format!("case `{}`: {e}", case.name)))?;
-        let mut steps = Vec::new();
-        for step in &case.steps {
-            steps.push(run_step(engine, &cluster, step, options, seed, progress).await?);
-        }
-        let checks: Vec<CheckResult> = case
-            .checks
-            .iter()
-            .map(|c| {
-                let (ok, detail) = match c.expr.evaluate(|l, n| lookup(&steps, l, n)) {
-                    Ok(r) => r,
-                    Err(e) => (false, e),
+        let repeat = match options.backend {
+            PlanBackend::Embedded => {
+                let config = EmbeddedConfig {
+                    members: shape.members,
+                    partitions: 271,
+                    backup_count: shape.backup_count,
+                    async_backup_count: shape.async_backup_count,
+                    queue_capacity: shape.queue_capacity,
+                    max_network_yields: shape.network_yields,
+                    seed,
                 };
-                CheckResult {
-                    line: c.line,
-                    that: c.expr.source.clone(),
-                    ok,
-                    detail,
+                match EmbeddedCluster::new(config) {
+                    Err(e) => infrastructure(case, index, seed, e.to_string()),
+                    Ok(cluster) => {
+                        let mut control = EmbeddedMembers::from_cluster(cluster.clone());
+                        run_repeat(
+                            engine,
+                            &cluster,
+                            &mut control,
+                            case,
+                            index,
+                            seed,
+                            options,
+                            progress,
+                        )
+                        .await?
+                    }
                 }
-            })
-            .collect();
-        let passed = checks.iter().all(|c| c.ok)
-            && steps
-                .iter()
-                .all(|s| s.error.is_none() && s.run.as_ref().is_none_or(|r| r.passed));
-        results.push(RepeatResult {
-            index,
-            seed,
-            steps,
-            checks,
-            passed,
-        });
+            }
+            PlanBackend::Local => {
+                let mut config = LocalMembersConfig::new(
+                    format!("hzlab-plan-{}-{case_index}-{index}", std::process::id()),
+                    shape.members,
+                );
+                config.backup_count = shape.backup_count;
+                config.async_backup_count = shape.async_backup_count;
+                config.queue_capacity = shape.queue_capacity;
+                match LocalMembers::start(config).await {
+                    Err(e) => infrastructure(case, index, seed, e.to_string()),
+                    Ok(mut members) => {
+                        let connected = RealCluster::connect(RealConfig::new(
+                            members.addresses(),
+                            members.cluster_name(),
+                        ))
+                        .await;
+                        let repeat = match connected {
+                            Err(e) => infrastructure(case, index, seed, e.to_string()),
+                            Ok(cluster) => {
+                                let r = run_repeat(
+                                    engine,
+                                    &cluster,
+                                    &mut members,
+                                    case,
+                                    index,
+                                    seed,
+                                    options,
+                                    progress,
+                                )
+                                .await;
+                                cluster.shutdown().await;
+                                r?
+                            }
+                        };
+                        members.shutdown();
+                        repeat
+                    }
+                }
+            }
+        };
+        results.push(repeat);
     }
     let spread = spread(&results);
     Ok(CaseResult {
         name: case.name.clone(),
         description: case.description.clone(),
         cluster: ClusterInfo {
-            backend: "embedded",
-            members: case.cluster.members,
-            backup_count: case.cluster.backup_count,
-            async_backup_count: case.cluster.async_backup_count,
-            queue_capacity: case.cluster.queue_capacity,
+            backend: match options.backend {
+                PlanBackend::Embedded => "embedded",
+                PlanBackend::Local => "local",
+            },
+            members: shape.members,
+            backup_count: shape.backup_count,
+            async_backup_count: shape.async_backup_count,
+            queue_capacity: shape.queue_capacity,
         },
         passed: results.iter().all(|r| r.passed),
         repeats: results,
@@ -411,8 +546,8 @@ fn spread(repeats: &[RepeatResult]) -> Vec<ValueSpread> {
         .collect()
 }
 
-/// Runs every case of `plan` on the embedded backend.
-pub async fn run_embedded(
+/// Runs every case of `plan`, each repeat on a fresh cluster of `options.backend`.
+pub async fn run_plan(
     plan: &Plan,
     options: &PlanOptions,
     progress: Arc<Progress>,
@@ -421,8 +556,8 @@ pub async fn run_embedded(
     let engine = ScenarioEngine::new()?;
     let repeats = options.repeat.unwrap_or(plan.repeat);
     let mut cases = Vec::new();
-    for case in &plan.cases {
-        cases.push(run_case(&engine, case, repeats, options, &progress).await?);
+    for (i, case) in plan.cases.iter().enumerate() {
+        cases.push(run_case(&engine, case, i, repeats, options, &progress).await?);
     }
     let infrastructure_failed = cases
         .iter()

@@ -132,6 +132,8 @@ pub struct Case {
     pub name: String,
     pub description: Option<String>,
     pub cluster: ClusterShape,
+    /// The plan's and the case's arguments.
+    pub args: Vec<(String, String)>,
     pub steps: Vec<Step>,
     pub checks: Vec<Check>,
 }
@@ -315,6 +317,7 @@ impl Plan {
                 name: c.name.clone(),
                 description: c.description.clone(),
                 cluster,
+                args: args_of(&[&file.args, &c.args]),
                 steps,
                 checks,
             });

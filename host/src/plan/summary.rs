@@ -22,7 +22,7 @@ fn distribution(out: &mut String, f: &FaultResult) {
         "        {:>6}  {:>14}  {:>14}",
         "member", "owned before→after", "backup before→after"
     );
-    for (b, a) in f.before.iter().zip(&f.after) {
+    for (b, a) in f.before.members.iter().zip(&f.after.members) {
         let state = if a.running { "" } else { " (down)" };
         let _ = writeln!(
             out,
