@@ -3,7 +3,7 @@
 //! agree on the partition (and owner) of 10,000 keys, and a lock held here blocks Python.
 //!
 //! Needs `python3` with `hazelcast` importable (`pip install hazelcast-python-client==5.7.0`);
-//! set HZ_SKIP_PYTHON=1 to skip.
+//! set HZ_SKIP_PYTHON=1 to skip. The pinned client is installed with pip when missing.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -46,16 +46,34 @@ fn python_available() -> bool {
         eprintln!("HZ_SKIP_PYTHON=1: skipping the Python cross-checks");
         return false;
     }
-    let ok = Command::new("python3")
-        .args(["-c", "import hazelcast"])
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false);
-    assert!(
-        ok,
-        "python3 cannot import hazelcast: run `pip install hazelcast-python-client==5.7.0` \
-         (or set HZ_SKIP_PYTHON=1 to skip these checks)"
-    );
+    let importable = || {
+        Command::new("python3")
+            .args(["-c", "import hazelcast"])
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false)
+    };
+    if !importable() {
+        // A fresh machine lacks the official client: install the pinned version.
+        let installed = Command::new("python3")
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                "hazelcast-python-client==5.7.0",
+            ])
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false);
+        assert!(
+            installed && importable(),
+            "python3 cannot import hazelcast and `python3 -m pip install \
+             hazelcast-python-client==5.7.0` did not fix it (set HZ_SKIP_PYTHON=1 to skip \
+             these checks)"
+        );
+    }
     true
 }
 
