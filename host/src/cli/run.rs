@@ -133,19 +133,6 @@ fn parse_arg(s: &str) -> Result<(String, String), String> {
     }
 }
 
-/// Splits `name:N` into the scenario and its instance count.
-fn parse_scenario(spec: &str, default: u32) -> anyhow::Result<(String, u32)> {
-    if let Some((name, count)) = spec.rsplit_once(':') {
-        if !name.is_empty() && !count.is_empty() && count.chars().all(|c| c.is_ascii_digit()) {
-            let n: u32 = count
-                .parse()
-                .with_context(|| format!("instance count in `{spec}` is too large"))?;
-            return Ok((name.to_owned(), n));
-        }
-    }
-    Ok((spec.to_owned(), default))
-}
-
 pub fn run(args: RunArgs) -> anyhow::Result<u8> {
     if super::plan::is_plan(&args.scenarios) {
         return super::plan::run(super::plan::PlanRun {
@@ -176,10 +163,8 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
             steps.push(Vec::new());
             continue;
         }
-        let (name, instances) = parse_scenario(spec, args.instances)?;
-        if instances == 0 {
-            bail!("scenario `{spec}` asks for 0 instances");
-        }
+        let (name, instances) =
+            hzlab::plan::split_instances(spec, args.instances).map_err(anyhow::Error::msg)?;
         let source = ScenarioSource::resolve(&name)?;
         steps
             .last_mut()
@@ -265,7 +250,10 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
         (Some(writer), Some(path)) => {
             let events = writer.finish()?;
             let check = hzlab::history::check(&hzlab::history::read(path)?);
-            print!("{}", report::history_summary(&path.display().to_string(), &check));
+            print!(
+                "{}",
+                report::history_summary(&path.display().to_string(), &check)
+            );
             Some(report::HistorySection {
                 file: path.display().to_string(),
                 events,
@@ -281,7 +269,10 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
             doc.set_history(h);
         }
         report::write_report(dir, &doc)?;
-        eprintln!("hzlab: report written to {}", dir.join("report.html").display());
+        eprintln!(
+            "hzlab: report written to {}",
+            dir.join("report.html").display()
+        );
     }
     if let Some(path) = &args.json {
         let json = report::to_json(&result);
@@ -310,23 +301,6 @@ pub(super) fn random_seed() -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn scenario_counts() {
-        assert_eq!(parse_scenario("race", 3).unwrap(), ("race".into(), 3));
-        assert_eq!(
-            parse_scenario("consumer:2", 1).unwrap(),
-            ("consumer".into(), 2)
-        );
-        assert_eq!(
-            parse_scenario("./x/y.wasm:4", 1).unwrap(),
-            ("./x/y.wasm".into(), 4)
-        );
-        assert_eq!(
-            parse_scenario("c:/x.wasm", 1).unwrap(),
-            ("c:/x.wasm".into(), 1)
-        );
-    }
 
     #[test]
     fn args_need_a_key() {

@@ -132,3 +132,24 @@ fn a_pinned_hash_must_match() {
     );
     parse(&text).unwrap();
 }
+
+#[test]
+fn scenario_instance_counts() {
+    use super::split_instances;
+    assert_eq!(split_instances("race", 3).unwrap(), ("race".into(), 3));
+    assert_eq!(
+        split_instances("consumer:2", 1).unwrap(),
+        ("consumer".into(), 2)
+    );
+    assert_eq!(
+        split_instances("./x/y.wasm:4", 1).unwrap(),
+        ("./x/y.wasm".into(), 4)
+    );
+    assert_eq!(
+        split_instances("c:/x.wasm", 1).unwrap(),
+        ("c:/x.wasm".into(), 1)
+    );
+    assert!(split_instances("race:0", 1)
+        .unwrap_err()
+        .contains("0 instances"));
+}
