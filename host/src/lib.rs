@@ -11,7 +11,10 @@
 pub mod backend;
 pub mod cluster;
 pub mod engine;
+pub mod history;
 pub mod imports;
+pub mod kit;
+pub mod latency;
 pub mod plan;
 pub mod report;
 pub mod results;

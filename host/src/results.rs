@@ -6,12 +6,13 @@ use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::backend::BackendInfo;
+use crate::latency::{Latencies, OpLatencies};
 
 /// The phase a scenario is in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Phase {
     Setup,
@@ -151,6 +152,9 @@ pub struct ScenarioResult {
     pub logs: Vec<LogLine>,
     /// Log lines dropped past the per-scenario cap.
     pub logs_dropped: u64,
+    /// Latency of the cluster operations of every phase and instance, by operation
+    /// (`map.get`, …): `count`, `mean_us`, `p50_us`, `p90_us`, `p99_us`, `max_us`.
+    pub latency: Latencies,
 }
 
 impl ScenarioResult {
@@ -196,6 +200,7 @@ struct RecorderState {
     checks: Vec<Check>,
     logs: Vec<LogLine>,
     logs_dropped: u64,
+    latency: Latencies,
 }
 
 impl Recorder {
@@ -245,6 +250,16 @@ impl Recorder {
                 s.logs_dropped += 1;
             }
         })
+    }
+
+    /// Merges an instance's (or a phase call's) operation latencies.
+    pub fn add_latency(&self, ops: &OpLatencies) {
+        self.with(|s| s.latency.add(ops))
+    }
+
+    /// Operation latencies merged so far.
+    pub fn latency(&self) -> Latencies {
+        self.with(|s| s.latency.clone())
     }
 
     /// What instance `index` recorded.

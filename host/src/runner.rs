@@ -19,6 +19,7 @@ use crate::backend::{Backend, OwnerId};
 use crate::engine::bindings::ScenarioPre;
 use crate::engine::limits::Limits;
 use crate::engine::{InstanceLimits, ScenarioEngine};
+use crate::history::HistoryWriter;
 use crate::imports::{InstanceState, RunShared, ScenarioShared};
 use crate::results::{
     millis, Check, InstanceResult, Outcome, Phase, Recorder, RunResult, ScenarioResult, Status,
@@ -72,6 +73,17 @@ pub async fn run<B: Backend>(
     spec: &RunSpec,
     progress: Arc<Progress>,
 ) -> Result<RunResult, LoadError> {
+    run_with_history(engine, backend, spec, progress, None).await
+}
+
+/// [`run`], writing every cluster operation of every phase to `history` when given.
+pub async fn run_with_history<B: Backend>(
+    engine: &ScenarioEngine,
+    backend: &B,
+    spec: &RunSpec,
+    progress: Arc<Progress>,
+    history: Option<Arc<HistoryWriter>>,
+) -> Result<RunResult, LoadError> {
     let started = Instant::now();
     // Load everything first: a bad scenario stops the run before anything touches the cluster.
     let mut steps = Vec::new();
@@ -113,6 +125,7 @@ pub async fn run<B: Backend>(
             phase,
             Limits::new(&spec.limits),
         )
+        .with_history(history.clone())
     };
 
     let total: u32 = spec.steps.iter().flatten().map(|s| s.instances).sum();
@@ -228,6 +241,7 @@ pub async fn run<B: Backend>(
                 checks,
                 logs,
                 logs_dropped,
+                latency: p.shared.recorder.latency(),
             });
         }
     }

@@ -1,20 +1,23 @@
 //! `hzlab:scenario/lock`: the instance is the lock owner; holds are tracked so that an
 //! instance that ends while holding a lock releases it.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::convert::value_from_wit;
-use super::InstanceState;
+use super::{json, InstanceState};
 use crate::backend::Session;
 use crate::engine::bindings::hzlab::scenario::lock::Host;
 use crate::engine::bindings::{WitError, WitValue};
+use crate::latency::OpKind;
 
 type R<T> = wasmtime::Result<Result<T, WitError>>;
 
 impl<S: Session> Host for InstanceState<S> {
     async fn lock(&mut self, name: String, key: WitValue) -> R<()> {
         let key = value_from_wit(key);
+        let start = Instant::now();
         let r = self.session.lock(&name, &key).await;
+        self.observe(OpKind::Lock, start, &name, &r, || vec![json(&key)]);
         if r.is_ok() {
             self.note_locked(&name, &key);
         }
@@ -23,10 +26,14 @@ impl<S: Session> Host for InstanceState<S> {
 
     async fn try_lock(&mut self, name: String, key: WitValue, timeout_ms: u64) -> R<bool> {
         let key = value_from_wit(key);
+        let start = Instant::now();
         let r = self
             .session
             .try_lock(&name, &key, Duration::from_millis(timeout_ms))
             .await;
+        self.observe(OpKind::TryLock, start, &name, &r, || {
+            vec![json(&key), timeout_ms.into()]
+        });
         if r == Ok(true) {
             self.note_locked(&name, &key);
         }
@@ -35,7 +42,9 @@ impl<S: Session> Host for InstanceState<S> {
 
     async fn unlock(&mut self, name: String, key: WitValue) -> R<()> {
         let key = value_from_wit(key);
+        let start = Instant::now();
         let r = self.session.unlock(&name, &key).await;
+        self.observe(OpKind::Unlock, start, &name, &r, || vec![json(&key)]);
         if r.is_ok() {
             self.note_unlocked(&name, &key);
         }
@@ -44,7 +53,9 @@ impl<S: Session> Host for InstanceState<S> {
 
     async fn is_locked(&mut self, name: String, key: WitValue) -> R<bool> {
         let key = value_from_wit(key);
+        let start = Instant::now();
         let r = self.session.is_locked(&name, &key).await;
+        self.observe(OpKind::IsLocked, start, &name, &r, || vec![json(&key)]);
         self.finish(r)
     }
 }

@@ -19,6 +19,8 @@ use crate::backend::{OpResult, Session, Value};
 use crate::engine::bindings::hzlab::scenario::types;
 use crate::engine::bindings::WitError;
 use crate::engine::limits::Limits;
+use crate::history::{Event, HistoryWriter, OpOutcome};
+use crate::latency::{OpKind, OpLatencies};
 use crate::results::{Phase, Recorder};
 use crate::runner::Progress;
 
@@ -52,6 +54,10 @@ pub struct InstanceState<S> {
     /// Locks this instance holds (one entry per hold), released when it ends.
     held_locks: Vec<(String, Value)>,
     pub(crate) limits: Limits,
+    /// Latency of this instance's operations, merged into the scenario's when it is dropped.
+    latency: OpLatencies,
+    /// Where every operation goes when the run records a history.
+    history: Option<Arc<HistoryWriter>>,
 }
 
 impl<S: Session> InstanceState<S> {
@@ -72,7 +78,15 @@ impl<S: Session> InstanceState<S> {
             ops: 0,
             held_locks: Vec::new(),
             limits,
+            latency: OpLatencies::default(),
+            history: None,
         }
+    }
+
+    /// Records every operation of this instance in `history`.
+    pub fn with_history(mut self, history: Option<Arc<HistoryWriter>>) -> Self {
+        self.history = history;
+        self
     }
 
     /// Cluster operations this instance performed.
@@ -83,6 +97,43 @@ impl<S: Session> InstanceState<S> {
     /// The instance index records are filed under: none outside `run`.
     fn record_target(&self) -> Option<u32> {
         (self.phase == Phase::Run).then_some(self.index)
+    }
+
+    /// Records operation `op`, begun at `start` on structure `name`: its latency, and, when the
+    /// run keeps a history, an event with the arguments `args` builds (called only then).
+    #[inline]
+    fn observe<T: HistoryValue>(
+        &mut self,
+        op: OpKind,
+        start: Instant,
+        name: &str,
+        result: &OpResult<T>,
+        args: impl FnOnce() -> Vec<serde_json::Value>,
+    ) {
+        let end = Instant::now();
+        let ns = end.saturating_duration_since(start).as_nanos() as u64;
+        self.latency.record(op, ns);
+        if let Some(history) = &self.history {
+            let us =
+                |t: Instant| t.saturating_duration_since(self.run.started).as_nanos() as f64 / 1e3;
+            let (outcome, value, error) = match result {
+                Ok(v) => (OpOutcome::Ok, v.history_value(), None),
+                Err(e) => (OpOutcome::of_error(e), None, Some(e.to_string())),
+            };
+            history.write(&Event {
+                scenario: self.scenario.name.clone(),
+                phase: self.phase,
+                instance: self.index,
+                op: op.name().to_owned(),
+                name: name.to_owned(),
+                args: args(),
+                outcome,
+                value,
+                error,
+                start_us: us(start),
+                end_us: us(end),
+            });
+        }
     }
 
     /// Counts an operation and turns its result into what the guest sees.
@@ -114,6 +165,52 @@ impl<S: Session> InstanceState<S> {
             self.held_locks.swap_remove(pos);
         }
     }
+}
+
+impl<S> Drop for InstanceState<S> {
+    fn drop(&mut self) {
+        self.scenario.recorder.add_latency(&self.latency);
+    }
+}
+
+/// An operation's result as the history shows it.
+pub(crate) trait HistoryValue {
+    fn history_value(&self) -> Option<serde_json::Value>;
+}
+
+impl HistoryValue for () {
+    fn history_value(&self) -> Option<serde_json::Value> {
+        None
+    }
+}
+
+impl HistoryValue for bool {
+    fn history_value(&self) -> Option<serde_json::Value> {
+        Some((*self).into())
+    }
+}
+
+impl HistoryValue for u64 {
+    fn history_value(&self) -> Option<serde_json::Value> {
+        Some((*self).into())
+    }
+}
+
+impl HistoryValue for Value {
+    fn history_value(&self) -> Option<serde_json::Value> {
+        Some(json(self))
+    }
+}
+
+impl HistoryValue for Option<Value> {
+    fn history_value(&self) -> Option<serde_json::Value> {
+        Some(self.as_ref().map_or(serde_json::Value::Null, json))
+    }
+}
+
+/// A key, value or item as the history shows it (the JSON of recorded values).
+pub(crate) fn json(v: &Value) -> serde_json::Value {
+    convert::value_to_json(&convert::value_to_wit(v.clone()))
 }
 
 impl<S: Session> types::Host for InstanceState<S> {}

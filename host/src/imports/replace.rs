@@ -1,10 +1,13 @@
 //! `hzlab:scenario/replace`.
 
+use std::time::Instant;
+
 use super::convert::{value_from_wit, value_to_wit};
-use super::InstanceState;
+use super::{json, InstanceState};
 use crate::backend::Session;
 use crate::engine::bindings::hzlab::scenario::replace::Host;
 use crate::engine::bindings::{WitError, WitValue};
+use crate::latency::OpKind;
 
 type R<T> = wasmtime::Result<Result<T, WitError>>;
 
@@ -16,7 +19,11 @@ impl<S: Session> Host for InstanceState<S> {
         value: WitValue,
     ) -> R<Option<WitValue>> {
         let (key, value) = (value_from_wit(key), value_from_wit(value));
+        let start = Instant::now();
         let r = self.session.replace(&name, &key, &value).await;
+        self.observe(OpKind::Replace, start, &name, &r, || {
+            vec![json(&key), json(&value)]
+        });
         self.finish(r.map(|v| v.map(value_to_wit)))
     }
 
@@ -29,10 +36,14 @@ impl<S: Session> Host for InstanceState<S> {
     ) -> R<bool> {
         let key = value_from_wit(key);
         let (expected, new) = (value_from_wit(expected), value_from_wit(new));
+        let start = Instant::now();
         let r = self
             .session
             .replace_if_same(&name, &key, &expected, &new)
             .await;
+        self.observe(OpKind::ReplaceIfSame, start, &name, &r, || {
+            vec![json(&key), json(&expected), json(&new)]
+        });
         self.finish(r)
     }
 }

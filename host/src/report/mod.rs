@@ -1,8 +1,21 @@
-//! Reports of a run: the terminal summary and the JSON document.
+//! Reports of a run: the terminal summary, the JSON document, and `--report DIR`'s
+//! `report.json`, `report.md` and `report.html` (see [`Report`] for the fields).
+//!
+//! The renderers work per [`RunResult`] ([`html::run_section`], [`markdown::run_section`],
+//! [`summary::latency_table`]), so a plan's report is the same pieces, one per run, plus the
+//! optional [`FaultSection`]s, [`ReportCheck`]s and [`HistorySection`].
 
-mod summary;
+mod document;
+mod facts;
+pub mod html;
+pub mod markdown;
+pub mod summary;
+pub mod svg;
 
-pub use summary::{summary, thousands};
+pub use document::{
+    write_report, FaultSection, HistorySection, Report, ReportCheck, ReportError, ReportRun,
+};
+pub use summary::{history_summary, summary, thousands};
 
 use crate::results::RunResult;
 

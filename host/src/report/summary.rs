@@ -2,6 +2,8 @@
 
 use std::fmt::Write as _;
 
+use crate::history::HistoryCheck;
+use crate::latency::Latencies;
 use crate::results::{RunResult, ScenarioResult};
 
 /// Formats a count with thousands separators.
@@ -117,6 +119,7 @@ fn scenario_section(out: &mut String, s: &ScenarioResult) {
             let _ = writeln!(out, "    {mark} {}{who}: {}", c.name, c.detail);
         }
     }
+    latency_table(out, &s.latency);
     if !s.verify.status.is_ok() {
         let _ = writeln!(
             out,
@@ -125,6 +128,96 @@ fn scenario_section(out: &mut String, s: &ScenarioResult) {
             s.verify.error.as_deref().unwrap_or("")
         );
     }
+}
+
+fn micros(us: f64) -> String {
+    if us >= 1000.0 {
+        thousands(us.round() as u64)
+    } else if us >= 10.0 {
+        format!("{us:.1}")
+    } else {
+        format!("{us:.2}")
+    }
+}
+
+/// The latency table of one scenario: per operation count, mean, p50, p90, p99, max (µs).
+pub fn latency_table(out: &mut String, latency: &Latencies) {
+    if latency.is_empty() {
+        return;
+    }
+    let stats = latency.stats();
+    let width = stats
+        .iter()
+        .map(|(k, _)| k.len())
+        .max()
+        .unwrap_or(0)
+        .max(12);
+    let _ = writeln!(
+        out,
+        "  {:<width$}  {:>9}  {:>8}  {:>8}  {:>8}  {:>8}  {:>8}",
+        "latency (µs)", "count", "mean", "p50", "p90", "p99", "max"
+    );
+    for (op, st) in stats {
+        let _ = writeln!(
+            out,
+            "    {op:<w2$}  {:>9}  {:>8}  {:>8}  {:>8}  {:>8}  {:>8}",
+            thousands(st.count),
+            micros(st.mean_us),
+            micros(st.p50_us),
+            micros(st.p90_us),
+            micros(st.p99_us),
+            micros(st.max_us),
+            w2 = width - 2,
+        );
+    }
+}
+
+/// What the history checker found, in a few lines.
+pub fn history_summary(path: &str, c: &HistoryCheck) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "
+history {path}: {} operations ({} ok, {} failed, {} unknown)",
+        thousands(c.ops),
+        thousands(c.ok),
+        thousands(c.failed),
+        thousands(c.unknown)
+    );
+    for k in &c.counters {
+        let _ = writeln!(
+            out,
+            "  {}: counter {}[{}]: {} increments, {} → {}, lost updates {}{}",
+            k.scenario,
+            k.map,
+            k.key,
+            thousands(k.increments),
+            k.initial,
+            k.final_value,
+            k.lost_updates,
+            if k.uncertain_writes > 0 {
+                format!(", {} uncertain writes", k.uncertain_writes)
+            } else {
+                String::new()
+            }
+        );
+    }
+    for q in &c.queues {
+        let _ = writeln!(
+            out,
+            "  queue {}: {} added, {} taken{}, lost {}, duplicated {}, uncertain {}",
+            q.queue,
+            q.added,
+            q.taken,
+            q.remaining
+                .map(|r| format!(", {r} remaining"))
+                .unwrap_or_default(),
+            q.lost,
+            q.duplicated,
+            q.uncertain
+        );
+    }
+    out
 }
 
 /// The end-of-run summary: per instance status, elapsed, ops, ops/s; then recorded values

@@ -1,0 +1,787 @@
+//! Operation history: every cluster operation of a run as a JSON line (`hzlab run --history
+//! FILE`), and a checker that finds lost updates and lost, duplicated or uncertain queue items
+//! in a history.
+//!
+//! One line per operation ([`Event`]):
+//!
+//! ```json
+//! {"scenario":"race","phase":"run","instance":2,"op":"map.set","name":"counter",
+//!  "args":["key",17],"outcome":"ok","start_us":1523.412,"end_us":1524.006}
+//! ```
+//!
+//! | field | meaning |
+//! | --- | --- |
+//! | `scenario`, `phase`, `instance` | who performed it (`phase`: setup, run, verify) |
+//! | `op` | `interface.function` as in the WIT: `map.get`, `queue.offer`, … |
+//! | `name` | the map or queue |
+//! | `args` | the other arguments (keys, values, items, timeouts in ms), as JSON |
+//! | `outcome` | `ok`, `failed` (an error that left the cluster unchanged) or `unknown` (the outcome is uncertain: the member serving it was lost or the invocation timed out) |
+//! | `value` | what the operation returned, when `ok` and it returns something |
+//! | `error` | the error, when not `ok` |
+//! | `start_us`, `end_us` | microseconds since the run started |
+//!
+//! Recording costs nothing when no history is asked for: the instance holds no writer and
+//! builds no event.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use serde::{Deserialize, Serialize};
+
+use crate::backend::OpError;
+use crate::results::Phase;
+
+/// How an operation ended, as far as the client knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OpOutcome {
+    Ok,
+    /// An error the cluster reported: the operation did not take effect.
+    Failed,
+    /// The operation may or may not have taken effect.
+    Unknown,
+}
+
+impl OpOutcome {
+    pub fn of_error(e: &OpError) -> OpOutcome {
+        match e {
+            OpError::Unavailable(_) | OpError::Timeout => OpOutcome::Unknown,
+            OpError::NotLockOwner | OpError::InvalidArgument(_) | OpError::Other(_) => {
+                OpOutcome::Failed
+            }
+        }
+    }
+}
+
+/// One operation of the history.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    pub scenario: String,
+    pub phase: Phase,
+    pub instance: u32,
+    pub op: String,
+    pub name: String,
+    #[serde(default)]
+    pub args: Vec<serde_json::Value>,
+    pub outcome: OpOutcome,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    pub start_us: f64,
+    pub end_us: f64,
+}
+
+/// Why a history could not be written or read.
+#[derive(Debug, thiserror::Error)]
+pub enum HistoryError {
+    #[error("cannot write the history to {path}: {source}")]
+    Write { path: PathBuf, source: io::Error },
+    #[error("cannot read the history {path}: {source}")]
+    Read { path: PathBuf, source: io::Error },
+    #[error("{path}:{line}: not a history event: {source}")]
+    Parse {
+        path: PathBuf,
+        line: usize,
+        source: serde_json::Error,
+    },
+}
+
+/// Writes events as JSON lines; shared by every instance of a run.
+#[derive(Debug)]
+pub struct HistoryWriter {
+    path: PathBuf,
+    state: Mutex<WriterState>,
+}
+
+#[derive(Debug)]
+struct WriterState {
+    out: BufWriter<File>,
+    events: u64,
+    error: Option<io::Error>,
+}
+
+impl HistoryWriter {
+    pub fn create(path: &Path) -> Result<HistoryWriter, HistoryError> {
+        let file = File::create(path).map_err(|source| HistoryError::Write {
+            path: path.to_owned(),
+            source,
+        })?;
+        Ok(HistoryWriter {
+            path: path.to_owned(),
+            state: Mutex::new(WriterState {
+                out: BufWriter::with_capacity(1 << 16, file),
+                events: 0,
+                error: None,
+            }),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Appends one event; the first write error is kept for [`HistoryWriter::finish`].
+    pub fn write(&self, event: &Event) {
+        let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        if s.error.is_some() {
+            return;
+        }
+        let r = serde_json::to_writer(&mut s.out, event)
+            .map_err(io::Error::from)
+            .and_then(|()| s.out.write_all(b"\n"));
+        match r {
+            Ok(()) => s.events += 1,
+            Err(e) => s.error = Some(e),
+        }
+    }
+
+    /// Flushes; returns the number of events written.
+    pub fn finish(&self) -> Result<u64, HistoryError> {
+        let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let r = match s.error.take() {
+            Some(e) => Err(e),
+            None => s.out.flush(),
+        };
+        r.map(|()| s.events).map_err(|source| HistoryError::Write {
+            path: self.path.clone(),
+            source,
+        })
+    }
+}
+
+/// Reads a history file written by [`HistoryWriter`].
+pub fn read(path: &Path) -> Result<Vec<Event>, HistoryError> {
+    let file = File::open(path).map_err(|source| HistoryError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    let mut events = Vec::new();
+    for (i, line) in BufReader::new(file).lines().enumerate() {
+        let line = line.map_err(|source| HistoryError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        events.push(
+            serde_json::from_str(&line).map_err(|source| HistoryError::Parse {
+                path: path.to_owned(),
+                line: i + 1,
+                source,
+            })?,
+        );
+    }
+    Ok(events)
+}
+
+/// What the checker found in a history.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct HistoryCheck {
+    /// Operations in the history, and how many ended ok, failed, unknown.
+    pub ops: u64,
+    pub ok: u64,
+    pub failed: u64,
+    pub unknown: u64,
+    /// Map keys written over and over with integers in `run` (counters).
+    pub counters: Vec<CounterCheck>,
+    /// Queues items were added to.
+    pub queues: Vec<QueueCheck>,
+}
+
+impl HistoryCheck {
+    /// Whether no update and no item was lost or duplicated (uncertain ones aside).
+    pub fn clean(&self) -> bool {
+        self.counters.iter().all(|c| c.lost_updates == 0)
+            && self.queues.iter().all(|q| q.lost == 0 && q.duplicated == 0)
+    }
+}
+
+/// A counter key: increments written in `run`, and how many of them were lost.
+///
+/// `lost_updates = increments − (final − initial)`: each increment writes the value it read
+/// plus one, so an increment whose written value was overwritten by a write based on an older
+/// read adds nothing to the final value.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CounterCheck {
+    /// The scenario that wrote it (each scenario's writes are checked apart).
+    pub scenario: String,
+    pub map: String,
+    pub key: serde_json::Value,
+    /// The value before `run`: the last write of setup, or 0.
+    pub initial: i64,
+    /// The value read after the last write (verify), or the value of the last write.
+    #[serde(rename = "final")]
+    pub final_value: i64,
+    /// Writes in `run` that ended ok.
+    pub increments: u64,
+    pub lost_updates: i64,
+    /// Writes whose outcome is unknown (not counted in `increments`).
+    pub uncertain_writes: u64,
+}
+
+/// A queue: items added, taken, and those lost, duplicated or uncertain.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct QueueCheck {
+    pub queue: String,
+    /// Distinct items added (offer true, put ok).
+    pub added: u64,
+    /// Distinct items taken (poll with an item, take ok).
+    pub taken: u64,
+    /// Items still in the queue at the end, by the last `size` read after the last add.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub remaining: Option<u64>,
+    /// Items added but never taken and not accounted for by `remaining`.
+    pub lost: u64,
+    /// Extra takes of items added once.
+    pub duplicated: u64,
+    /// Items whose add had an unknown outcome and that were never taken, plus takes with an
+    /// unknown outcome (an item may have been removed and not delivered).
+    pub uncertain: u64,
+    /// Items taken that this history never added (left over from before, or added by
+    /// another client).
+    pub unexpected: u64,
+}
+
+fn as_int(v: &serde_json::Value) -> Option<i64> {
+    v.as_i64()
+}
+
+fn key_text(v: &serde_json::Value) -> String {
+    v.to_string()
+}
+
+/// Checks a history: counters (lost updates) and queues (lost, duplicated, uncertain items).
+pub fn check(events: &[Event]) -> HistoryCheck {
+    let mut c = HistoryCheck::default();
+    for e in events {
+        c.ops += 1;
+        match e.outcome {
+            OpOutcome::Ok => c.ok += 1,
+            OpOutcome::Failed => c.failed += 1,
+            OpOutcome::Unknown => c.unknown += 1,
+        }
+    }
+    c.counters = check_counters(events);
+    c.queues = check_queues(events);
+    c
+}
+
+/// The value a map operation wrote, if it was a write that succeeded (or may have).
+fn written(e: &Event) -> Option<&serde_json::Value> {
+    let took_effect = match e.op.as_str() {
+        "map.put" | "map.set" => true,
+        "replace.replace-if-same" => e.value == Some(serde_json::Value::Bool(true)),
+        "replace.replace" => e.value.as_ref().is_some_and(|v| !v.is_null()),
+        "map.put-if-absent" => e.value.as_ref().is_none_or(serde_json::Value::is_null),
+        _ => return None,
+    };
+    if e.outcome == OpOutcome::Ok && !took_effect {
+        return None;
+    }
+    match e.op.as_str() {
+        "replace.replace-if-same" => e.args.get(2),
+        _ => e.args.get(1),
+    }
+}
+
+fn check_counters(events: &[Event]) -> Vec<CounterCheck> {
+    // (scenario, map, key) -> indices of the events touching it: scenarios that share a
+    // counter (race, then pessimistic) each reset it in setup and are checked apart.
+    let mut keys: BTreeMap<(String, String, String), Vec<usize>> = BTreeMap::new();
+    for (i, e) in events.iter().enumerate() {
+        if e.op.starts_with("map.") || e.op.starts_with("replace.") {
+            if let Some(k) = e.args.first() {
+                keys.entry((e.scenario.clone(), e.name.clone(), key_text(k)))
+                    .or_default()
+                    .push(i);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for ((scenario, map, _), idx) in keys {
+        let run_writes: Vec<&Event> = idx
+            .iter()
+            .map(|&i| &events[i])
+            .filter(|e| e.phase == Phase::Run && e.outcome != OpOutcome::Failed)
+            .filter(|e| written(e).and_then(as_int).is_some())
+            .collect();
+        let increments = run_writes
+            .iter()
+            .filter(|e| e.outcome == OpOutcome::Ok)
+            .count() as u64;
+        if increments < 2 {
+            continue;
+        }
+        let first_run = run_writes
+            .iter()
+            .map(|e| e.start_us)
+            .fold(f64::INFINITY, f64::min);
+        let last_write_end = idx
+            .iter()
+            .map(|&i| &events[i])
+            .filter(|e| e.outcome == OpOutcome::Ok && written(e).is_some())
+            .map(|e| e.end_us)
+            .fold(f64::NEG_INFINITY, f64::max);
+        let initial = idx
+            .iter()
+            .map(|&i| &events[i])
+            .filter(|e| e.phase == Phase::Setup && e.outcome == OpOutcome::Ok)
+            .filter(|e| e.end_us <= first_run)
+            .filter_map(|e| written(e).and_then(as_int).map(|v| (e.end_us, v)))
+            .max_by(|a, b| a.0.total_cmp(&b.0))
+            .map_or(0, |(_, v)| v);
+        let read_after = idx
+            .iter()
+            .map(|&i| &events[i])
+            .filter(|e| e.op == "map.get" && e.outcome == OpOutcome::Ok)
+            .filter(|e| e.start_us >= last_write_end)
+            .filter_map(|e| e.value.as_ref().and_then(as_int).map(|v| (e.end_us, v)))
+            .max_by(|a, b| a.0.total_cmp(&b.0))
+            .map(|(_, v)| v);
+        let last_written = idx
+            .iter()
+            .map(|&i| &events[i])
+            .filter(|e| e.outcome == OpOutcome::Ok)
+            .filter_map(|e| written(e).and_then(as_int).map(|v| (e.end_us, v)))
+            .max_by(|a, b| a.0.total_cmp(&b.0))
+            .map(|(_, v)| v);
+        let final_value = read_after.or(last_written).unwrap_or(initial);
+        let uncertain_writes = run_writes
+            .iter()
+            .filter(|e| e.outcome == OpOutcome::Unknown)
+            .count() as u64;
+        out.push(CounterCheck {
+            scenario,
+            map,
+            key: events[idx[0]].args[0].clone(),
+            initial,
+            final_value,
+            increments,
+            lost_updates: increments as i64 - (final_value - initial),
+            uncertain_writes,
+        });
+    }
+    out
+}
+
+fn check_queues(events: &[Event]) -> Vec<QueueCheck> {
+    #[derive(Default)]
+    struct Q {
+        added: BTreeMap<String, u64>,
+        add_unknown: BTreeMap<String, u64>,
+        taken: BTreeMap<String, u64>,
+        take_unknown: u64,
+        last_add_end: f64,
+        sizes: Vec<(f64, f64, u64)>,
+    }
+    let mut queues: BTreeMap<String, Q> = BTreeMap::new();
+    for e in events {
+        match e.op.as_str() {
+            "queue.offer" | "queue.put" => {
+                let q = queues.entry(e.name.clone()).or_default();
+                let Some(item) = e.args.first() else { continue };
+                let added = e.op == "queue.put" || e.value == Some(serde_json::Value::Bool(true));
+                match e.outcome {
+                    OpOutcome::Ok if added => {
+                        *q.added.entry(key_text(item)).or_default() += 1;
+                        q.last_add_end = q.last_add_end.max(e.end_us);
+                    }
+                    OpOutcome::Unknown => {
+                        *q.add_unknown.entry(key_text(item)).or_default() += 1;
+                    }
+                    _ => {}
+                }
+            }
+            "queue.poll" | "queue.take" => {
+                let Some(q) = queues.get_mut(&e.name) else {
+                    // Taken before anything was added (draining leftovers): not checked.
+                    continue;
+                };
+                match (e.outcome, &e.value) {
+                    (OpOutcome::Ok, Some(v)) if !v.is_null() => {
+                        *q.taken.entry(key_text(v)).or_default() += 1;
+                    }
+                    (OpOutcome::Unknown, _) => q.take_unknown += 1,
+                    _ => {}
+                }
+            }
+            "queue.size" if e.outcome == OpOutcome::Ok => {
+                if let Some(n) = e.value.as_ref().and_then(|v| v.as_u64()) {
+                    queues
+                        .entry(e.name.clone())
+                        .or_default()
+                        .sizes
+                        .push((e.start_us, e.end_us, n));
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    for (name, q) in queues {
+        if q.added.is_empty() && q.add_unknown.is_empty() {
+            continue;
+        }
+        let remaining = q
+            .sizes
+            .iter()
+            .filter(|(start, _, _)| *start >= q.last_add_end)
+            .max_by(|a, b| a.1.total_cmp(&b.1))
+            .map(|(_, _, n)| *n);
+        let mut not_taken = 0u64;
+        let mut duplicated = 0u64;
+        for (item, n) in &q.added {
+            match q.taken.get(item) {
+                None => not_taken += 1,
+                Some(t) if t > n => duplicated += t - n,
+                Some(_) => {}
+            }
+        }
+        let uncertain = q
+            .add_unknown
+            .keys()
+            .filter(|k| !q.added.contains_key(*k) && !q.taken.contains_key(*k))
+            .count() as u64
+            + q.take_unknown;
+        let unexpected = q
+            .taken
+            .keys()
+            .filter(|k| !q.added.contains_key(*k) && !q.add_unknown.contains_key(*k))
+            .count() as u64;
+        out.push(QueueCheck {
+            queue: name,
+            added: q.added.len() as u64,
+            taken: q.taken.keys().filter(|k| q.added.contains_key(*k)).count() as u64,
+            remaining,
+            lost: not_taken.saturating_sub(remaining.unwrap_or(0)),
+            duplicated,
+            uncertain,
+            unexpected,
+        });
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[allow(clippy::too_many_arguments)]
+    fn ev(
+        phase: Phase,
+        instance: u32,
+        op: &str,
+        name: &str,
+        args: Vec<serde_json::Value>,
+        outcome: OpOutcome,
+        value: Option<serde_json::Value>,
+        t: f64,
+    ) -> Event {
+        Event {
+            scenario: "s".into(),
+            phase,
+            instance,
+            op: op.into(),
+            name: name.into(),
+            args,
+            outcome,
+            value,
+            error: None,
+            start_us: t,
+            end_us: t + 0.5,
+        }
+    }
+
+    #[test]
+    fn lost_updates_on_a_counter() {
+        use OpOutcome::Ok;
+        let k = || json!("key");
+        let mut h = vec![ev(
+            Phase::Setup,
+            0,
+            "map.set",
+            "c",
+            vec![k(), json!(0)],
+            Ok,
+            None,
+            0.0,
+        )];
+        // Two instances read 0 and both write 1: one increment lost. Then instance 0 reads 1
+        // and writes 2; an unknown write of 3 does not count.
+        h.push(ev(
+            Phase::Run,
+            0,
+            "map.get",
+            "c",
+            vec![k()],
+            Ok,
+            Some(json!(0)),
+            1.0,
+        ));
+        h.push(ev(
+            Phase::Run,
+            1,
+            "map.get",
+            "c",
+            vec![k()],
+            Ok,
+            Some(json!(0)),
+            1.1,
+        ));
+        h.push(ev(
+            Phase::Run,
+            0,
+            "map.set",
+            "c",
+            vec![k(), json!(1)],
+            Ok,
+            None,
+            2.0,
+        ));
+        h.push(ev(
+            Phase::Run,
+            1,
+            "map.set",
+            "c",
+            vec![k(), json!(1)],
+            Ok,
+            None,
+            2.1,
+        ));
+        h.push(ev(
+            Phase::Run,
+            0,
+            "map.get",
+            "c",
+            vec![k()],
+            Ok,
+            Some(json!(1)),
+            3.0,
+        ));
+        h.push(ev(
+            Phase::Run,
+            0,
+            "map.put",
+            "c",
+            vec![k(), json!(2)],
+            Ok,
+            Some(json!(1)),
+            4.0,
+        ));
+        let mut unknown = ev(
+            Phase::Run,
+            1,
+            "map.set",
+            "c",
+            vec![k(), json!(3)],
+            OpOutcome::Unknown,
+            None,
+            4.5,
+        );
+        unknown.error = Some("cluster unavailable".into());
+        h.push(unknown);
+        h.push(ev(
+            Phase::Verify,
+            0,
+            "map.get",
+            "c",
+            vec![k()],
+            Ok,
+            Some(json!(2)),
+            9.0,
+        ));
+        // A key written once per instance (populate) is no counter.
+        h.push(ev(
+            Phase::Run,
+            0,
+            "map.set",
+            "m",
+            vec![json!(1), json!(1)],
+            Ok,
+            None,
+            1.0,
+        ));
+        let c = check(&h);
+        assert_eq!(c.ops, 10);
+        assert_eq!(c.unknown, 1);
+        assert_eq!(c.counters.len(), 1);
+        let k = &c.counters[0];
+        assert_eq!((k.initial, k.final_value, k.increments), (0, 2, 3));
+        assert_eq!(k.lost_updates, 1);
+        assert_eq!(k.uncertain_writes, 1);
+        assert!(!c.clean());
+    }
+
+    #[test]
+    fn optimistic_writes_count_only_when_replaced() {
+        use OpOutcome::Ok;
+        let k = || json!(7);
+        let mut h = vec![ev(
+            Phase::Setup,
+            0,
+            "map.set",
+            "c",
+            vec![k(), json!(0)],
+            Ok,
+            None,
+            0.0,
+        )];
+        for (i, (new, replaced)) in [(1, true), (1, false), (2, true)].iter().enumerate() {
+            h.push(ev(
+                Phase::Run,
+                i as u32,
+                "replace.replace-if-same",
+                "c",
+                vec![k(), json!(new - 1), json!(new)],
+                Ok,
+                Some(json!(replaced)),
+                1.0 + i as f64,
+            ));
+        }
+        let c = check(&h);
+        assert_eq!(c.counters[0].increments, 2);
+        assert_eq!(c.counters[0].final_value, 2);
+        assert_eq!(c.counters[0].lost_updates, 0);
+        assert!(c.clean());
+    }
+
+    #[test]
+    fn queue_items_lost_duplicated_uncertain() {
+        use OpOutcome::{Ok, Unknown};
+        let q = "q";
+        let mut h = Vec::new();
+        // Draining leftovers before anything was added is not checked.
+        h.push(ev(
+            Phase::Setup,
+            0,
+            "queue.poll",
+            q,
+            vec![json!(null)],
+            Ok,
+            Some(json!(99)),
+            0.0,
+        ));
+        for i in 1..=5 {
+            h.push(ev(
+                Phase::Run,
+                0,
+                "queue.offer",
+                q,
+                vec![json!(i), json!(null)],
+                Ok,
+                Some(json!(true)),
+                i as f64,
+            ));
+        }
+        // A refused offer adds nothing; an unknown one is uncertain.
+        h.push(ev(
+            Phase::Run,
+            0,
+            "queue.offer",
+            q,
+            vec![json!(6), json!(null)],
+            Ok,
+            Some(json!(false)),
+            6.0,
+        ));
+        h.push(ev(
+            Phase::Run,
+            0,
+            "queue.put",
+            q,
+            vec![json!(7)],
+            Unknown,
+            None,
+            7.0,
+        ));
+        // 1 and 2 taken, 2 twice; 3 lost; 4 and 5 remain (size 2 after the last add).
+        h.push(ev(
+            Phase::Run,
+            1,
+            "queue.take",
+            q,
+            vec![],
+            Ok,
+            Some(json!(1)),
+            8.0,
+        ));
+        h.push(ev(
+            Phase::Run,
+            1,
+            "queue.poll",
+            q,
+            vec![json!(100)],
+            Ok,
+            Some(json!(2)),
+            9.0,
+        ));
+        h.push(ev(
+            Phase::Run,
+            2,
+            "queue.poll",
+            q,
+            vec![json!(100)],
+            Ok,
+            Some(json!(2)),
+            9.2,
+        ));
+        h.push(ev(
+            Phase::Run,
+            2,
+            "queue.poll",
+            q,
+            vec![json!(100)],
+            Ok,
+            Some(json!(null)),
+            9.4,
+        ));
+        h.push(ev(
+            Phase::Run,
+            0,
+            "queue.size",
+            q,
+            vec![],
+            Ok,
+            Some(json!(2)),
+            10.0,
+        ));
+        let c = check(&h);
+        let q = &c.queues[0];
+        assert_eq!((q.added, q.taken, q.remaining), (5, 2, Some(2)));
+        assert_eq!(
+            (q.lost, q.duplicated, q.uncertain, q.unexpected),
+            (1, 1, 1, 0)
+        );
+        assert!(c.counters.is_empty());
+    }
+
+    #[test]
+    fn write_and_read_back() {
+        let dir = std::env::temp_dir().join(format!("hzlab-history-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("h.jsonl");
+        let w = HistoryWriter::create(&path).unwrap();
+        let e = ev(
+            Phase::Run,
+            1,
+            "map.get",
+            "m",
+            vec![json!("k")],
+            OpOutcome::Ok,
+            Some(json!(3)),
+            1.0,
+        );
+        w.write(&e);
+        w.write(&e);
+        assert_eq!(w.finish().unwrap(), 2);
+        let back = read(&path).unwrap();
+        assert_eq!(back, vec![e.clone(), e]);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -1,0 +1,157 @@
+//! The report document (`report.json`) and the optional sections a plan run adds to it.
+//!
+//! `report.json` fields (stable; new fields may be added):
+//!
+//! | field | meaning |
+//! | --- | --- |
+//! | `hzlab` | hzlab's version |
+//! | `title` | what was run (the command line's scenarios, or the plan's name) |
+//! | `passed` | every run passed and every check held |
+//! | `runs[]` | one per run: `label` (e.g. `race · repeat 2`) and `result`, the [`RunResult`] (`hzlab run --json`'s document: `backend`, `seed`, `elapsed_ms`, `scenarios[]` with `instances[]`, recorded `values` and `counters`, `totals`, `checks`, `logs`, and `latency` by operation: `count`, `mean_us`, `p50_us`, `p90_us`, `p99_us`, `max_us`) |
+//! | `faults[]` | (plans) per fault: `label`, `map`, `before[]` / `after[]` entries per member (`member`, `running`, `owned_partitions`, `owned_entries`, `backup_entries`), `predicted_loss`, `observed_loss` |
+//! | `checks[]` | (plans) checks on recorded values: `label`, `that`, `ok`, `detail` |
+//! | `history` | (`--history`) `file`, `events`, and `check`: `ops`, `ok`, `failed`, `unknown`, `counters[]` (`scenario`, `map`, `key`, `initial`, `final`, `increments`, `lost_updates`, `uncertain_writes`), `queues[]` (`queue`, `added`, `taken`, `remaining`, `lost`, `duplicated`, `uncertain`, `unexpected`) |
+//! | `plan` | (plans) the plan runner's own result document, as it is |
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::backend::embedded::MemberEntries;
+use crate::history::HistoryCheck;
+use crate::results::RunResult;
+
+/// One run of the report: a `hzlab run`, or one step of one repeat of a plan.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ReportRun {
+    pub label: String,
+    pub result: RunResult,
+}
+
+/// What one fault did to a map's entries: entries per member before and after, and the
+/// entries predicted lost (every copy on the crashed members) against those observed lost.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FaultSection {
+    /// What the fault was, e.g. `kill members 2 and 3 at once (backup-count 1)`.
+    pub label: String,
+    pub map: String,
+    pub before: Vec<MemberEntries>,
+    pub after: Vec<MemberEntries>,
+    pub predicted_loss: Option<u64>,
+    pub observed_loss: Option<u64>,
+}
+
+/// A check on recorded values (plans), e.g. `race.final < 30000`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ReportCheck {
+    /// Where it belongs (a case, a repeat).
+    pub label: String,
+    pub that: String,
+    pub ok: bool,
+    pub detail: String,
+}
+
+/// The operation history of a run and what its checker found.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct HistorySection {
+    pub file: String,
+    pub events: u64,
+    pub check: HistoryCheck,
+}
+
+/// Everything `--report DIR` writes. Build it with [`Report::new`] and the `add_*` methods;
+/// [`write_report`] writes `report.json`, `report.md` and `report.html`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Report {
+    pub hzlab: &'static str,
+    pub title: String,
+    pub passed: bool,
+    pub runs: Vec<ReportRun>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub faults: Vec<FaultSection>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub checks: Vec<ReportCheck>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub history: Option<HistorySection>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub plan: Option<serde_json::Value>,
+}
+
+impl Report {
+    pub fn new(title: impl Into<String>) -> Report {
+        Report {
+            hzlab: env!("CARGO_PKG_VERSION"),
+            title: title.into(),
+            passed: true,
+            runs: Vec::new(),
+            faults: Vec::new(),
+            checks: Vec::new(),
+            history: None,
+            plan: None,
+        }
+    }
+
+    /// Adds a run; a run that did not pass fails the report.
+    pub fn add_run(&mut self, label: impl Into<String>, result: RunResult) -> &mut Report {
+        self.passed &= result.passed;
+        self.runs.push(ReportRun {
+            label: label.into(),
+            result,
+        });
+        self
+    }
+
+    pub fn add_fault(&mut self, fault: FaultSection) -> &mut Report {
+        self.faults.push(fault);
+        self
+    }
+
+    /// Adds a check; a failed one fails the report.
+    pub fn add_check(&mut self, check: ReportCheck) -> &mut Report {
+        self.passed &= check.ok;
+        self.checks.push(check);
+        self
+    }
+
+    pub fn set_history(&mut self, history: HistorySection) -> &mut Report {
+        self.history = Some(history);
+        self
+    }
+
+    /// Keeps the plan runner's own result document in `report.json` as `plan`.
+    pub fn set_plan<T: Serialize>(&mut self, plan: &T) -> &mut Report {
+        self.plan = serde_json::to_value(plan).ok();
+        self
+    }
+}
+
+/// Why a report could not be written.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot write the report to {path}: {source}")]
+pub struct ReportError {
+    pub path: PathBuf,
+    pub source: std::io::Error,
+}
+
+/// Writes `report.json`, `report.md` and `report.html` into `dir` (created if missing);
+/// returns their paths.
+pub fn write_report(dir: &Path, report: &Report) -> Result<Vec<PathBuf>, ReportError> {
+    let err = |path: &Path| {
+        let path = path.to_owned();
+        move |source| ReportError { path, source }
+    };
+    std::fs::create_dir_all(dir).map_err(err(dir))?;
+    let json = serde_json::to_string_pretty(report).expect("reports always serialize") + "\n";
+    let files = [
+        ("report.json", json),
+        ("report.md", super::markdown::render(report)),
+        ("report.html", super::html::render(report)),
+    ];
+    let mut paths = Vec::new();
+    for (name, text) in files {
+        let path = dir.join(name);
+        std::fs::write(&path, text).map_err(err(&path))?;
+        paths.push(path);
+    }
+    Ok(paths)
+}

@@ -1,0 +1,243 @@
+//! `report.md`: the report's tables as Markdown (no plots). [`run_section`] renders one
+//! [`ReportRun`] and can be called on its own.
+
+use std::fmt::Write as _;
+
+use super::document::{Report, ReportRun};
+use super::facts;
+use super::svg::num;
+use crate::results::ScenarioResult;
+
+fn cell(s: &str) -> String {
+    s.replace('|', "\\|").replace('\n', " ")
+}
+
+fn verdict(ok: bool) -> &'static str {
+    if ok {
+        "passed"
+    } else {
+        "**FAILED**"
+    }
+}
+
+pub fn render(r: &Report) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "# hzlab report: {}\n", cell(&r.title));
+    let _ = writeln!(
+        out,
+        "hzlab {} · {} run(s) · {}\n",
+        r.hzlab,
+        r.runs.len(),
+        verdict(r.passed)
+    );
+    out.push_str("## Overview\n\n| run | scenario | instances | result | run elapsed (ms) | final | expected | lost | retries |\n| --- | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: |\n");
+    for run in &r.runs {
+        for s in &run.result.scenarios {
+            let v = |n: &str| facts::scenario_number(s, n).map(num).unwrap_or_default();
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                cell(&run.label),
+                cell(&s.name),
+                s.instances.len(),
+                verdict(s.passed()),
+                num(facts::run_elapsed_ms(s)),
+                v("final"),
+                v("expected"),
+                v("lost"),
+                v("retries")
+            );
+        }
+    }
+    for run in &r.runs {
+        run_section(&mut out, run);
+    }
+    if !r.faults.is_empty() {
+        out.push_str("\n## Faults\n");
+        for f in &r.faults {
+            let _ = writeln!(out, "\n### {} (map {})\n", cell(&f.label), cell(&f.map));
+            out.push_str("| member | owned before | backups before | running after | owned after | backups after |\n| ---: | ---: | ---: | --- | ---: | ---: |\n");
+            for b in &f.before {
+                let a = f.after.iter().find(|e| e.member == b.member);
+                let _ = writeln!(
+                    out,
+                    "| {} | {} | {} | {} | {} | {} |",
+                    b.member,
+                    b.owned_entries,
+                    b.backup_entries,
+                    a.map_or("", |a| if a.running { "yes" } else { "no" }),
+                    a.map(|a| a.owned_entries.to_string()).unwrap_or_default(),
+                    a.map(|a| a.backup_entries.to_string()).unwrap_or_default()
+                );
+            }
+            let opt = |v: Option<u64>| v.map(|v| v.to_string()).unwrap_or_else(|| "–".into());
+            let _ = writeln!(
+                out,
+                "\nPredicted loss: {} · observed loss: {}",
+                opt(f.predicted_loss),
+                opt(f.observed_loss)
+            );
+        }
+    }
+    if !r.checks.is_empty() {
+        out.push_str("\n## Checks\n\n| | where | check | detail |\n| --- | --- | --- | --- |\n");
+        for c in &r.checks {
+            let _ = writeln!(
+                out,
+                "| {} | {} | `{}` | {} |",
+                if c.ok { "ok" } else { "**FAIL**" },
+                cell(&c.label),
+                cell(&c.that),
+                cell(&c.detail)
+            );
+        }
+    }
+    if let Some(h) = &r.history {
+        let c = &h.check;
+        let _ = writeln!(
+            out,
+            "\n## Operation history\n\n`{}`: {} operations — {} ok, {} failed, {} unknown.",
+            h.file, c.ops, c.ok, c.failed, c.unknown
+        );
+        if !c.counters.is_empty() {
+            out.push_str("\n| scenario | map | key | initial | increments | final | lost updates | uncertain writes |\n| --- | --- | --- | ---: | ---: | ---: | ---: | ---: |\n");
+            for k in &c.counters {
+                let _ = writeln!(
+                    out,
+                    "| {} | {} | {} | {} | {} | {} | {} | {} |",
+                    cell(&k.scenario),
+                    cell(&k.map),
+                    cell(&k.key.to_string()),
+                    k.initial,
+                    k.increments,
+                    k.final_value,
+                    k.lost_updates,
+                    k.uncertain_writes
+                );
+            }
+        }
+        if !c.queues.is_empty() {
+            out.push_str("\n| queue | added | taken | remaining | lost | duplicated | uncertain | unexpected |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n");
+            for q in &c.queues {
+                let _ = writeln!(
+                    out,
+                    "| {} | {} | {} | {} | {} | {} | {} | {} |",
+                    cell(&q.queue),
+                    q.added,
+                    q.taken,
+                    q.remaining.map(|r| r.to_string()).unwrap_or_default(),
+                    q.lost,
+                    q.duplicated,
+                    q.uncertain,
+                    q.unexpected
+                );
+            }
+        }
+    }
+    out
+}
+
+/// One run: per scenario its instances, values, checks and latency.
+pub fn run_section(out: &mut String, run: &ReportRun) {
+    let r = &run.result;
+    let _ = writeln!(
+        out,
+        "\n## {}\n\n{} · seed {} · {} ms · {}",
+        cell(&run.label),
+        cell(&r.backend.description),
+        r.seed,
+        num(r.elapsed_ms),
+        verdict(r.passed)
+    );
+    for s in &r.scenarios {
+        scenario_section(out, s);
+    }
+}
+
+pub fn scenario_section(out: &mut String, s: &ScenarioResult) {
+    let _ = writeln!(
+        out,
+        "\n### {} ({}, step {}) — {}\n",
+        cell(&s.name),
+        cell(&s.source),
+        s.step + 1,
+        verdict(s.passed())
+    );
+    if !s.instances.is_empty() {
+        out.push_str("| instance | status | elapsed (ms) | ops | ops/s | full | blocked (ms) | retries |\n| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |\n");
+        for i in &s.instances {
+            let v = |n: &str| facts::instance_number(i, n);
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} | {} | {} | {} | {} |",
+                i.index,
+                cell(&match &i.outcome.error {
+                    Some(e) => format!("{}: {e}", i.outcome.status.label()),
+                    None => i.outcome.status.label().to_owned(),
+                }),
+                num(i.elapsed_ms),
+                i.ops,
+                num(i.ops_per_second().round()),
+                v("full").map(num).unwrap_or_default(),
+                v("blocked-ns").map(|b| num(b / 1e6)).unwrap_or_default(),
+                v("retries").map(num).unwrap_or_default(),
+            );
+        }
+    }
+    let mut values: Vec<(String, String)> = s
+        .recorded
+        .values
+        .iter()
+        .map(|(k, v)| (k.clone(), v.to_string()))
+        .collect();
+    values.extend(
+        s.totals
+            .iter()
+            .map(|(k, v)| (format!("{k} (total)"), v.to_string())),
+    );
+    if !values.is_empty() {
+        out.push_str("\n| value | |\n| --- | ---: |\n");
+        for (k, v) in values {
+            let _ = writeln!(out, "| {} | {} |", cell(&k), cell(&v));
+        }
+    }
+    if !s.checks.is_empty() {
+        out.push('\n');
+        for c in &s.checks {
+            let _ = writeln!(
+                out,
+                "- {} `{}`: {}",
+                if c.ok { "ok" } else { "**FAIL**" },
+                cell(&c.name),
+                cell(&c.detail)
+            );
+        }
+    }
+    if !s.latency.is_empty() {
+        out.push_str("\n| latency (µs) | count | mean | p50 | p90 | p99 | max |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: |\n");
+        for (op, st) in s.latency.stats() {
+            let _ = writeln!(
+                out,
+                "| {op} | {} | {} | {} | {} | {} | {} |",
+                st.count,
+                num(st.mean_us),
+                num(st.p50_us),
+                num(st.p90_us),
+                num(st.p99_us),
+                num(st.max_us)
+            );
+        }
+    }
+    if let Some(rows) = facts::consumed_items(s) {
+        out.push('\n');
+        for (i, items) in rows {
+            let list: Vec<String> = items.iter().map(i64::to_string).collect();
+            let _ = writeln!(
+                out,
+                "- consumer {i} got {} items: {}",
+                items.len(),
+                list.join(", ")
+            );
+        }
+    }
+}
