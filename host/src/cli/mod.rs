@@ -1,5 +1,7 @@
 //! Command-line interface: parsing, dispatch and exit codes.
 
+mod cluster;
+mod lab;
 mod plan;
 mod progress;
 mod run;
@@ -46,6 +48,10 @@ enum Command {
     Run(Box<run::RunArgs>),
     /// List the scenarios shipped with hzlab.
     Scenarios,
+    /// Local Hazelcast members: up, status, kill, start, down.
+    Cluster(cluster::ClusterArgs),
+    /// The seed lab's experiments as ready-made commands (data-loss).
+    Lab(lab::LabArgs),
     /// Validate an experiment plan without running it.
     Check {
         /// The plan file.
@@ -57,6 +63,8 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Run(args) => run::run(*args),
+        Command::Cluster(args) => cluster::run(args),
+        Command::Lab(args) => lab::run(args),
         Command::Check { plan } => plan::check(plan),
         Command::Scenarios => {
             for s in hzlab::scenario::all_shipped() {

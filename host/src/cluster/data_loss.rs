@@ -92,6 +92,8 @@ pub struct KillResult {
     pub predicted_loss: usize,
     /// After the cluster settled.
     pub after: Distribution,
+    /// From the kill until the cluster was safe again.
+    pub settle_ms: u64,
 }
 
 /// One case's figures.
@@ -178,6 +180,13 @@ impl Default for DataLossOptions {
     }
 }
 
+/// With `HZLAB_TRACE` set, timestamps each stage on stderr.
+fn trace(what: &str) {
+    if std::env::var_os("HZLAB_TRACE").is_some() {
+        eprintln!("[data-loss {:?}] {what}", std::time::SystemTime::now());
+    }
+}
+
 async fn run_scenario<B: Backend>(
     engine: &ScenarioEngine,
     backend: &B,
@@ -229,30 +238,39 @@ pub async fn run_case<C: LabCluster>(
         ("keys".to_owned(), options.keys.to_string()),
     ];
     let keys = integer_keys(options.keys);
+    trace("populate");
     let backend = cluster.backend().await?;
     let populated = run_scenario(engine, &backend, "populate", args.clone()).await;
     C::close(backend).await;
     populated?;
+    trace("populated");
     cluster.wait_safe(options.safe_timeout).await?;
+    trace("safe");
     let before = cluster.distribution(&options.map).await?;
     let mut kills = Vec::new();
     for members in case.fault.kills() {
         let predicted_loss = cluster
             .predicted_loss(&options.map, &members, &keys)
             .await?;
+        let killed = std::time::Instant::now();
         cluster.kill(&members).await?;
         cluster.wait_safe(options.safe_timeout).await?;
+        let settle_ms = killed.elapsed().as_millis() as u64;
+        trace(&format!("kill {members:?} settled in {settle_ms} ms"));
         let after = cluster.distribution(&options.map).await?;
         kills.push(KillResult {
             members,
             predicted_loss,
             after,
+            settle_ms,
         });
     }
+    trace("count");
     let backend = cluster.backend().await?;
     let counted = run_scenario(engine, &backend, "count", args).await;
     C::close(backend).await;
     let counted = counted?;
+    trace("counted");
     let missing = counted
         .scenarios
         .first()
