@@ -123,3 +123,35 @@ fn the_seed_lab_plan_is_valid() {
     let o = hzlab(&["check", plan]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
 }
+
+#[test]
+fn a_plan_runs_on_local_members_and_predicts_their_loss() {
+    // The same plan on real members that hzlab starts (and stops) for the case.
+    let plan = temp_plan("local.toml", SMALL);
+    let report = plan.with_file_name("local-report");
+    let o = hzlab(&[
+        "run",
+        plan.to_str().unwrap(),
+        "--local",
+        "-q",
+        "--plan-report",
+        report.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(report.join("report.json")).unwrap())
+            .unwrap();
+    assert_eq!(json["cases"][0]["cluster"]["backend"], "local");
+    let kill = &json["cases"][0]["repeats"][0]["steps"][1]["faults"][0];
+    let predicted = kill["predicted_loss"].as_u64().unwrap();
+    assert!(predicted > 0, "{kill}");
+    assert_eq!(kill["observed_loss"].as_u64(), Some(predicted), "{kill}");
+    // The distribution came from the members: 300 entries owned before the kill.
+    let owned: u64 = kill["before"]["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["owned_entries"].as_u64().unwrap())
+        .sum();
+    assert_eq!(owned, 300);
+}

@@ -222,8 +222,8 @@ async fn apply_fault<C: ClusterControl>(
     })
 }
 
-/// The keys a kill's loss is predicted over: the `keys` argument's Integer keys 0..keys-1,
-/// as `populate` writes them.
+/// The keys a kill's loss is predicted over on real members: the Integer keys 0..keys-1 of
+/// the `keys` argument (default 1000) of the latest run step, as `populate` writes them.
 fn plan_keys(args: &[(String, String)]) -> Vec<Value> {
     let n = args
         .iter()
@@ -327,11 +327,12 @@ async fn run_repeat<B: Backend, C: ClusterControl>(
     progress: &Arc<Progress>,
 ) -> Result<RepeatResult, LoadError> {
     let mut steps = Vec::new();
+    // A kill's loss is predicted over the keys the latest run step wrote.
+    let mut keys = plan_keys(&case.args);
     for step in &case.steps {
-        let keys = match &step.action {
-            Action::Run { args, .. } => plan_keys(args),
-            _ => plan_keys(&case.args),
-        };
+        if let Action::Run { args, .. } = &step.action {
+            keys = plan_keys(args);
+        }
         steps.push(
             run_step(
                 engine, backend, control, step, &keys, options, seed, progress,
