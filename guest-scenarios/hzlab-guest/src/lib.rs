@@ -23,6 +23,16 @@
 //!
 //! hzlab_guest::scenario!(Pessimistic);
 //! ```
+//!
+//! - Keys and values are plain Rust values: `i32` is a Java Integer, `i64` a Long, `f64` a
+//!   Double, `bool` a Boolean, `&str`/`String` a String, `Vec<u8>` a byte[] (see [`Value`]);
+//!   typed reads ([`Map::get_as`], [`Map::get_or`], [`Queue::poll_as`]) convert back.
+//! - Every operation returns [`Result`], whose error is the WIT `error`; `?` in a phase
+//!   turns it into the phase's failure message.
+//! - Patterns: [`Map::update`] and [`Map::increment`] retry `replace-if-same` until no other
+//!   writer came in between; [`Map::lock`] returns a guard that unlocks on drop, and
+//!   [`Map::with_lock`] runs a closure under the lock.
+//! - [`runtime`] records values, counters and checks for the report.
 
 use std::fmt;
 
@@ -118,6 +128,118 @@ impl Value {
             _ => None,
         }
     }
+
+    /// The value as a boolean, if it is one.
+    pub fn as_bool(&self) -> Option<bool> {
+        match self {
+            Value::Boolean(v) => Some(*v),
+            _ => None,
+        }
+    }
+
+    /// The value as a float, if it is a `double`.
+    pub fn as_f64(&self) -> Option<f64> {
+        match self {
+            Value::Double(v) => Some(*v),
+            _ => None,
+        }
+    }
+
+    /// The value as bytes, if it is a `byte[]`.
+    pub fn as_bytes(&self) -> Option<&[u8]> {
+        match self {
+            Value::Bytes(v) => Some(v),
+            _ => None,
+        }
+    }
+
+    /// The Hazelcast type's name, for messages.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Value::Boolean(_) => "Boolean",
+            Value::Int(_) => "Integer",
+            Value::Long(_) => "Long",
+            Value::Double(_) => "Double",
+            Value::String(_) => "String",
+            Value::Bytes(_) => "byte[]",
+        }
+    }
+
+    /// The value as a `T` (see [`FromValue`]), or `None` if it holds another type.
+    pub fn to<T: FromValue>(&self) -> Option<T> {
+        T::from_value(self)
+    }
+}
+
+/// Rust types a [`Value`] converts to: what [`Map::get_as`], [`Queue::poll_as`] and
+/// [`Value::to`] return. Integers accept both `int` and `long` values that fit.
+pub trait FromValue: Sized {
+    /// The Rust type's name, for messages.
+    const NAME: &'static str;
+    /// The value as `Self`, if it holds a compatible type.
+    fn from_value(value: &Value) -> Option<Self>;
+}
+
+impl FromValue for i64 {
+    const NAME: &'static str = "an integer";
+    fn from_value(value: &Value) -> Option<i64> {
+        value.as_i64()
+    }
+}
+impl FromValue for i32 {
+    const NAME: &'static str = "a 32-bit integer";
+    fn from_value(value: &Value) -> Option<i32> {
+        value.as_i64().and_then(|v| i32::try_from(v).ok())
+    }
+}
+impl FromValue for bool {
+    const NAME: &'static str = "a boolean";
+    fn from_value(value: &Value) -> Option<bool> {
+        value.as_bool()
+    }
+}
+impl FromValue for f64 {
+    const NAME: &'static str = "a double";
+    fn from_value(value: &Value) -> Option<f64> {
+        value.as_f64()
+    }
+}
+impl FromValue for String {
+    const NAME: &'static str = "a string";
+    fn from_value(value: &Value) -> Option<String> {
+        value.as_str().map(str::to_owned)
+    }
+}
+impl FromValue for Vec<u8> {
+    const NAME: &'static str = "bytes";
+    fn from_value(value: &Value) -> Option<Vec<u8>> {
+        value.as_bytes().map(<[u8]>::to_vec)
+    }
+}
+impl FromValue for Value {
+    const NAME: &'static str = "a value";
+    fn from_value(value: &Value) -> Option<Value> {
+        Some(value.clone())
+    }
+}
+
+/// The error of a typed read that found another type: `other`, naming what was found.
+fn wrong_type<T: FromValue>(what: &str, found: &Value) -> Error {
+    Error::Other(format!(
+        "{what} holds {found} ({}), not {}",
+        found.type_name(),
+        T::NAME
+    ))
+}
+
+fn typed<T: FromValue>(what: impl FnOnce() -> String, value: Option<Value>) -> Result<Option<T>> {
+    match value {
+        None => Ok(None),
+        Some(v) => match T::from_value(&v) {
+            Some(t) => Ok(Some(t)),
+            None => Err(wrong_type::<T>(&what(), &v)),
+        },
+    }
 }
 
 impl fmt::Display for Value {
@@ -168,6 +290,16 @@ impl From<Vec<u8>> for Value {
         Value::Bytes(v)
     }
 }
+impl From<&String> for Value {
+    fn from(v: &String) -> Value {
+        Value::String(v.clone())
+    }
+}
+impl From<&[u8]> for Value {
+    fn from(v: &[u8]) -> Value {
+        Value::Bytes(v.to_vec())
+    }
+}
 impl From<&Value> for Value {
     fn from(v: &Value) -> Value {
         v.clone()
@@ -191,6 +323,19 @@ impl Map {
 
     pub fn get(&self, key: impl Into<Value>) -> Result<Option<Value>> {
         wit::map::get(&self.name, &key.into())
+    }
+
+    /// The value of `key` as a `T` (`map.get_as::<i64>(k)?`); a value of another type is an
+    /// `other` error naming the map, the key and what it holds.
+    pub fn get_as<T: FromValue>(&self, key: impl Into<Value>) -> Result<Option<T>> {
+        let key = key.into();
+        let value = wit::map::get(&self.name, &key)?;
+        typed(|| format!("map {} key {key}", self.name), value)
+    }
+
+    /// The value of `key` as a `T`, or `default` when it has none.
+    pub fn get_or<T: FromValue>(&self, key: impl Into<Value>, default: T) -> Result<T> {
+        Ok(self.get_as(key)?.unwrap_or(default))
     }
 
     pub fn put(&self, key: impl Into<Value>, value: impl Into<Value>) -> Result<Option<Value>> {
@@ -265,6 +410,46 @@ impl Map {
             }
             retries += 1;
         }
+    }
+
+    /// Adds `delta` to the integer at `key` optimistically (see [`Map::update`]), starting
+    /// from 0 when it has no value; keeps its type (`int` stays `int`). Returns the new value
+    /// and how many attempts lost to another writer.
+    pub fn increment(&self, key: impl Into<Value>, delta: i64) -> Result<(i64, u64)> {
+        let key = key.into();
+        let mut bad = None;
+        let (new, retries) = self.update(&key, |v| match v {
+            None => Value::Int(delta as i32),
+            Some(Value::Int(n)) => Value::Int(n.wrapping_add(delta as i32)),
+            Some(Value::Long(n)) => Value::Long(n.wrapping_add(delta)),
+            Some(other) => {
+                bad = Some(other.clone());
+                other.clone()
+            }
+        })?;
+        if let Some(found) = bad {
+            return Err(wrong_type::<i64>(
+                &format!("map {} key {key}", self.name),
+                &found,
+            ));
+        }
+        Ok((new.as_i64().unwrap_or_default(), retries))
+    }
+
+    /// Runs `f` holding the lock on `key`, then unlocks: the pessimistic pattern in one call.
+    /// An error of `f` is returned after unlocking; an unlock error is returned when `f`
+    /// succeeded.
+    pub fn with_lock<T, E: From<Error>>(
+        &self,
+        key: impl Into<Value>,
+        f: impl FnOnce() -> std::result::Result<T, E>,
+    ) -> std::result::Result<T, E> {
+        let guard = self.lock(key)?;
+        let result = f();
+        let unlocked = guard.unlock();
+        let value = result?;
+        unlocked?;
+        Ok(value)
     }
 
     /// Locks `key`, waiting while another instance holds it; unlocks when the guard drops.
@@ -371,6 +556,13 @@ impl Queue {
         wit::queue::take(&self.name)
     }
 
+    /// Removes the head as a `T`, waiting up to `timeout_ms` (`None`: do not wait); an item
+    /// of another type is an `other` error naming it.
+    pub fn poll_as<T: FromValue>(&self, timeout_ms: Option<u64>) -> Result<Option<T>> {
+        let item = wit::queue::poll(&self.name, timeout_ms)?;
+        typed(|| format!("an item of queue {}", self.name), item)
+    }
+
     pub fn size(&self) -> Result<u64> {
         wit::queue::size(&self.name)
     }
@@ -424,8 +616,25 @@ pub mod runtime {
         rt::log(level, message)
     }
 
+    pub fn debug(message: &str) {
+        rt::log(Level::Debug, message)
+    }
+
     pub fn info(message: &str) {
         rt::log(Level::Info, message)
+    }
+
+    pub fn warn(message: &str) {
+        rt::log(Level::Warn, message)
+    }
+
+    pub fn error(message: &str) {
+        rt::log(Level::Error, message)
+    }
+
+    /// Run argument `key` as a string, or `default` when it was not given.
+    pub fn arg_str(key: &str, default: &str) -> String {
+        rt::arg(key).unwrap_or_else(|| default.to_owned())
     }
 
     /// Records a named value for the report (the last record of a name wins).
@@ -447,6 +656,17 @@ pub mod runtime {
     pub fn check(name: &str, ok: bool, detail: impl AsRef<str>) -> bool {
         rt::check(name, ok, detail.as_ref());
         ok
+    }
+
+    /// Checks that `actual` equals `expected`, with both in the report's detail.
+    pub fn check_eq<T: PartialEq + std::fmt::Debug>(name: &str, actual: T, expected: T) -> bool {
+        let ok = actual == expected;
+        let detail = if ok {
+            format!("{actual:?}")
+        } else {
+            format!("{actual:?}, expected {expected:?}")
+        };
+        check(name, ok, detail)
     }
 
     /// Nanoseconds since the run started.

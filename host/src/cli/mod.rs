@@ -2,6 +2,9 @@
 
 mod cluster;
 mod lab;
+mod build_cmd;
+mod inspect;
+mod new;
 mod plan;
 mod progress;
 mod run;
@@ -52,6 +55,16 @@ enum Command {
     Cluster(cluster::ClusterArgs),
     /// The seed lab's experiments as ready-made commands (data-loss).
     Lab(lab::LabArgs),
+    /// Create a scenario project (Rust or Python) to edit, build and run.
+    New(new::NewArgs),
+    /// Build a scenario project to a component, DIR/NAME.wasm (installs what it needs).
+    Build(build_cmd::BuildArgs),
+    /// Show what a scenario file targets, imports and exports, its size and SHA-256; exit 2
+    /// if it imports anything outside the hzlab world.
+    Inspect {
+        /// A .wasm file (or a shipped scenario's name).
+        file: String,
+    },
     /// Validate an experiment plan without running it.
     Check {
         /// The plan file.
@@ -66,6 +79,9 @@ pub fn main() -> ExitCode {
         Command::Cluster(args) => cluster::run(args),
         Command::Lab(args) => lab::run(args),
         Command::Check { plan } => plan::check(plan),
+        Command::New(args) => new::run(args),
+        Command::Build(args) => build_cmd::run(args),
+        Command::Inspect { file } => inspect::run(file),
         Command::Scenarios => {
             for s in hzlab::scenario::all_shipped() {
                 println!("{:<12} {}", s.name, s.description);

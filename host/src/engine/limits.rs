@@ -75,7 +75,8 @@ impl wasmtime::ResourceLimiter for Limits {
     }
 
     fn instances(&self) -> usize {
-        // A component instantiates a handful of core instances.
-        32
+        // A Rust component instantiates a handful of core instances; a Python one (an
+        // interpreter linked from several shared libraries, WASI stubbed) a few dozen.
+        1000
     }
 }

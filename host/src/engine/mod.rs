@@ -157,14 +157,15 @@ impl ScenarioEngine {
     }
 }
 
+/// What a file's header says it is.
 #[derive(Debug, PartialEq, Eq)]
-enum Kind {
+pub enum Kind {
     Component,
     CoreModule,
 }
 
 /// Tells files that are not WebAssembly apart, and core modules from components.
-fn check_header(what: &str, bytes: &[u8]) -> Result<Kind, LoadError> {
+pub fn check_header(what: &str, bytes: &[u8]) -> Result<Kind, LoadError> {
     const MAGIC: &[u8] = b"\0asm";
     if bytes.len() < 8 || &bytes[..4] != MAGIC {
         return Err(LoadError::NotWasm {
@@ -181,8 +182,9 @@ fn check_header(what: &str, bytes: &[u8]) -> Result<Kind, LoadError> {
 
 /// Wraps a core module built with the scenario world's bindings (wit-bindgen embeds the
 /// world in a custom section) into a component, as `wasm-tools component new` would: a crate
-/// built with `cargo build --target wasm32-unknown-unknown` runs as it is.
-fn wrap_core_module(what: &str, bytes: &[u8]) -> Result<Vec<u8>, LoadError> {
+/// built with `cargo build --target wasm32-unknown-unknown` runs as it is. `hzlab build`
+/// uses it too.
+pub fn wrap_core_module(what: &str, bytes: &[u8]) -> Result<Vec<u8>, LoadError> {
     let has_world = wasmparser::Parser::new(0).parse_all(bytes).any(|p| {
         matches!(p, Ok(wasmparser::Payload::CustomSection(c)) if c.name().starts_with("component-type"))
     });
