@@ -49,6 +49,7 @@ fn compose_file_has_three_members_and_management_center_on_loopback() {
         );
         assert!(block.contains(&format!("-Dhzlab.public.address=127.0.0.1:{port}")));
         assert!(block.contains("-Dhazelcast.config=/opt/hazelcast/config_ext/hazelcast.xml"));
+        assert!(block.contains("HAZELCAST_CONFIG: config_ext/hazelcast.xml"));
     }
     let mc = service(&text, "management-center").join("\n");
     assert!(
