@@ -1,9 +1,9 @@
 //! Command-line interface: parsing, dispatch and exit codes.
 
-mod cluster;
-mod lab;
 mod build_cmd;
+mod cluster;
 mod inspect;
+mod lab;
 mod new;
 mod plan;
 mod progress;
