@@ -205,12 +205,9 @@ impl Histogram {
     pub fn percentile_curve(&self) -> Vec<(f64, f64)> {
         let mut points = Vec::new();
         let mut tail = 1.0f64;
-        while tail >= 1e-6 {
+        while tail >= 1e-6 && self.count as f64 * tail >= 1.0 {
             let q = 1.0 - tail;
             points.push((q * 100.0, self.quantile_ns(q) as f64 / 1e3));
-            if self.count as f64 * tail < 1.0 {
-                break;
-            }
             for f in [0.5, 0.2] {
                 let t = tail * f;
                 if self.count as f64 * t >= 1.0 {
@@ -219,7 +216,11 @@ impl Histogram {
             }
             tail /= 10.0;
         }
-        points.push((100.0, self.max_ns as f64 / 1e3));
+        // The max is the last of `count` operations: drawn where its rank falls, so that the
+        // curve ends where the data does.
+        let last = (1.0 - 0.5 / self.count.max(1) as f64) * 100.0;
+        let last = last.max(points.last().map_or(0.0, |p| p.0));
+        points.push((last, self.max_ns as f64 / 1e3));
         points
     }
 }
@@ -347,7 +348,8 @@ mod tests {
         assert_eq!(s.max_us, 1000.0);
         let curve = h.percentile_curve();
         assert_eq!(curve.first().unwrap().0, 0.0);
-        assert_eq!(*curve.last().unwrap(), (100.0, 1000.0));
+        assert_eq!(curve.last().unwrap().1, 1000.0);
+        assert!(curve.last().unwrap().0 < 100.0);
         assert!(curve
             .windows(2)
             .all(|w| w[0].0 <= w[1].0 && w[0].1 <= w[1].1));

@@ -225,3 +225,78 @@ fn no_history_no_history_section() {
     assert!(!html.contains("id=\"history\""));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+const PLAN: &str = r#"
+name = "double kill"
+repeat = 2
+
+[cluster]
+members = 3
+
+[[case]]
+name = "double kill"
+
+[[case.step]]
+run = "populate"
+instances = 2
+args = { keys = 300 }
+
+[[case.step]]
+kill = [1, 2]
+
+[[case.step]]
+run = "count"
+args = { keys = 300 }
+
+[[case.check]]
+that = "count.missing == kill.predicted"
+"#;
+
+#[test]
+fn a_plan_report_has_faults_checks_and_spread() {
+    let dir = scratch("report-plan");
+    let plan = dir.join("plan.toml");
+    std::fs::write(&plan, PLAN).unwrap();
+    let report = dir.join("out");
+    let out = Command::new(env!("CARGO_BIN_EXE_hzlab"))
+        .arg("run")
+        .arg(&plan)
+        .args(["--quiet", "--seed", "5", "--report"])
+        .arg(&report)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // report.json is the plan's own result document.
+    let json: serde_json::Value = serde_json::from_str(&read(&report.join("report.json"))).unwrap();
+    assert_eq!(json["cases"][0]["repeats"].as_array().unwrap().len(), 2);
+    let html = read(&report.join("report.html"));
+    check_nesting(&html);
+    for part in [
+        "id=\"faults\"",
+        "Predicted vs observed loss",
+        "owned entries per member",
+        "id=\"checks\"",
+        "count.missing == kill.predicted",
+        "id=\"spread\"",
+        "repeat 2 · populate",
+        "Latency per operation",
+    ] {
+        assert!(html.contains(part), "report.html lacks {part}");
+    }
+    let md = read(&report.join("report.md"));
+    for part in [
+        "## Faults",
+        "Predicted loss:",
+        "## Checks",
+        "## Spread over repeats",
+    ] {
+        assert!(md.contains(part), "report.md lacks {part}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -101,17 +101,11 @@ fn write(path: &Path, text: &str) -> anyhow::Result<()> {
         .with_context(|| format!("cannot write {}", path.display()))
 }
 
+/// report.json (the plan's result), report.md and report.html: every run step of every
+/// repeat, the faults (entries per member before and after, predicted and observed loss),
+/// checks and spread over repeats.
 fn write_report(dir: &Path, r: &PlanResult) -> anyhow::Result<()> {
-    std::fs::create_dir_all(dir)
-        .with_context(|| format!("cannot create the report directory {}", dir.display()))?;
-    write(&dir.join("report.json"), &to_json(r))?;
-    let md = format!(
-        "# {}\n\n{}\n\n```text\n{}```\n",
-        r.name,
-        r.description.as_deref().unwrap_or(""),
-        summary::summary(r)
-    );
-    write(&dir.join("report.md"), &md)?;
+    hzlab::report::write_report_as(dir, &hzlab::report::from_plan(r), r)?;
     Ok(())
 }
 

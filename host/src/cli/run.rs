@@ -142,7 +142,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
             timeout: args.timeout,
             memory_limit_mib: args.memory_limit,
             quiet: args.quiet,
-            report: args.plan_report.as_deref(),
+            report: args.report.as_deref().or(args.plan_report.as_deref()),
             json: args.json.as_deref(),
             cluster: &args.cluster,
             local: args.local,

@@ -8,16 +8,17 @@
 //! | `title` | what was run (the command line's scenarios, or the plan's name) |
 //! | `passed` | every run passed and every check held |
 //! | `runs[]` | one per run: `label` (e.g. `race · repeat 2`) and `result`, the [`RunResult`] (`hzlab run --json`'s document: `backend`, `seed`, `elapsed_ms`, `scenarios[]` with `instances[]`, recorded `values` and `counters`, `totals`, `checks`, `logs`, and `latency` by operation: `count`, `mean_us`, `p50_us`, `p90_us`, `p99_us`, `max_us`) |
-//! | `faults[]` | (plans) per fault: `label`, `map`, `before[]` / `after[]` entries per member (`member`, `running`, `owned_partitions`, `owned_entries`, `backup_entries`), `predicted_loss`, `observed_loss` |
+//! | `faults[]` | (plans) per fault: `label`, `map`, `before[]` / `after[]` entries per member (`member`, `address`, `running`, `owned_partitions`, `owned_entries`, `backup_entries`), `predicted_loss`, `observed_loss` |
 //! | `checks[]` | (plans) checks on recorded values: `label`, `that`, `ok`, `detail` |
+//! | `spread[]` | (plans) a recorded value over repeats: `label`, `name`, `values`, `mean`, `min`, `max` |
 //! | `history` | (`--history`) `file`, `events`, and `check`: `ops`, `ok`, `failed`, `unknown`, `counters[]` (`scenario`, `map`, `key`, `initial`, `final`, `increments`, `lost_updates`, `uncertain_writes`), `queues[]` (`queue`, `added`, `taken`, `remaining`, `lost`, `duplicated`, `uncertain`, `unexpected`) |
-//! | `plan` | (plans) the plan runner's own result document, as it is |
+//! | `plan` | (plans) `file`, `name`, `description`, `repeat`, `elapsed_ms`, `infrastructure_failed` |
 
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::backend::embedded::MemberEntries;
+use crate::cluster::{Distribution, MemberDistribution};
 use crate::history::HistoryCheck;
 use crate::results::RunResult;
 
@@ -35,10 +36,42 @@ pub struct FaultSection {
     /// What the fault was, e.g. `kill members 2 and 3 at once (backup-count 1)`.
     pub label: String,
     pub map: String,
-    pub before: Vec<MemberEntries>,
-    pub after: Vec<MemberEntries>,
+    pub before: Vec<MemberDistribution>,
+    pub after: Vec<MemberDistribution>,
     pub predicted_loss: Option<u64>,
     pub observed_loss: Option<u64>,
+}
+
+impl FaultSection {
+    pub fn new(
+        label: impl Into<String>,
+        before: &Distribution,
+        after: &Distribution,
+        predicted_loss: Option<u64>,
+        observed_loss: Option<u64>,
+    ) -> FaultSection {
+        FaultSection {
+            label: label.into(),
+            map: before.map.clone(),
+            before: before.members.clone(),
+            after: after.members.clone(),
+            predicted_loss,
+            observed_loss,
+        }
+    }
+}
+
+/// One recorded value over repeats (plans): e.g. `race.final` of every repeat.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SpreadRow {
+    /// Where it belongs (a case).
+    pub label: String,
+    /// `scenario.value`.
+    pub name: String,
+    pub values: Vec<f64>,
+    pub mean: f64,
+    pub min: f64,
+    pub max: f64,
 }
 
 /// A check on recorded values (plans), e.g. `race.final < 30000`.
@@ -71,6 +104,8 @@ pub struct Report {
     pub faults: Vec<FaultSection>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub checks: Vec<ReportCheck>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub spread: Vec<SpreadRow>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub history: Option<HistorySection>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -86,6 +121,7 @@ impl Report {
             runs: Vec::new(),
             faults: Vec::new(),
             checks: Vec::new(),
+            spread: Vec::new(),
             history: None,
             plan: None,
         }
@@ -113,12 +149,18 @@ impl Report {
         self
     }
 
+    pub fn add_spread(&mut self, row: SpreadRow) -> &mut Report {
+        self.spread.push(row);
+        self
+    }
+
     pub fn set_history(&mut self, history: HistorySection) -> &mut Report {
         self.history = Some(history);
         self
     }
 
-    /// Keeps the plan runner's own result document in `report.json` as `plan`.
+    /// Keeps a document about the whole run (for plans: the plan's name, file, repeats) in
+    /// `report.json` as `plan`.
     pub fn set_plan<T: Serialize>(&mut self, plan: &T) -> &mut Report {
         self.plan = serde_json::to_value(plan).ok();
         self
@@ -136,12 +178,22 @@ pub struct ReportError {
 /// Writes `report.json`, `report.md` and `report.html` into `dir` (created if missing);
 /// returns their paths.
 pub fn write_report(dir: &Path, report: &Report) -> Result<Vec<PathBuf>, ReportError> {
+    write_report_as(dir, report, report)
+}
+
+/// [`write_report`] with another document as `report.json` (a plan writes its own result
+/// there, which holds every run, fault and check too).
+pub fn write_report_as<T: Serialize>(
+    dir: &Path,
+    report: &Report,
+    json: &T,
+) -> Result<Vec<PathBuf>, ReportError> {
     let err = |path: &Path| {
         let path = path.to_owned();
         move |source| ReportError { path, source }
     };
     std::fs::create_dir_all(dir).map_err(err(dir))?;
-    let json = serde_json::to_string_pretty(report).expect("reports always serialize") + "\n";
+    let json = serde_json::to_string_pretty(json).expect("reports always serialize") + "\n";
     let files = [
         ("report.json", json),
         ("report.md", super::markdown::render(report)),

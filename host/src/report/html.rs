@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use super::document::{FaultSection, HistorySection, Report, ReportCheck, ReportRun};
+use super::document::{FaultSection, HistorySection, Report, ReportCheck, ReportRun, SpreadRow};
 use super::facts;
 use super::svg::{self, esc, num, Bar};
 use crate::results::ScenarioResult;
@@ -80,6 +80,9 @@ pub fn render(r: &Report) -> String {
     if !r.checks.is_empty() {
         out.push_str("<li><a href=\"#checks\">Checks</a></li>");
     }
+    if !r.spread.is_empty() {
+        out.push_str("<li><a href=\"#spread\">Spread over repeats</a></li>");
+    }
     if r.history.is_some() {
         out.push_str("<li><a href=\"#history\">History</a></li>");
     }
@@ -97,6 +100,9 @@ pub fn render(r: &Report) -> String {
     }
     if !r.checks.is_empty() {
         checks_section(&mut out, &r.checks);
+    }
+    if !r.spread.is_empty() {
+        spread_section(&mut out, &r.spread);
     }
     if let Some(h) = &r.history {
         history_section(&mut out, h);
@@ -422,7 +428,7 @@ fn fault_section(out: &mut String, f: &FaultSection) {
     for m in members {
         let b = f.before.iter().find(|e| e.member == m);
         let a = f.after.iter().find(|e| e.member == m);
-        let cells = |e: Option<&crate::backend::embedded::MemberEntries>| match e {
+        let cells = |e: Option<&crate::cluster::MemberDistribution>| match e {
             Some(e) => format!(
                 "<td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td>",
                 if e.running { "yes" } else { "no" },
@@ -492,6 +498,41 @@ fn checks_section(out: &mut String, checks: &[ReportCheck]) {
         );
     }
     out.push_str("</table></section>\n");
+}
+
+fn spread_section(out: &mut String, rows: &[SpreadRow]) {
+    out.push_str("<section id=\"spread\"><h2>Spread over repeats</h2><table><tr><th>where</th><th>value</th><th>min</th><th>mean</th><th>max</th><th>values</th></tr>");
+    let mut bars = Vec::new();
+    for r in rows {
+        let values: Vec<String> = r.values.iter().map(|v| num(*v)).collect();
+        let _ = write!(
+            out,
+            "<tr><td>{}</td><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td>{}</td></tr>",
+            esc(&r.label),
+            esc(&r.name),
+            num(r.min),
+            num(r.mean),
+            num(r.max),
+            values.join(", ")
+        );
+        if r.name.ends_with(".final") || r.name.ends_with(".elapsed_ms") {
+            bars.push(Bar {
+                label: format!("{} · {}", r.label, r.name),
+                value: r.mean,
+                color: svg::color(bars.len()),
+                note: format!("{} (min {}, max {})", num(r.mean), num(r.min), num(r.max)),
+            });
+        }
+    }
+    out.push_str("</table>");
+    if !bars.is_empty() {
+        let _ = write!(
+            out,
+            "<div class=\"plot\">{}</div>",
+            svg::bars("mean over repeats", &bars)
+        );
+    }
+    out.push_str("</section>\n");
 }
 
 fn history_section(out: &mut String, h: &HistorySection) {

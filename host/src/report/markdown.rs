@@ -92,6 +92,22 @@ pub fn render(r: &Report) -> String {
             );
         }
     }
+    if !r.spread.is_empty() {
+        out.push_str("\n## Spread over repeats\n\n| where | value | min | mean | max | values |\n| --- | --- | ---: | ---: | ---: | --- |\n");
+        for s in &r.spread {
+            let values: Vec<String> = s.values.iter().map(|v| num(*v)).collect();
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} | {} | {} |",
+                cell(&s.label),
+                cell(&s.name),
+                num(s.min),
+                num(s.mean),
+                num(s.max),
+                values.join(", ")
+            );
+        }
+    }
     if let Some(h) = &r.history {
         let c = &h.check;
         let _ = writeln!(

@@ -9,12 +9,15 @@ mod document;
 mod facts;
 pub mod html;
 pub mod markdown;
+mod plan;
 pub mod summary;
 pub mod svg;
 
 pub use document::{
-    write_report, FaultSection, HistorySection, Report, ReportCheck, ReportError, ReportRun,
+    write_report, write_report_as, FaultSection, HistorySection, Report, ReportCheck, ReportError,
+    ReportRun, SpreadRow,
 };
+pub use plan::from_plan;
 pub use summary::{history_summary, summary, thousands};
 
 use crate::results::RunResult;

@@ -78,7 +78,19 @@ pub fn bars(title: &str, rows: &[Bar]) -> String {
     let label_w = label_w.clamp(60.0, 260.0);
     let plot_w = 420.0;
     let row_h = 22.0;
-    let w = label_w + plot_w + 110.0;
+    let note_w = rows
+        .iter()
+        .map(|r| {
+            if r.note.is_empty() {
+                num(r.value).len()
+            } else {
+                r.note.chars().count()
+            }
+        })
+        .max()
+        .unwrap_or(4) as f64
+        * 7.0;
+    let w = label_w + plot_w + note_w + 20.0;
     let h = row_h * rows.len() as f64 + 10.0;
     let max = rows.iter().map(|r| r.value).fold(0.0f64, f64::max);
     let mut out = String::new();
