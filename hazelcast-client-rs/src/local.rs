@@ -206,6 +206,11 @@ fn member_xml(c: &LocalClusterConfig, port: u16, all_ports: &[u16]) -> String {
     <property name="hazelcast.phone.home.enabled">false</property>
     <property name="hazelcast.wait.seconds.before.join">1</property>
     <property name="hazelcast.logging.type">jdk</property>
+    <!-- A member killed with SIGKILL is usually noticed at once (its connections close), but
+         when that is missed the heartbeat timeout decides: 15 s instead of the default 60 s,
+         so an experiment waits for the cluster to settle in seconds, not a minute. -->
+    <property name="hazelcast.heartbeat.interval.seconds">1</property>
+    <property name="hazelcast.max.no.heartbeat.seconds">15</property>
     <!-- SIGTERM leaves the cluster gracefully (partitions handed over first). -->
     <property name="hazelcast.shutdownhook.policy">GRACEFUL</property>
   </properties>

@@ -41,6 +41,11 @@ import java.nio.file.Path;
 import java.nio.file.Paths;
 import java.nio.file.StandardCopyOption;
 import java.util.TreeSet;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Supplier;
 
 public final class HzlabMember {
     private static final String MAP_SERVICE = "hz:impl:mapService";
@@ -110,8 +115,11 @@ public final class HzlabMember {
                 .append(",\"address\":").append(str(addr(m.getAddress()))).append('}');
         }
         b.append(']');
-        b.append(",\"cluster_safe\":").append(safe(() -> hz.getPartitionService().isClusterSafe()));
-        b.append(",\"member_safe\":").append(safe(() -> hz.getPartitionService().isLocalMemberSafe()));
+        // isClusterSafe asks every member in this member's list; one that has just died
+        // but is not yet removed would hold the answer for the operation call timeout
+        // (60 s): answer "not safe" after a short wait instead, and let the caller ask again.
+        b.append(",\"cluster_safe\":").append(bounded(() -> hz.getPartitionService().isClusterSafe(), 3_000));
+        b.append(",\"member_safe\":").append(bounded(() -> hz.getPartitionService().isLocalMemberSafe(), 15_000));
         b.append(",\"migrating\":").append(ps.hasOnGoingMigration());
         b.append(",\"migration_queue\":").append(ps.getMigrationQueueSize());
         int count = ps.getPartitionCount();
@@ -153,13 +161,16 @@ public final class HzlabMember {
         return b.toString();
     }
 
-    private interface Check {
-        boolean get() throws Exception;
-    }
+    private static final ExecutorService CHECKS = Executors.newCachedThreadPool(r -> {
+        Thread t = new Thread(r, "hzlab-check");
+        t.setDaemon(true);
+        return t;
+    });
 
-    private static boolean safe(Check c) {
+    // The check's answer, or false if it fails or takes longer than `millis`.
+    private static boolean bounded(Supplier<Boolean> check, long millis) {
         try {
-            return c.get();
+            return CompletableFuture.supplyAsync(check, CHECKS).get(millis, TimeUnit.MILLISECONDS);
         } catch (Exception e) {
             return false;
         }

@@ -34,9 +34,10 @@ pub struct MemberStats {
     pub master: bool,
     /// The member list as this member sees it.
     pub members: Vec<MemberRef>,
-    /// `PartitionService.isClusterSafe`: every partition's backups are in sync.
+    /// `PartitionService.isClusterSafe`: every partition's backups are in sync (false also
+    /// when the members did not all answer within 3 s, e.g. while one just died).
     pub cluster_safe: bool,
-    /// `PartitionService.isLocalMemberSafe`.
+    /// `PartitionService.isLocalMemberSafe` (false when it took over 15 s).
     pub member_safe: bool,
     /// Migrations under way or queued.
     pub migrating: bool,
@@ -147,9 +148,9 @@ pub(super) async fn request(port: u16, maps: &[&str]) -> Result<MemberStats, Str
             .map_err(|e| format!("cannot read the answer: {e}"))?;
         Ok::<_, String>(answer)
     };
-    let answer = tokio::time::timeout(Duration::from_secs(60), exchange)
+    let answer = tokio::time::timeout(Duration::from_secs(30), exchange)
         .await
-        .map_err(|_| format!("no answer on statistics port {port} within 60 s"))??;
+        .map_err(|_| format!("no answer on statistics port {port} within 30 s"))??;
     if answer.trim().is_empty() {
         return Err("the member closed the connection without an answer".into());
     }

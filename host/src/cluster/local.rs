@@ -223,6 +223,9 @@ impl LocalMembers {
             if s.migrating || s.migration_queue > 0 {
                 return Ok(Some(format!("member {} has migrations under way", i + 1)));
             }
+            if !s.member_safe {
+                return Ok(Some(format!("member {} is not safe yet", i + 1)));
+            }
             if !s.cluster_safe {
                 return Ok(Some(format!("member {} reports the cluster unsafe", i + 1)));
             }
@@ -339,6 +342,9 @@ impl ClusterControl for LocalMembers {
                 None if safe_once => return Ok(()),
                 None => safe_once = true,
                 Some(reason) => {
+                    if std::env::var_os("HZLAB_TRACE").is_some() {
+                        eprintln!("[wait-safe {:?}] {reason}", started.elapsed());
+                    }
                     safe_once = false;
                     if started.elapsed() > timeout {
                         return Err(ClusterError::NotSafe {
