@@ -78,3 +78,46 @@ fn python_optimistic_matches_its_rust_twin() {
     }
     assert!(r.passed);
 }
+
+#[test]
+fn the_python_template_builds_as_the_readme_says() {
+    let readme = std::fs::read_to_string(repo().join("README.md")).unwrap();
+    let block = readme
+        .split("<!-- new-python-steps -->")
+        .nth(1)
+        .expect("README has no <!-- new-python-steps --> block");
+    let steps: Vec<Vec<&str>> = block
+        .split("```")
+        .nth(1)
+        .unwrap()
+        .lines()
+        .skip(1)
+        .map(|l| l.split('#').next().unwrap().trim())
+        .filter(|l| !l.is_empty())
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(steps.len(), 3, "{steps:?}");
+    let dir = kit_support::scratch("readme-python");
+    // `new` and `build`; running a Python component is what the test above does.
+    for step in &steps[..2] {
+        assert_eq!(step[0], "hzlab");
+        let o = hzlab(&dir, &step[1..]);
+        assert_eq!(o.status.code(), Some(0), "{step:?}: {}", stderr(&o));
+    }
+    let run = &steps[2];
+    let component = dir.join(run[2]);
+    let info = hzlab::kit::inspect("pybank.wasm", &std::fs::read(&component).unwrap()).unwrap();
+    assert!(
+        info.imports
+            .iter()
+            .any(|i| i.starts_with("hzlab:scenario/lock@")),
+        "{info}"
+    );
+    assert!(
+        info.imports
+            .iter()
+            .all(|i| i.starts_with("hzlab:scenario/")),
+        "{info}"
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}
