@@ -159,8 +159,21 @@ fn up_status_kill_start_down_from_separate_processes() {
 
     // Restart, then a member killed behind hzlab's back is reported.
     ok(hzlab(&dir, &name, &["start", "3"]));
+    ok(hzlab(&dir, &name, &["wait-safe"]));
     let doc = status(&dir, &name);
     assert_eq!(entries(&doc).len(), 3);
+
+    // A graceful stop hands member 1's partitions over: nothing lost, backups restored.
+    let stopped = ok(hzlab(
+        &dir,
+        &name,
+        &["kill", "1", "--graceful", "--wait-safe", "120"],
+    ));
+    assert!(stopped.contains("stopped member 1 gracefully"), "{stopped}");
+    let e = entries(&status(&dir, &name));
+    assert_eq!(e.iter().map(|x| x.0).collect::<Vec<_>>(), vec![2, 3]);
+    assert_eq!(e.iter().map(|x| x.1).sum::<u64>(), 1000);
+    assert_eq!(e.iter().map(|x| x.2).sum::<u64>(), 1000);
     let pid = doc["members"][1]["pid"].as_u64().unwrap();
     Command::new("kill")
         .args(["-9", &pid.to_string()])

@@ -300,9 +300,24 @@ impl ClusterControl for LocalMembers {
     async fn stop(&mut self, member: usize) -> Result<(), ClusterError> {
         check_members(&[member], self.cluster.len())?;
         self.running(member)?;
-        // A graceful stop waits for the member to hand its partitions over; it blocks this
-        // thread (a few seconds), which the callers here accept.
-        self.cluster.stop(member - 1, Duration::from_secs(120))?;
+        // SIGTERM runs the member's graceful shutdown (partitions handed over first); wait
+        // for it without blocking the runtime, so scenarios running meanwhile go on.
+        let index = member - 1;
+        let pid = self
+            .cluster
+            .pid(index)
+            .ok_or(ClusterError::NotRunning(member))?;
+        let _ = std::process::Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while self.cluster.is_running(index) && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        // Reaps the process (or kills it if it did not leave in time) and records it.
+        self.cluster.kill(index)?;
         Ok(())
     }
 
