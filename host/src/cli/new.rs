@@ -22,7 +22,7 @@ pub struct NewArgs {
     /// The language of the scenario.
     #[arg(long, value_enum, default_value = "rust")]
     pub lang: LangArg,
-    /// Where to create the project directory (default: the current directory).
+    /// Where to create the project directory.
     #[arg(long, value_name = "PARENT", default_value = ".")]
     pub dir: PathBuf,
 }
