@@ -175,7 +175,7 @@ fn build_python(dir: &Path, out: &Path, options: &BuildOptions) -> Result<(), Ki
         });
     }
     let tool = componentize_py(options)?;
-    let mut cmd = Command::new(&tool);
+    let mut cmd = tool.command();
     cmd.current_dir(dir)
         .arg("-d")
         .arg(&wit)
@@ -188,32 +188,96 @@ fn build_python(dir: &Path, out: &Path, options: &BuildOptions) -> Result<(), Ki
     run(cmd, "componentize-py componentize --stub-wasi app", options).map(|_| ())
 }
 
-/// The pinned componentize-py, installed into a virtual environment of its own when missing.
-pub fn componentize_py(options: &BuildOptions) -> Result<PathBuf, KitError> {
+/// How to run componentize-py: its script in a virtual environment, or (where Python cannot
+/// make virtual environments) its package installed with `pip --target`, run by `python3`.
+#[derive(Debug, Clone)]
+pub struct Componentize {
+    program: OsString,
+    args: Vec<OsString>,
+    python_path: Option<PathBuf>,
+}
+
+impl Componentize {
+    pub fn command(&self) -> Command {
+        let mut cmd = Command::new(&self.program);
+        cmd.args(&self.args);
+        if let Some(p) = &self.python_path {
+            cmd.env("PYTHONPATH", p);
+        }
+        cmd
+    }
+}
+
+/// The pinned componentize-py, installed from PyPI on first use: into a virtual environment
+/// of its own, or with `pip install --target` when `python3 -m venv` is not available.
+pub fn componentize_py(options: &BuildOptions) -> Result<Componentize, KitError> {
     let version = templates::COMPONENTIZE_PY_VERSION;
-    let venv = tools_dir(options).join(format!("componentize-py-{version}"));
+    let tools = tools_dir(options);
+    let venv = tools.join(format!("componentize-py-{version}"));
+    let packages = tools.join(format!("componentize-py-{version}-packages"));
     let bin = if cfg!(windows) {
         venv.join("Scripts").join("componentize-py.exe")
     } else {
         venv.join("bin").join("componentize-py")
     };
+    let in_venv = || Componentize {
+        program: bin.clone().into(),
+        args: Vec::new(),
+        python_path: None,
+    };
+    let python = find_python()?;
+    let in_packages = || Componentize {
+        program: python.clone(),
+        args: vec![
+            "-c".into(),
+            "import sys; from componentize_py import script; \
+             sys.argv[0] = 'componentize-py'; sys.exit(script())"
+                .into(),
+        ],
+        python_path: Some(packages.clone()),
+    };
     if bin.is_file() {
-        return Ok(bin);
+        return Ok(in_venv());
+    }
+    if packages.join("componentize_py").is_dir() {
+        return Ok(in_packages());
     }
     eprintln!(
-        "hzlab: installing componentize-py {version} (PyPI) into {}",
-        venv.display()
+        "hzlab: installing componentize-py {version} (PyPI) under {}",
+        tools.display()
     );
-    let python = find_python()?;
+    let spec = format!("componentize-py=={version}");
+    let pip_what = format!("pip install {spec}");
     let mut cmd = Command::new(&python);
     cmd.args(["-m", "venv"]).arg(&venv);
-    run(cmd, "python3 -m venv", options)?;
-    let venv_python = if cfg!(windows) {
-        venv.join("Scripts").join("python.exe")
-    } else {
-        venv.join("bin").join("python")
-    };
-    let mut cmd = Command::new(venv_python);
+    if run(cmd, "python3 -m venv", options).is_ok() {
+        let venv_python = if cfg!(windows) {
+            venv.join("Scripts").join("python.exe")
+        } else {
+            venv.join("bin").join("python")
+        };
+        let mut cmd = Command::new(venv_python);
+        cmd.args([
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+        ])
+        .arg(&spec);
+        run(cmd, &pip_what, options)?;
+        if bin.is_file() {
+            return Ok(in_venv());
+        }
+        return Err(KitError::Failed {
+            command: pip_what,
+            status: format!("no {} afterwards", bin.display()),
+            output: String::new(),
+        });
+    }
+    // No venv module (a distribution's python3 without its venv package): the package alone.
+    let _ = fs::remove_dir_all(&venv);
+    let mut cmd = Command::new(&python);
     cmd.args([
         "-m",
         "pip",
@@ -221,20 +285,11 @@ pub fn componentize_py(options: &BuildOptions) -> Result<PathBuf, KitError> {
         "--quiet",
         "--disable-pip-version-check",
     ])
-    .arg(format!("componentize-py=={version}"));
-    run(
-        cmd,
-        &format!("pip install componentize-py=={version}"),
-        options,
-    )?;
-    if !bin.is_file() {
-        return Err(KitError::Failed {
-            command: format!("pip install componentize-py=={version}"),
-            status: format!("no {} afterwards", bin.display()),
-            output: String::new(),
-        });
-    }
-    Ok(bin)
+    .arg("--target")
+    .arg(&packages)
+    .arg(&spec);
+    run(cmd, &format!("{pip_what} --target"), options)?;
+    Ok(in_packages())
 }
 
 fn tools_dir(options: &BuildOptions) -> PathBuf {
