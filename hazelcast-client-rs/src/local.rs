@@ -206,11 +206,6 @@ fn member_xml(c: &LocalClusterConfig, port: u16, all_ports: &[u16]) -> String {
     <property name="hazelcast.phone.home.enabled">false</property>
     <property name="hazelcast.wait.seconds.before.join">1</property>
     <property name="hazelcast.logging.type">jdk</property>
-    <!-- A member killed with SIGKILL is usually noticed at once (its connections close), but
-         when that is missed the heartbeat timeout decides: 15 s instead of the default 60 s,
-         so an experiment waits for the cluster to settle in seconds, not a minute. -->
-    <property name="hazelcast.heartbeat.interval.seconds">1</property>
-    <property name="hazelcast.max.no.heartbeat.seconds">15</property>
     <!-- SIGTERM leaves the cluster gracefully (partitions handed over first). -->
     <property name="hazelcast.shutdownhook.policy">GRACEFUL</property>
   </properties>
@@ -794,10 +789,25 @@ fn signal(pid: u32, signal: &str) {
         .status();
 }
 
-/// Waits until process `pid` is no longer the member; whether it went within `timeout`.
+/// Whether process `pid` has finished exiting (or the id now belongs to another process): a
+/// killed process whose memory is still being released has an empty command line but is not
+/// gone yet.
+fn pid_gone(pid: u32, config_path: &Path) -> bool {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return true;
+    };
+    let state = stat.rsplit(')').next().unwrap_or("").trim_start();
+    if state.starts_with('Z') || state.starts_with('X') {
+        return true;
+    }
+    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    !cmdline.is_empty() && !pid_is_member(pid, config_path)
+}
+
+/// Waits until process `pid` has exited; whether it went within `timeout`.
 fn wait_gone(pid: u32, config_path: &Path, timeout: Duration) -> bool {
     let deadline = Instant::now() + timeout;
-    while pid_is_member(pid, config_path) {
+    while !pid_gone(pid, config_path) {
         if Instant::now() > deadline {
             return false;
         }

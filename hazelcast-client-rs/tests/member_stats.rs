@@ -108,7 +108,15 @@ async fn stats_replica_table_and_loss_on_three_members() {
     let detached = LocalCluster::start(config).await.unwrap();
     let pid = detached.pid(1).unwrap();
     detached.detach().unwrap();
-    let mut again = LocalCluster::attach(&dir).unwrap();
+    // A detached cluster is not killed on drop: a guard does it if an assertion fails.
+    struct KillOnDrop(LocalCluster);
+    impl Drop for KillOnDrop {
+        fn drop(&mut self) {
+            self.0.shutdown();
+        }
+    }
+    let mut guard = KillOnDrop(LocalCluster::attach(&dir).unwrap());
+    let again = &mut guard.0;
     assert!(again.is_running(0) && again.is_running(1));
     assert_eq!(again.pid(1), Some(pid));
     assert_eq!(again.stats(1, &[]).await.unwrap().members.len(), 2);
@@ -118,6 +126,6 @@ async fn stats_replica_table_and_loss_on_three_members() {
     assert!(again.is_running(1));
     again.shutdown();
     assert!(!again.is_running(0) && !again.is_running(1));
-    drop(again);
+    drop(guard);
     let _ = std::fs::remove_dir_all(&dir);
 }
