@@ -143,10 +143,20 @@ fn state(
     )
 }
 
-/// Nanoseconds per operation called directly on an embedded session.
+/// CPU time this thread has run, in nanoseconds (`/proc/thread-self/schedstat`). The
+/// micro-measurements use it rather than wall time: on a shared, loaded machine the wall clock
+/// counts the time other processes held the CPU.
+fn cpu_ns() -> u64 {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
+}
+
+/// CPU nanoseconds per operation called directly on an embedded session.
 async fn direct(session: &EmbeddedSession, op: &str, ops: u32) -> f64 {
     let key = Value::String("key".into());
-    let started = Instant::now();
+    let started = cpu_ns();
     match op {
         "get" => {
             for _ in 0..ops {
@@ -165,10 +175,10 @@ async fn direct(session: &EmbeddedSession, op: &str, ops: u32) -> f64 {
         }
         _ => unreachable!(),
     }
-    started.elapsed().as_nanos() as f64 / ops as f64
+    (cpu_ns() - started) as f64 / ops as f64
 }
 
-/// Nanoseconds of one `run` call of the `opsloop` guest (instantiated beforehand).
+/// CPU nanoseconds of one `run` call of the `opsloop` guest (instantiated beforehand).
 async fn guest_run(
     engine: &ScenarioEngine,
     pre: &ScenarioPre<InstanceState<EmbeddedSession>>,
@@ -179,19 +189,20 @@ async fn guest_run(
     let a = args(&[("op", op.into()), ("ops", ops.to_string())]);
     let mut store = engine.store(state(cluster.session(1), a, "opsloop", Phase::Run));
     let instance = pre.instantiate_async(&mut store).await.unwrap();
-    let started = Instant::now();
+    let started = cpu_ns();
     instance.call_run(&mut store).await.unwrap().unwrap();
-    started.elapsed().as_nanos() as f64
+    (cpu_ns() - started) as f64
 }
 
-/// Microseconds per fresh store + instantiation of a pre-linked component.
+/// CPU microseconds per fresh store + instantiation of a pre-linked component (the store
+/// dropped before the next one, as when an instance ends).
 async fn instantiations(
     engine: &ScenarioEngine,
     pre: &ScenarioPre<InstanceState<EmbeddedSession>>,
     cluster: &EmbeddedCluster,
     count: u32,
 ) -> f64 {
-    let started = Instant::now();
+    let started = cpu_ns();
     for i in 0..count {
         let mut store = engine.store(state(
             cluster.session(i as u64),
@@ -201,7 +212,7 @@ async fn instantiations(
         ));
         black_box(pre.instantiate_async(&mut store).await.unwrap());
     }
-    started.elapsed().as_secs_f64() * 1e6 / count as f64
+    (cpu_ns() - started) as f64 / 1e3 / count as f64
 }
 
 /// This process's resident set (VmRSS) or its peak (VmHWM), in bytes.
@@ -272,9 +283,11 @@ async fn live_instances(engine: &ScenarioEngine, live: u32) -> (u64, f64) {
 }
 
 /// Wall time (ms) of a whole seed run as `hzlab run` makes it (compile, setup, run, verify),
-/// and of its run phase alone (the slowest instance).
-async fn seed_run(engine: &ScenarioEngine, name: &str) -> (f64, f64, i64) {
+/// of its run phase alone (the slowest instance), and the CPU time of the runtime's thread
+/// for the whole run (compilation threads aside).
+async fn seed_run(engine: &ScenarioEngine, name: &str) -> (f64, f64, f64, i64) {
     let cluster = cluster(2);
+    let cpu = cpu_ns();
     let r = run(
         engine,
         &cluster,
@@ -282,6 +295,7 @@ async fn seed_run(engine: &ScenarioEngine, name: &str) -> (f64, f64, i64) {
         &[("iterations", "10000".to_string())],
     )
     .await;
+    let cpu_ms = (cpu_ns() - cpu) as f64 / 1e6;
     let s = &r.scenarios[0];
     let slowest = s.instances.iter().map(|i| i.elapsed_ms).fold(0.0, f64::max);
     let final_value = s
@@ -290,7 +304,7 @@ async fn seed_run(engine: &ScenarioEngine, name: &str) -> (f64, f64, i64) {
         .get("final")
         .and_then(|v| v.as_i64())
         .unwrap_or(-1);
-    (r.elapsed_ms, slowest, final_value)
+    (r.elapsed_ms, slowest, cpu_ms, final_value)
 }
 
 fn line(what: &str, unit: &str, s: &Samples, target: &str, met: Option<bool>) {
@@ -343,6 +357,9 @@ fn main() {
         "pessimistic phase",
         "optimistic",
         "optimistic phase",
+        "race cpu",
+        "pessimistic cpu",
+        "optimistic cpu",
         "live bytes",
         "live ms",
     ];
@@ -380,8 +397,11 @@ fn main() {
                 .unwrap()
                 .push(instantiations(&engine, &race_pre, &c, o.instantiations).await);
             for name in ["race", "pessimistic", "optimistic"] {
-                let (whole, phase, final_value) = seed_run(&engine, name).await;
+                let (whole, phase, cpu, final_value) = seed_run(&engine, name).await;
                 s.get_mut(name).unwrap().push(whole);
+                if let Some(x) = s.get_mut(format!("{name} cpu").as_str()) {
+                    x.push(cpu);
+                }
                 if let Some(x) = s.get_mut(format!("{name} phase").as_str()) {
                     x.push(phase);
                 }
@@ -450,7 +470,7 @@ fn main() {
     );
     let inst = &s["instantiate"];
     line(
-        "instantiation of race (store + instance)",
+        "instantiation of race (store + instance, CPU)",
         "us",
         inst,
         "< 50",
@@ -498,6 +518,13 @@ fn main() {
             "  run phase (slowest instance)",
             "ms",
             &s[format!("{name} phase").as_str()],
+            "",
+            None,
+        );
+        line(
+            "  CPU time of the whole run (runtime thread)",
+            "ms",
+            &s[format!("{name} cpu").as_str()],
             "",
             None,
         );
