@@ -105,7 +105,14 @@ struct WriterState {
 }
 
 impl HistoryWriter {
+    /// Creates (or truncates) `path`, and its directory if missing.
     pub fn create(path: &Path) -> Result<HistoryWriter, HistoryError> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|source| HistoryError::Write {
+                path: path.to_owned(),
+                source,
+            })?;
+        }
         let file = File::create(path).map_err(|source| HistoryError::Write {
             path: path.to_owned(),
             source,

@@ -151,7 +151,8 @@ pub fn latency_table(out: &mut String, latency: &Latencies) {
         .map(|(k, _)| k.len())
         .max()
         .unwrap_or(0)
-        .max(12);
+        .max(10)
+        + 2;
     let _ = writeln!(
         out,
         "  {:<width$}  {:>9}  {:>8}  {:>8}  {:>8}  {:>8}  {:>8}",
