@@ -194,8 +194,8 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
         None => None,
     };
     let engine = ScenarioEngine::new()?;
-    // One thread: instances interleave only at their operations, reproducibly for a seed on
-    // the embedded cluster; on real members the client's connections share it.
+    // One thread: instances interleave only at their operations (as the seed draws them on
+    // the embedded cluster); on real members the client's connections share it.
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -9,7 +9,8 @@
 //! Operations interleave as on a real cluster: each one first crosses a simulated network
 //! ([`network`]), a few scheduler yields drawn from a seeded generator, so `get` then `put`
 //! from concurrent instances can lose updates while locked and `replace-if-same` loops cannot.
-//! With the same seed and a single-threaded runtime a run is reproducible.
+//! The seed drives the interleaving; a run with the same seed usually, but not always,
+//! interleaves the same way (some scheduling is not yet driven by the seed alone).
 
 mod locks;
 pub mod network;
