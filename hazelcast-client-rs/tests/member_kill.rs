@@ -87,10 +87,16 @@ async fn killing_a_member_mid_run_never_hangs() {
         match r {
             Ok(n) => done += n,
             Err((i, e)) => {
-                // Clear errors only: the connection closed under a non-retryable write, or
-                // the timeout ran out.
+                // Clear errors only: the connection closed under a non-retryable write, the
+                // timeout ran out, or the lock was lost with its owner (granted by the killed
+                // member before its backup had it, so the unlock finds no lock: Hazelcast's
+                // failover window for locks).
                 assert!(
-                    e.is_connection_error() || matches!(e, ClientError::Timeout { .. }),
+                    e.is_connection_error()
+                        || matches!(
+                            e,
+                            ClientError::Timeout { .. } | ClientError::NotLockOwner { .. }
+                        ),
                     "unclear error at iteration {i}: {e:?}"
                 );
                 failures.push((i, e.to_string()));
