@@ -1,21 +1,21 @@
 //! `hzlab:scenario/lock`: the instance is the lock owner; holds are tracked so that an
 //! instance that ends while holding a lock releases it.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use super::convert::value_from_wit;
 use super::{json, InstanceState};
 use crate::backend::Session;
 use crate::engine::bindings::hzlab::scenario::lock::Host;
 use crate::engine::bindings::{WitError, WitValue};
-use crate::latency::OpKind;
+use crate::latency::{OpKind, Stamp};
 
 type R<T> = wasmtime::Result<Result<T, WitError>>;
 
 impl<S: Session> Host for InstanceState<S> {
     async fn lock(&mut self, name: String, key: WitValue) -> R<()> {
         let key = value_from_wit(key);
-        let start = Instant::now();
+        let start = Stamp::now();
         let r = self.session.lock(&name, &key).await;
         self.observe(OpKind::Lock, start, &name, &r, || vec![json(&key)]);
         if r.is_ok() {
@@ -26,7 +26,7 @@ impl<S: Session> Host for InstanceState<S> {
 
     async fn try_lock(&mut self, name: String, key: WitValue, timeout_ms: u64) -> R<bool> {
         let key = value_from_wit(key);
-        let start = Instant::now();
+        let start = Stamp::now();
         let r = self
             .session
             .try_lock(&name, &key, Duration::from_millis(timeout_ms))
@@ -42,7 +42,7 @@ impl<S: Session> Host for InstanceState<S> {
 
     async fn unlock(&mut self, name: String, key: WitValue) -> R<()> {
         let key = value_from_wit(key);
-        let start = Instant::now();
+        let start = Stamp::now();
         let r = self.session.unlock(&name, &key).await;
         self.observe(OpKind::Unlock, start, &name, &r, || vec![json(&key)]);
         if r.is_ok() {
@@ -53,7 +53,7 @@ impl<S: Session> Host for InstanceState<S> {
 
     async fn is_locked(&mut self, name: String, key: WitValue) -> R<bool> {
         let key = value_from_wit(key);
-        let start = Instant::now();
+        let start = Stamp::now();
         let r = self.session.is_locked(&name, &key).await;
         self.observe(OpKind::IsLocked, start, &name, &r, || vec![json(&key)]);
         self.finish(r)

@@ -20,7 +20,7 @@ use crate::engine::bindings::hzlab::scenario::types;
 use crate::engine::bindings::WitError;
 use crate::engine::limits::Limits;
 use crate::history::{Event, HistoryWriter, OpOutcome};
-use crate::latency::{OpKind, OpLatencies};
+use crate::latency::{OpKind, OpLatencies, Stamp};
 use crate::results::{Phase, Recorder};
 use crate::runner::Progress;
 
@@ -105,17 +105,15 @@ impl<S: Session> InstanceState<S> {
     fn observe<T: HistoryValue>(
         &mut self,
         op: OpKind,
-        start: Instant,
+        start: Stamp,
         name: &str,
         result: &OpResult<T>,
         args: impl FnOnce() -> Vec<serde_json::Value>,
     ) {
-        let end = Instant::now();
-        let ns = end.saturating_duration_since(start).as_nanos() as u64;
+        let ns = Stamp::now().nanos_since(start);
         self.latency.record(op, ns);
         if let Some(history) = &self.history {
-            let us =
-                |t: Instant| t.saturating_duration_since(self.run.started).as_nanos() as f64 / 1e3;
+            let end_us = self.run.started.elapsed().as_nanos() as f64 / 1e3;
             let (outcome, value, error) = match result {
                 Ok(v) => (OpOutcome::Ok, v.history_value(), None),
                 Err(e) => (OpOutcome::of_error(e), None, Some(e.to_string())),
@@ -130,8 +128,8 @@ impl<S: Session> InstanceState<S> {
                 outcome,
                 value,
                 error,
-                start_us: us(start),
-                end_us: us(end),
+                start_us: ((end_us - ns as f64 / 1e3).max(0.0) * 1e3).round() / 1e3,
+                end_us,
             });
         }
     }

@@ -1,13 +1,13 @@
 //! `hzlab:scenario/queue`.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use super::convert::{value_from_wit, value_to_wit};
 use super::{json, InstanceState};
 use crate::backend::Session;
 use crate::engine::bindings::hzlab::scenario::queue::Host;
 use crate::engine::bindings::{WitError, WitValue};
-use crate::latency::OpKind;
+use crate::latency::{OpKind, Stamp};
 
 type R<T> = wasmtime::Result<Result<T, WitError>>;
 
@@ -18,7 +18,7 @@ fn ms(timeout_ms: Option<u64>) -> serde_json::Value {
 impl<S: Session> Host for InstanceState<S> {
     async fn offer(&mut self, name: String, item: WitValue, timeout_ms: Option<u64>) -> R<bool> {
         let item = value_from_wit(item);
-        let start = Instant::now();
+        let start = Stamp::now();
         let r = self
             .session
             .offer(&name, &item, timeout_ms.map(Duration::from_millis))
@@ -31,14 +31,14 @@ impl<S: Session> Host for InstanceState<S> {
 
     async fn put(&mut self, name: String, item: WitValue) -> R<()> {
         let item = value_from_wit(item);
-        let start = Instant::now();
+        let start = Stamp::now();
         let r = self.session.queue_put(&name, &item).await;
         self.observe(OpKind::QueuePut, start, &name, &r, || vec![json(&item)]);
         self.finish(r)
     }
 
     async fn poll(&mut self, name: String, timeout_ms: Option<u64>) -> R<Option<WitValue>> {
-        let start = Instant::now();
+        let start = Stamp::now();
         let r = self
             .session
             .poll(&name, timeout_ms.map(Duration::from_millis))
@@ -48,14 +48,14 @@ impl<S: Session> Host for InstanceState<S> {
     }
 
     async fn take(&mut self, name: String) -> R<WitValue> {
-        let start = Instant::now();
+        let start = Stamp::now();
         let r = self.session.take(&name).await;
         self.observe(OpKind::QueueTake, start, &name, &r, Vec::new);
         self.finish(r.map(value_to_wit))
     }
 
     async fn size(&mut self, name: String) -> R<u64> {
-        let start = Instant::now();
+        let start = Stamp::now();
         let r = self.session.queue_size(&name).await;
         self.observe(OpKind::QueueSize, start, &name, &r, Vec::new);
         self.finish(r)

@@ -1,13 +1,11 @@
 //! `hzlab:scenario/replace`.
 
-use std::time::Instant;
-
 use super::convert::{value_from_wit, value_to_wit};
 use super::{json, InstanceState};
 use crate::backend::Session;
 use crate::engine::bindings::hzlab::scenario::replace::Host;
 use crate::engine::bindings::{WitError, WitValue};
-use crate::latency::OpKind;
+use crate::latency::{OpKind, Stamp};
 
 type R<T> = wasmtime::Result<Result<T, WitError>>;
 
@@ -19,7 +17,7 @@ impl<S: Session> Host for InstanceState<S> {
         value: WitValue,
     ) -> R<Option<WitValue>> {
         let (key, value) = (value_from_wit(key), value_from_wit(value));
-        let start = Instant::now();
+        let start = Stamp::now();
         let r = self.session.replace(&name, &key, &value).await;
         self.observe(OpKind::Replace, start, &name, &r, || {
             vec![json(&key), json(&value)]
@@ -36,7 +34,7 @@ impl<S: Session> Host for InstanceState<S> {
     ) -> R<bool> {
         let key = value_from_wit(key);
         let (expected, new) = (value_from_wit(expected), value_from_wit(new));
-        let start = Instant::now();
+        let start = Stamp::now();
         let r = self
             .session
             .replace_if_same(&name, &key, &expected, &new)
