@@ -61,18 +61,9 @@ impl FaultSection {
     }
 }
 
-/// One recorded value over repeats (plans): e.g. `race.final` of every repeat.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct SpreadRow {
-    /// Where it belongs (a case).
-    pub label: String,
-    /// `scenario.value`.
-    pub name: String,
-    pub values: Vec<f64>,
-    pub mean: f64,
-    pub min: f64,
-    pub max: f64,
-}
+/// One recorded value over repeats (plans), e.g. `race.final` of every repeat: the plan
+/// runner's own type; in a report, `label` is the case and `name` is `label.value`.
+pub use crate::plan::exec::ValueSpread as SpreadRow;
 
 /// A check on recorded values (plans), e.g. `race.final < 30000`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
