@@ -20,6 +20,7 @@ pub mod report;
 pub mod results;
 pub mod runner;
 pub mod scenario;
+pub mod timeline;
 
 /// Components the host's own tests run (endless loops, memory hogs), built by `build.rs` from
 /// `guest-scenarios/testing/`. Not part of the API.

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::backend::BackendInfo;
 use crate::latency::{Latencies, OpLatencies};
+use crate::timeline::{QueueRecording, QueueTimelines};
 
 /// The phase a scenario is in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -178,6 +179,11 @@ pub struct RunResult {
     pub elapsed_ms: f64,
     pub scenarios: Vec<ScenarioResult>,
     pub passed: bool,
+    /// What the run did to each queue over time (see [`crate::timeline`]): `queues[]`
+    /// (`name`, `base`, `events[]`, `full[]`, `blocked[]`, `dropped`, `complete_until_us`)
+    /// and `queue_ops_untracked`, both absent when no queue was used.
+    #[serde(flatten)]
+    pub queues: QueueTimelines,
 }
 
 pub(crate) fn millis(d: Duration) -> f64 {
@@ -191,6 +197,9 @@ pub const MAX_LOG_LINES: usize = 1000;
 #[derive(Debug, Default)]
 pub struct Recorder {
     inner: Mutex<RecorderState>,
+    /// Queue operations, for the run's queue timelines (its own lock: queue operations do
+    /// not wait on records and logs).
+    queues: QueueRecording,
 }
 
 #[derive(Debug, Default)]
@@ -260,6 +269,11 @@ impl Recorder {
     /// Operation latencies merged so far.
     pub fn latency(&self) -> Latencies {
         self.with(|s| s.latency.clone())
+    }
+
+    /// The scenario's queue operations so far ([`crate::timeline::collect`] takes them).
+    pub fn queues(&self) -> &QueueRecording {
+        &self.queues
     }
 
     /// What instance `index` recorded.

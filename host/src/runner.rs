@@ -254,6 +254,12 @@ pub async fn run_with_history<B: Backend>(
         elapsed_ms: millis(started.elapsed()),
         scenarios,
         passed,
+        queues: crate::timeline::collect(
+            steps
+                .iter()
+                .flatten()
+                .map(|p| (&*p.shared.name, p.shared.recorder.queues())),
+        ),
     })
 }
 

@@ -114,6 +114,53 @@ fn report_and_history_of_the_seed_scenarios() {
             .unwrap()
             >= 100
     );
+    // The queue timeline: every add and take over time, the refused offers and the waits.
+    let queues = runs[0]["result"]["queues"].as_array().unwrap();
+    assert_eq!(queues.len(), 1, "one queue: {queues:?}");
+    let q = &queues[0];
+    assert_eq!(q["name"], "queue");
+    assert_eq!((&q["base"], &q["dropped"]), (&0.into(), &0.into()));
+    assert!(q.get("complete_until_us").is_none());
+    let events = q["events"].as_array().unwrap();
+    let (mut level, mut peak, mut last_t) = (0i64, 0i64, 0.0f64);
+    let (mut adds, mut takes) = (0, 0);
+    for e in events {
+        let t = e["t_us"].as_f64().unwrap();
+        assert!(t >= last_t, "events out of order: {e}");
+        last_t = t;
+        match e["delta"].as_i64().unwrap() {
+            1 => {
+                adds += 1;
+                assert_eq!(e["scenario"], "producer", "{e}");
+            }
+            -1 => {
+                takes += 1;
+                assert_eq!(e["scenario"], "consumer", "{e}");
+            }
+            d => panic!("delta {d}"),
+        }
+        assert!(e["instance"].as_u64().is_some(), "{e}");
+        level += e["delta"].as_i64().unwrap();
+        assert!((0..=10).contains(&level), "fill level {level} at {t} µs");
+        peak = peak.max(level);
+    }
+    assert_eq!((adds, takes, level, peak), (100, 100, 0, 10));
+    let full = scenarios[2]["totals"]["full"].as_u64().unwrap();
+    assert!(full > 0);
+    assert_eq!(q["full"].as_array().unwrap().len() as u64, full);
+    let blocked = q["blocked"].as_array().unwrap();
+    assert_eq!(
+        blocked.len() as u64,
+        full,
+        "each refused offer's put waited"
+    );
+    for b in blocked {
+        assert!(b["start_us"].as_f64() <= b["end_us"].as_f64(), "{b}");
+        assert_eq!(
+            (&b["scenario"], &b["added"]),
+            (&"producer".into(), &true.into())
+        );
+    }
     let check = &json["history"]["check"];
     let counters = check["counters"].as_array().unwrap();
     let race = counters.iter().find(|c| c["scenario"] == "race").unwrap();
@@ -161,6 +208,9 @@ fn report_and_history_of_the_seed_scenarios() {
         "| latency (µs) |",
         "## Operation history",
         "consumer 0 got",
+        "### Queues over time",
+        "| queue | added | taken | peak fill |",
+        "| queue | 100 | 100 | 10 |",
     ] {
         assert!(md.contains(part), "report.md lacks {part:?}");
     }
@@ -179,11 +229,17 @@ fn report_and_history_of_the_seed_scenarios() {
         "Producer blocking",
         "Which consumer got which item",
         "Final values",
+        "id=\"run-0-queues\"",
+        "Queues over time",
+        "<code>queue</code>: fill level and producer blocking over time",
+        "<title>queue queue: fill level over time</title>",
+        "capacity 10",
+        "refused offer(s)",
     ] {
         assert!(html.contains(section), "report.html lacks {section}");
     }
     let svgs = html.matches("<svg ").count();
-    assert!(svgs >= 8, "only {svgs} plots");
+    assert!(svgs >= 9, "only {svgs} plots");
     assert_eq!(svgs, html.matches("</svg>").count());
     let without_xmlns = html.replace("xmlns=\"http://www.w3.org/2000/svg\"", "");
     for external in [
@@ -216,6 +272,11 @@ fn no_history_no_history_section() {
     let json: serde_json::Value = serde_json::from_str(&read(&dir.join("report.json"))).unwrap();
     assert!(json.get("history").is_none());
     assert!(json.get("faults").is_none());
+    // A map-only run has no queue timeline, and its JSON no trace of one.
+    assert!(json["runs"][0]["result"].get("queues").is_none());
+    assert!(json["runs"][0]["result"]
+        .get("queue_ops_untracked")
+        .is_none());
     assert_eq!(
         json["runs"][0]["result"]["scenarios"][0]["latency"]["map.set"]["count"],
         50

@@ -58,6 +58,9 @@ pub struct InstanceState<S> {
     latency: OpLatencies,
     /// Where every operation goes when the run records a history.
     history: Option<Arc<HistoryWriter>>,
+    /// The queue (its index in the scenario's queue timeline) this instance's previous queue
+    /// operation found full: a put or timed offer right after it waited for room.
+    refused_queue: Option<u32>,
 }
 
 impl<S: Session> InstanceState<S> {
@@ -80,6 +83,7 @@ impl<S: Session> InstanceState<S> {
             limits,
             latency: OpLatencies::default(),
             history: None,
+            refused_queue: None,
         }
     }
 

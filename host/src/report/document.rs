@@ -7,7 +7,7 @@
 //! | `hzlab` | hzlab's version |
 //! | `title` | what was run (the command line's scenarios, or the plan's name) |
 //! | `passed` | every run passed and every check held |
-//! | `runs[]` | one per run: `label` (e.g. `race · repeat 2`) and `result`, the [`RunResult`] (`hzlab run --json`'s document: `backend`, `seed`, `elapsed_ms`, `scenarios[]` with `instances[]`, recorded `values` and `counters`, `totals`, `checks`, `logs`, and `latency` by operation: `count`, `mean_us`, `p50_us`, `p90_us`, `p99_us`, `max_us`) |
+//! | `runs[]` | one per run: `label` (e.g. `race · repeat 2`) and `result`, the [`RunResult`] (`hzlab run --json`'s document: `backend`, `seed`, `elapsed_ms`, `scenarios[]` with `instances[]`, recorded `values` and `counters`, `totals`, `checks`, `logs`, and `latency` by operation: `count`, `mean_us`, `p50_us`, `p90_us`, `p99_us`, `max_us`; and, when queues were used, `queues[]`, each queue's timeline: `name`, `base`, `events[]` (`t_us`, `delta`, `scenario`, `instance`), `full[]` (`t_us`, `scenario`, `instance`), `blocked[]` (`start_us`, `end_us`, `scenario`, `instance`, `added`), `dropped`, `complete_until_us`, as [`crate::timeline`] describes them) |
 //! | `faults[]` | (plans) per fault: `label`, `map`, `before[]` / `after[]` entries per member (`member`, `address`, `running`, `owned_partitions`, `owned_entries`, `backup_entries`), `predicted_loss`, `observed_loss` |
 //! | `checks[]` | (plans) checks on recorded values: `label`, `that`, `ok`, `detail` |
 //! | `spread[]` | (plans) a recorded value over repeats: `label`, `name`, `values`, `mean`, `min`, `max` |

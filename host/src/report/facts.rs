@@ -3,6 +3,7 @@
 //! the same tables and plots).
 
 use crate::results::{InstanceResult, ScenarioResult};
+use crate::timeline::{QueueTimeline, MAX_EVENTS_PER_QUEUE};
 
 /// A numeric value an instance recorded or counted.
 pub fn instance_number(i: &InstanceResult, name: &str) -> Option<f64> {
@@ -71,4 +72,74 @@ pub fn retries(s: &ScenarioResult) -> Option<Vec<(u32, f64)>> {
         .filter_map(|i| instance_number(i, "retries").map(|r| (i.index, r)))
         .collect();
     (!rows.is_empty()).then_some(rows)
+}
+
+/// What a queue timeline's fill level is, for the reports.
+pub const QUEUE_LEVEL_NOTE: &str = "Fill level: items added (an offer that returned true, a put) minus items taken (a poll that returned an item, a take), in the order the operations completed as hzlab saw them, from the run's start; plus the base, the fewest items the queue must have held before the run for the level never to go below 0. Blocked: a put or an offer with a timeout that waited for room (right after the same instance's refused offer, or lasting 1 ms or more, or an offer whose timeout ran out). Refused: an offer that found the queue full.";
+
+/// What a timeline lacks or assumes, in a sentence each (empty when nothing).
+pub fn queue_caveats(q: &QueueTimeline) -> Vec<String> {
+    let mut out = Vec::new();
+    if q.base > 0 {
+        out.push(format!(
+            "more items were taken than added early on: the queue held at least {} before the run (the base)",
+            q.base
+        ));
+    }
+    if q.dropped > 0 {
+        out.push(format!(
+            "{} entries after {} ms not kept (at most {} per queue and run): the timeline is complete up to then",
+            super::thousands(q.dropped),
+            super::svg::num(q.complete_until_us.unwrap_or(0.0) / 1e3),
+            super::thousands(MAX_EVENTS_PER_QUEUE as u64)
+        ));
+    }
+    out
+}
+
+/// One instance that waited for room or was refused on a queue.
+pub struct QueueWaiter {
+    /// `scenario instance`.
+    pub label: String,
+    /// Its waits for room: `(start_us, end_us)`.
+    pub blocked: Vec<(f64, f64)>,
+    /// Its refused offers (µs).
+    pub refused: Vec<f64>,
+}
+
+/// Who waited for room or was refused on a queue: per `(scenario, instance)`, in first-seen
+/// order.
+pub fn queue_waiters(q: &QueueTimeline) -> Vec<QueueWaiter> {
+    fn row<'r>(
+        rows: &'r mut Vec<QueueWaiter>,
+        scenario: &str,
+        instance: Option<u32>,
+    ) -> &'r mut QueueWaiter {
+        let label = match instance {
+            Some(i) => format!("{scenario} {i}"),
+            None => format!("{scenario} (setup/verify)"),
+        };
+        let i = match rows.iter().position(|r| r.label == label) {
+            Some(i) => i,
+            None => {
+                rows.push(QueueWaiter {
+                    label,
+                    blocked: Vec::new(),
+                    refused: Vec::new(),
+                });
+                rows.len() - 1
+            }
+        };
+        &mut rows[i]
+    }
+    let mut rows = Vec::new();
+    for b in &q.blocked {
+        row(&mut rows, &b.scenario, b.instance)
+            .blocked
+            .push((b.start_us, b.end_us));
+    }
+    for f in &q.full {
+        row(&mut rows, &f.scenario, f.instance).refused.push(f.t_us);
+    }
+    rows
 }

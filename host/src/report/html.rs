@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use super::document::{FaultSection, HistorySection, Report, ReportCheck, ReportRun, SpreadRow};
 use super::facts;
 use super::svg::{self, esc, num, Bar};
-use crate::results::ScenarioResult;
+use crate::results::{RunResult, ScenarioResult};
 
 const CSS: &str = "
 body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;margin:2rem auto;max-width:1100px;padding:0 1rem;color:#222;line-height:1.4}
@@ -208,6 +208,104 @@ pub fn run_section(out: &mut String, run: &ReportRun, id: &str) {
     }
     for s in &r.scenarios {
         scenario_section(out, s, &format!("{id}-{}", slug(&s.name)));
+    }
+    queues_section(out, r, &format!("{id}-queues"));
+    out.push_str("</section>\n");
+}
+
+/// Most producer rows under a queue's plot; past that, one row for all of them.
+const MAX_TRACKS: usize = 8;
+
+/// Every queue of a run over time: its figures, and its fill level with the producers' waits
+/// for room and refused offers.
+fn queues_section(out: &mut String, r: &RunResult, id: &str) {
+    let timelines = &r.queues.timelines;
+    if timelines.is_empty() {
+        return;
+    }
+    let capacity = r.backend.queue_capacity;
+    let _ = write!(
+        out,
+        "<section class=\"queues\" id=\"{}\"><h3>Queues over time</h3><p class=\"meta\">{}</p>",
+        esc(id),
+        esc(facts::QUEUE_LEVEL_NOTE)
+    );
+    if r.queues.untracked_ops > 0 {
+        let _ = write!(
+            out,
+            "<p class=\"meta\">{} operations on queues past the first {} of a scenario are not in the timelines.</p>",
+            super::thousands(r.queues.untracked_ops),
+            crate::timeline::MAX_QUEUES
+        );
+    }
+    out.push_str("<table><tr><th>queue</th><th>added</th><th>taken</th><th>peak fill</th><th>last fill</th><th>capacity</th><th>time at capacity (ms)</th><th>refused offers</th><th>blocked waits</th><th>blocked (ms)</th><th>dropped entries</th></tr>");
+    for q in timelines {
+        let s = q.summary(capacity);
+        let _ = write!(
+            out,
+            "<tr><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{} <small class=\"meta\">at {} ms</small></td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>",
+            esc(&q.name),
+            super::thousands(s.adds),
+            super::thousands(s.takes),
+            s.peak,
+            num(s.peak_at_us / 1e3),
+            s.last,
+            capacity.map(|c| c.to_string()).unwrap_or_else(|| "unknown".into()),
+            s.at_capacity_us.map(|t| num(t / 1e3)).unwrap_or_default(),
+            super::thousands(s.refused),
+            super::thousands(s.blocked),
+            num(s.blocked_us / 1e3),
+            super::thousands(q.dropped)
+        );
+    }
+    out.push_str("</table>");
+    for q in timelines {
+        let s = q.summary(capacity);
+        let steps: Vec<(f64, f64)> = q
+            .levels()
+            .into_iter()
+            .map(|(t, l)| (t / 1e3, l as f64))
+            .collect();
+        let mut rows = facts::queue_waiters(q);
+        if rows.len() > MAX_TRACKS {
+            let label = format!("all {} instances", rows.len());
+            let mut all = facts::QueueWaiter {
+                label,
+                blocked: Vec::new(),
+                refused: Vec::new(),
+            };
+            for r in rows.drain(..) {
+                all.blocked.extend(r.blocked);
+                all.refused.extend(r.refused);
+            }
+            rows.push(all);
+        }
+        let tracks: Vec<svg::Track> = rows
+            .into_iter()
+            .map(|r| svg::Track {
+                label: r.label,
+                spans: r.blocked.iter().map(|&(a, b)| (a / 1e3, b / 1e3)).collect(),
+                ticks: r.refused.iter().map(|t| t / 1e3).collect(),
+            })
+            .collect();
+        let title = format!("queue {}: fill level over time", q.name);
+        let plot = svg::timeline(&svg::TimelinePlot {
+            title: &title,
+            x: (s.start_us / 1e3, s.end_us / 1e3),
+            start: q.base as f64,
+            steps: &steps,
+            limit: capacity.map(|c| (c as f64, format!("capacity {c}"))),
+            tracks: &tracks,
+        });
+        let _ = write!(
+            out,
+            "<h4>Queue <code>{}</code>: fill level and producer blocking over time</h4>",
+            esc(&q.name)
+        );
+        for c in facts::queue_caveats(q) {
+            let _ = write!(out, "<p class=\"meta\">{}</p>", esc(&c));
+        }
+        let _ = write!(out, "<div class=\"plot\">{plot}</div>");
     }
     out.push_str("</section>\n");
 }

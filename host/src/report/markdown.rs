@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use super::document::{Report, ReportRun};
 use super::facts;
 use super::svg::num;
-use crate::results::ScenarioResult;
+use crate::results::{RunResult, ScenarioResult};
 
 fn cell(s: &str) -> String {
     s.replace('|', "\\|").replace('\n', " ")
@@ -167,6 +167,61 @@ pub fn run_section(out: &mut String, run: &ReportRun) {
     );
     for s in &r.scenarios {
         scenario_section(out, s);
+    }
+    queues_section(out, r);
+}
+
+/// Per queue of the run: added, taken, peak fill, time at capacity, refused offers, blocked.
+fn queues_section(out: &mut String, r: &RunResult) {
+    if r.queues.timelines.is_empty() {
+        return;
+    }
+    let capacity = r.backend.queue_capacity;
+    let _ = writeln!(
+        out,
+        "\n### Queues over time\n\n{}\n",
+        facts::QUEUE_LEVEL_NOTE
+    );
+    out.push_str("| queue | added | taken | peak fill | at (ms) | last fill | capacity | time at capacity (ms) | refused offers | blocked waits | blocked (ms) | dropped entries |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n");
+    let mut caveats = Vec::new();
+    for q in &r.queues.timelines {
+        let s = q.summary(capacity);
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            cell(&q.name),
+            s.adds,
+            s.takes,
+            s.peak,
+            num(s.peak_at_us / 1e3),
+            s.last,
+            capacity
+                .map(|c| c.to_string())
+                .unwrap_or_else(|| "unknown".into()),
+            s.at_capacity_us.map(|t| num(t / 1e3)).unwrap_or_default(),
+            s.refused,
+            s.blocked,
+            num(s.blocked_us / 1e3),
+            q.dropped
+        );
+        caveats.extend(
+            facts::queue_caveats(q)
+                .into_iter()
+                .map(|c| format!("- {}: {c}", cell(&q.name))),
+        );
+    }
+    if r.queues.untracked_ops > 0 {
+        caveats.push(format!(
+            "- {} operations on queues past the first {} of a scenario are not counted",
+            r.queues.untracked_ops,
+            crate::timeline::MAX_QUEUES
+        ));
+    }
+    if !caveats.is_empty() {
+        out.push('\n');
+        for c in caveats {
+            let _ = writeln!(out, "{c}");
+        }
     }
 }
 

@@ -1,6 +1,7 @@
 //! Small inline SVG plots for the HTML report: horizontal bars, latency bars on a log scale,
-//! percentile curves, and strips (which consumer got which item). No scripts, no external
-//! resources: every plot is one `<svg>` element.
+//! percentile curves, strips (which consumer got which item), and timelines (a queue's fill
+//! level over time with its producers' waits). No scripts, no external resources: every plot
+//! is one `<svg>` element.
 
 use std::fmt::Write as _;
 
@@ -414,6 +415,257 @@ pub fn strips(title: &str, rows: &[(String, Vec<i64>)], n: i64) -> String {
     out
 }
 
+/// A row under a [`timeline`] plot: spans (bars from start to end) and ticks (short marks) on
+/// the plot's time axis, e.g. one producer's waits for room and its refused offers.
+pub struct Track {
+    pub label: String,
+    /// `(start, end)` on the x axis.
+    pub spans: Vec<(f64, f64)>,
+    /// Points on the x axis.
+    pub ticks: Vec<f64>,
+}
+
+/// What a [`timeline`] plot shows.
+pub struct TimelinePlot<'a> {
+    pub title: &'a str,
+    /// The x axis (ms): from, to.
+    pub x: (f64, f64),
+    /// The level from `x.0`, before the first step.
+    pub start: f64,
+    /// `(x, level)` in order of x: the level from each point to the next (a step line).
+    pub steps: &'a [(f64, f64)],
+    /// A horizontal line at a level, with its label (e.g. the queue's capacity).
+    pub limit: Option<(f64, String)>,
+    /// Rows under the plot; their spans are also shaded behind the step line.
+    pub tracks: &'a [Track],
+}
+
+/// Ticks at round values (1, 2 or 5 × a power of ten) over `lo..=hi`, about `n` of them.
+fn round_ticks(lo: f64, hi: f64, n: usize) -> Vec<f64> {
+    let span = (hi - lo).max(f64::MIN_POSITIVE);
+    let raw = span / n.max(1) as f64;
+    let mag = 10f64.powf(raw.log10().floor());
+    let step = [1.0, 2.0, 5.0, 10.0]
+        .into_iter()
+        .map(|m| m * mag)
+        .find(|s| *s >= raw)
+        .unwrap_or(10.0 * mag);
+    let mut t = (lo / step).ceil() * step;
+    let mut out = Vec::new();
+    while t <= hi + step * 1e-9 && out.len() <= 4 * n {
+        out.push(t);
+        t += step;
+    }
+    out
+}
+
+/// Spans in pixels, merged where they touch (within half a pixel), at least a pixel wide.
+fn merged_spans(mut spans: Vec<(f64, f64)>) -> Vec<(f64, f64)> {
+    spans.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let mut out: Vec<(f64, f64)> = Vec::new();
+    for (a, b) in spans {
+        let b = b.max(a + 1.0);
+        match out.last_mut() {
+            Some(last) if a <= last.1 + 0.5 => last.1 = last.1.max(b),
+            _ => out.push((a, b)),
+        }
+    }
+    out
+}
+
+/// A step line over time (e.g. a queue's fill level) with an optional limit line, and tracks
+/// of spans (lower half of a row) and ticks (upper half) below it on the same time axis (ms). Steps closer than a pixel are drawn
+/// as one vertical stroke over the levels they pass through, so the line stays small whatever
+/// the number of steps; spans and ticks are merged per pixel the same way.
+pub fn timeline(p: &TimelinePlot) -> String {
+    let (left, right, top) = (150.0, 24.0, 26.0);
+    let (plot_w, plot_h, track_h, axis_h) = (600.0, 170.0, 18.0, 30.0);
+    let w = left + plot_w + right;
+    let tracks_top = top + plot_h + 8.0;
+    let axis_y = tracks_top + track_h * p.tracks.len() as f64;
+    let h = axis_y + axis_h;
+    let (x0, x1) = if p.x.1 > p.x.0 {
+        p.x
+    } else {
+        (p.x.0, p.x.0 + 1.0)
+    };
+    let px = |x: f64| left + ((x - x0) / (x1 - x0)).clamp(0.0, 1.0) * plot_w;
+    let y_max = p
+        .steps
+        .iter()
+        .map(|s| s.1)
+        .chain([p.start, p.limit.as_ref().map_or(0.0, |l| l.0), 1.0])
+        .fold(0.0f64, f64::max);
+    // Headroom, so a level at the top is not drawn on the frame.
+    let y_max = y_max + (y_max * 0.06).max(0.5);
+    let y_min = p.steps.iter().map(|s| s.1).fold(p.start.min(0.0), f64::min);
+    let py = |y: f64| top + plot_h - (y - y_min) / (y_max - y_min) * plot_h;
+    let mut out = String::new();
+    open(&mut out, w, h, p.title);
+    // Legend.
+    let _ = write!(
+        out,
+        r##"<line x1="{left}" y1="10" x2="{:.1}" y2="10" stroke="{}" stroke-width="2"/><text x="{:.1}" y="14">level</text>"##,
+        left + 18.0,
+        color(0),
+        left + 22.0
+    );
+    if let Some((_, label)) = &p.limit {
+        let _ = write!(
+            out,
+            r##"<line x1="{:.1}" y1="10" x2="{:.1}" y2="10" stroke="#888" stroke-dasharray="4 3"/><text x="{:.1}" y="14">{}</text>"##,
+            left + 70.0,
+            left + 88.0,
+            left + 92.0,
+            esc(label)
+        );
+    }
+    if !p.tracks.is_empty() {
+        let _ = write!(
+            out,
+            r##"<rect x="{:.1}" y="4" width="14" height="12" fill="{}" fill-opacity="0.6"/><text x="{:.1}" y="14">blocked</text><line x1="{:.1}" y1="4" x2="{:.1}" y2="16" stroke="{}" stroke-width="2"/><text x="{:.1}" y="14">refused offer</text>"##,
+            left + 230.0,
+            color(1),
+            left + 248.0,
+            left + 318.0,
+            left + 318.0,
+            color(3),
+            left + 324.0
+        );
+    }
+    // Y grid and labels.
+    for y in round_ticks(y_min, y_max, 4) {
+        let gy = py(y);
+        let _ = write!(
+            out,
+            r##"<line x1="{left}" y1="{gy:.1}" x2="{:.1}" y2="{gy:.1}" stroke="#e4e4e4"/><text x="{:.1}" y="{:.1}" text-anchor="end" font-size="10">{}</text>"##,
+            left + plot_w,
+            left - 4.0,
+            gy + 3.0,
+            num(y)
+        );
+    }
+    // Every track's spans, shaded behind the line.
+    let all: Vec<(f64, f64)> = p
+        .tracks
+        .iter()
+        .flat_map(|t| t.spans.iter().map(|&(a, b)| (px(a), px(b))))
+        .collect();
+    for (a, b) in merged_spans(all) {
+        let _ = write!(
+            out,
+            r#"<rect x="{a:.1}" y="{top}" width="{:.1}" height="{plot_h}" fill="{}" fill-opacity="0.15"/>"#,
+            b - a,
+            color(1)
+        );
+    }
+    if let Some((level, label)) = &p.limit {
+        let ly = py(*level);
+        let _ = write!(
+            out,
+            r##"<line x1="{left}" y1="{ly:.1}" x2="{:.1}" y2="{ly:.1}" stroke="#888" stroke-dasharray="4 3"><title>{}</title></line>"##,
+            left + plot_w,
+            esc(label)
+        );
+    }
+    // The step line: per pixel column, a vertical stroke through the levels it passes.
+    let mut path = format!("M{left:.1},{:.1}", py(p.start));
+    let mut column: Option<(i64, f64)> = None;
+    let (mut lo, mut hi) = (p.start, p.start);
+    let flush = |path: &mut String, x: f64, lo: f64, hi: f64, last: f64| {
+        let _ = write!(path, "H{x:.1}V{:.1}V{:.1}V{:.1}", py(lo), py(hi), py(last));
+    };
+    let mut last = p.start;
+    for &(x, y) in p.steps {
+        let sx = px(x);
+        let col = sx.floor() as i64;
+        match column {
+            Some((c, _)) if c == col => {}
+            Some((_, cx)) => {
+                flush(&mut path, cx, lo, hi, last);
+                (lo, hi) = (last, last);
+                column = Some((col, sx));
+            }
+            None => column = Some((col, sx)),
+        }
+        lo = lo.min(y);
+        hi = hi.max(y);
+        last = y;
+    }
+    if let Some((_, cx)) = column {
+        flush(&mut path, cx, lo, hi, last);
+    }
+    let _ = write!(path, "H{:.1}", left + plot_w);
+    let _ = write!(
+        out,
+        r#"<path d="{path}" fill="none" stroke="{}" stroke-width="1.5"/>"#,
+        color(0)
+    );
+    let _ = write!(
+        out,
+        r##"<rect x="{left}" y="{top}" width="{plot_w}" height="{plot_h}" fill="none" stroke="#bbb"/>"##
+    );
+    // Tracks.
+    for (i, t) in p.tracks.iter().enumerate() {
+        let y = tracks_top + i as f64 * track_h;
+        let _ = write!(
+            out,
+            r##"<text x="{:.1}" y="{:.1}" text-anchor="end" font-size="11">{}</text><rect x="{left}" y="{:.1}" width="{plot_w}" height="{:.1}" fill="#f4f4f4"/>"##,
+            left - 6.0,
+            y + 12.0,
+            esc(&t.label),
+            y + 2.0,
+            track_h - 4.0
+        );
+        let spans = merged_spans(t.spans.iter().map(|&(a, b)| (px(a), px(b))).collect());
+        for (a, b) in spans {
+            let _ = write!(
+                out,
+                r#"<rect x="{a:.1}" y="{:.1}" width="{:.1}" height="{:.1}" fill="{}" fill-opacity="0.6"/>"#,
+                y + 8.0,
+                b - a,
+                track_h - 10.0,
+                color(1)
+            );
+        }
+        let mut ticks: Vec<i64> = t.ticks.iter().map(|&x| px(x).round() as i64).collect();
+        ticks.sort_unstable();
+        ticks.dedup();
+        if !ticks.is_empty() {
+            let _ = write!(
+                out,
+                r#"<g stroke="{}" stroke-width="1"><title>{}: {} refused offer(s)</title>"#,
+                color(3),
+                esc(&t.label),
+                t.ticks.len()
+            );
+            for x in ticks {
+                let _ = write!(
+                    out,
+                    r#"<line x1="{x}" y1="{:.1}" x2="{x}" y2="{:.1}"/>"#,
+                    y + 2.0,
+                    y + 7.0
+                );
+            }
+            out.push_str("</g>");
+        }
+    }
+    // X axis (ms).
+    for x in round_ticks(x0, x1, 6) {
+        let gx = px(x);
+        let _ = write!(
+            out,
+            r##"<line x1="{gx:.1}" y1="{:.1}" x2="{gx:.1}" y2="{:.1}" stroke="#999"/><text x="{gx:.1}" y="{:.1}" text-anchor="middle" font-size="10">{} ms</text>"##,
+            axis_y,
+            axis_y + 4.0,
+            axis_y + 16.0,
+            num(x)
+        );
+    }
+    out.push_str("</svg>");
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -459,7 +711,37 @@ mod tests {
             &["before", "after"],
             &[("member 1".into(), vec![300.0, 0.0])],
         );
-        for svg in [b, l, p, s, g] {
+        let steps: Vec<(f64, f64)> = (0..5000)
+            .map(|i| (i as f64 / 10.0, (i % 11) as f64))
+            .collect();
+        let tracks = [Track {
+            label: "producer 0 <p>".into(),
+            spans: vec![(1.0, 2.0), (1.5, 3.0), (400.0, 450.0)],
+            ticks: vec![0.9, 0.95, 399.0],
+        }];
+        let t = timeline(&TimelinePlot {
+            title: "fill",
+            x: (0.0, 500.0),
+            start: 0.0,
+            steps: &steps,
+            limit: Some((10.0, "capacity 10".into())),
+            tracks: &tracks,
+        });
+        // 5,000 steps over 600 pixels: at most a few strokes per pixel column.
+        assert!(t.len() < 40_000, "{} bytes", t.len());
+        assert!(t.contains("capacity 10") && t.contains("producer 0 &lt;p&gt;"));
+        assert!(t.contains("3 refused offer(s)"));
+        // The two overlapping spans near the start are one bar in the track.
+        assert_eq!(t.matches("fill-opacity=\"0.6\"/>").count(), 2 + 1);
+        let empty = timeline(&TimelinePlot {
+            title: "empty",
+            x: (5.0, 5.0),
+            start: 0.0,
+            steps: &[],
+            limit: None,
+            tracks: &[],
+        });
+        for svg in [b, l, p, s, g, t, empty] {
             assert!(svg.starts_with("<svg "));
             assert!(svg.ends_with("</svg>"));
             assert_eq!(svg.matches("<svg").count(), 1);
