@@ -11,6 +11,7 @@
 //!
 //! | field | meaning |
 //! | --- | --- |
+//! | `run` | with a plan: the run step (`case #repeat / step`); absent for `hzlab run SCENARIO` |
 //! | `scenario`, `phase`, `instance` | who performed it (`phase`: setup, run, verify) |
 //! | `op` | `interface.function` as in the WIT: `map.get`, `queue.offer`, … |
 //! | `name` | the map or queue |
@@ -59,6 +60,10 @@ impl OpOutcome {
 /// One operation of the history.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Event {
+    /// The run it belongs to, where one history holds several (a plan's run steps:
+    /// `case #repeat / step`); the checker checks each run apart.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run: Option<String>,
     pub scenario: String,
     pub phase: Phase,
     pub instance: u32,
@@ -99,6 +104,8 @@ pub struct HistoryWriter {
 
 #[derive(Debug)]
 struct WriterState {
+    /// Given to events that name no run (see [`HistoryWriter::set_run`]).
+    run: Option<String>,
     out: BufWriter<File>,
     events: u64,
     error: Option<io::Error>,
@@ -120,6 +127,7 @@ impl HistoryWriter {
         Ok(HistoryWriter {
             path: path.to_owned(),
             state: Mutex::new(WriterState {
+                run: None,
                 out: BufWriter::with_capacity(1 << 16, file),
                 events: 0,
                 error: None,
@@ -131,15 +139,31 @@ impl HistoryWriter {
         &self.path
     }
 
+    /// Names the run the events written from now on belong to (when they name none).
+    pub fn set_run(&self, run: Option<String>) {
+        self.state.lock().unwrap_or_else(|e| e.into_inner()).run = run;
+    }
+
     /// Appends one event; the first write error is kept for [`HistoryWriter::finish`].
     pub fn write(&self, event: &Event) {
+        /// An event under the writer's run label, without copying it.
+        #[derive(Serialize)]
+        struct Labelled<'a> {
+            run: &'a str,
+            #[serde(flatten)]
+            event: &'a Event,
+        }
         let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
         if s.error.is_some() {
             return;
         }
-        let r = serde_json::to_writer(&mut s.out, event)
-            .map_err(io::Error::from)
-            .and_then(|()| s.out.write_all(b"\n"));
+        let s = &mut *s;
+        let r = match (&s.run, &event.run) {
+            (Some(run), None) => serde_json::to_writer(&mut s.out, &Labelled { run, event }),
+            _ => serde_json::to_writer(&mut s.out, event),
+        }
+        .map_err(io::Error::from)
+        .and_then(|()| s.out.write_all(b"\n"));
         match r {
             Ok(()) => s.events += 1,
             Err(e) => s.error = Some(e),
@@ -215,6 +239,9 @@ impl HistoryCheck {
 /// read adds nothing to the final value.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct CounterCheck {
+    /// The run it belongs to, in a history of several (see [`Event::run`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub run: Option<String>,
     /// The scenario that wrote it (each scenario's writes are checked apart).
     pub scenario: String,
     pub map: String,
@@ -234,6 +261,9 @@ pub struct CounterCheck {
 /// A queue: items added, taken, and those lost, duplicated or uncertain.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct QueueCheck {
+    /// The run it belongs to, in a history of several (see [`Event::run`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub run: Option<String>,
     pub queue: String,
     /// Distinct items added (offer true, put ok).
     pub added: u64,
@@ -273,8 +303,28 @@ pub fn check(events: &[Event]) -> HistoryCheck {
             OpOutcome::Unknown => c.unknown += 1,
         }
     }
-    c.counters = check_counters(events);
-    c.queues = check_queues(events);
+    // Each run apart, in the order they first appear.
+    let mut runs: Vec<(Option<&str>, Vec<&Event>)> = Vec::new();
+    for e in events {
+        let run = e.run.as_deref();
+        match runs.iter_mut().find(|(r, _)| *r == run) {
+            Some((_, group)) => group.push(e),
+            None => runs.push((run, vec![e])),
+        }
+    }
+    for (run, group) in runs {
+        let label = run.map(str::to_owned);
+        c.counters
+            .extend(check_counters(&group).into_iter().map(|mut k| {
+                k.run = label.clone();
+                k
+            }));
+        c.queues
+            .extend(check_queues(&group).into_iter().map(|mut q| {
+                q.run = label.clone();
+                q
+            }));
+    }
     c
 }
 
@@ -296,7 +346,7 @@ fn written(e: &Event) -> Option<&serde_json::Value> {
     }
 }
 
-fn check_counters(events: &[Event]) -> Vec<CounterCheck> {
+fn check_counters(events: &[&Event]) -> Vec<CounterCheck> {
     // (scenario, map, key) -> indices of the events touching it: scenarios that share a
     // counter (race, then pessimistic) each reset it in setup and are checked apart.
     let mut keys: BTreeMap<(String, String, String), Vec<usize>> = BTreeMap::new();
@@ -313,7 +363,7 @@ fn check_counters(events: &[Event]) -> Vec<CounterCheck> {
     for ((scenario, map, _), idx) in keys {
         let run_writes: Vec<&Event> = idx
             .iter()
-            .map(|&i| &events[i])
+            .map(|&i| events[i])
             .filter(|e| e.phase == Phase::Run && e.outcome != OpOutcome::Failed)
             .filter(|e| written(e).and_then(as_int).is_some())
             .collect();
@@ -330,13 +380,13 @@ fn check_counters(events: &[Event]) -> Vec<CounterCheck> {
             .fold(f64::INFINITY, f64::min);
         let last_write_end = idx
             .iter()
-            .map(|&i| &events[i])
+            .map(|&i| events[i])
             .filter(|e| e.outcome == OpOutcome::Ok && written(e).is_some())
             .map(|e| e.end_us)
             .fold(f64::NEG_INFINITY, f64::max);
         let initial = idx
             .iter()
-            .map(|&i| &events[i])
+            .map(|&i| events[i])
             .filter(|e| e.phase == Phase::Setup && e.outcome == OpOutcome::Ok)
             .filter(|e| e.end_us <= first_run)
             .filter_map(|e| written(e).and_then(as_int).map(|v| (e.end_us, v)))
@@ -344,7 +394,7 @@ fn check_counters(events: &[Event]) -> Vec<CounterCheck> {
             .map_or(0, |(_, v)| v);
         let read_after = idx
             .iter()
-            .map(|&i| &events[i])
+            .map(|&i| events[i])
             .filter(|e| e.op == "map.get" && e.outcome == OpOutcome::Ok)
             .filter(|e| e.start_us >= last_write_end)
             .filter_map(|e| e.value.as_ref().and_then(as_int).map(|v| (e.end_us, v)))
@@ -352,7 +402,7 @@ fn check_counters(events: &[Event]) -> Vec<CounterCheck> {
             .map(|(_, v)| v);
         let last_written = idx
             .iter()
-            .map(|&i| &events[i])
+            .map(|&i| events[i])
             .filter(|e| e.outcome == OpOutcome::Ok)
             .filter_map(|e| written(e).and_then(as_int).map(|v| (e.end_us, v)))
             .max_by(|a, b| a.0.total_cmp(&b.0))
@@ -363,6 +413,7 @@ fn check_counters(events: &[Event]) -> Vec<CounterCheck> {
             .filter(|e| e.outcome == OpOutcome::Unknown)
             .count() as u64;
         out.push(CounterCheck {
+            run: None,
             scenario,
             map,
             key: events[idx[0]].args[0].clone(),
@@ -376,7 +427,7 @@ fn check_counters(events: &[Event]) -> Vec<CounterCheck> {
     out
 }
 
-fn check_queues(events: &[Event]) -> Vec<QueueCheck> {
+fn check_queues(events: &[&Event]) -> Vec<QueueCheck> {
     #[derive(Default)]
     struct Q {
         added: BTreeMap<String, u64>,
@@ -461,6 +512,7 @@ fn check_queues(events: &[Event]) -> Vec<QueueCheck> {
             .filter(|k| !q.added.contains_key(*k) && !q.add_unknown.contains_key(*k))
             .count() as u64;
         out.push(QueueCheck {
+            run: None,
             queue: name,
             added: q.added.len() as u64,
             taken: q.taken.keys().filter(|k| q.added.contains_key(*k)).count() as u64,
@@ -491,6 +543,7 @@ mod tests {
         t: f64,
     ) -> Event {
         Event {
+            run: None,
             scenario: "s".into(),
             phase,
             instance,

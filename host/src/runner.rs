@@ -56,6 +56,20 @@ pub struct Progress {
     pub instances_done: AtomicU32,
     /// 0 before the run phase, 1 during it, 2 after.
     pub stage: AtomicU32,
+    /// What runs, for a display (a plan's case and step); empty for a single run.
+    pub label: std::sync::Mutex<String>,
+}
+
+impl Progress {
+    /// Names what runs from now on.
+    pub fn set_label(&self, label: String) {
+        *self.label.lock().unwrap_or_else(|e| e.into_inner()) = label;
+    }
+
+    /// What [`Progress::set_label`] last said.
+    pub fn label(&self) -> String {
+        self.label.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
 }
 
 struct Prepared<S: crate::backend::Session> {

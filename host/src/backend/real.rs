@@ -24,6 +24,11 @@ pub struct RealConfig {
     /// When set, every queue a scenario uses is configured with this max-size (through the
     /// members' dynamic configuration) before its first use.
     pub queue_capacity: Option<u32>,
+    /// Prefixed to every structure name a scenario uses (empty: none), so that runs on one
+    /// cluster keep apart and each can have a configuration of its own (see
+    /// [`RealCluster::configure_namespace`]). Scenarios, histories and reports see the names
+    /// without it.
+    pub namespace: String,
 }
 
 impl RealConfig {
@@ -33,6 +38,7 @@ impl RealConfig {
             cluster_name: cluster_name.into(),
             invocation_timeout: Duration::from_secs(120),
             queue_capacity: None,
+            namespace: String::new(),
         }
     }
 }
@@ -54,7 +60,12 @@ struct Inner {
     config: RealConfig,
     /// Queues whose max-size has been configured.
     configured_queues: tokio::sync::Mutex<HashSet<String>>,
+    /// Every structure (service, full name) sessions used, for [`RealCluster::destroy_used`].
+    used: Mutex<HashSet<(&'static str, String)>>,
 }
+
+const MAP_SERVICE: &str = "hz:impl:mapService";
+const QUEUE_SERVICE: &str = "hz:impl:queueService";
 
 /// A connected cluster. Cheap to clone.
 #[derive(Debug, Clone)]
@@ -84,8 +95,65 @@ impl RealCluster {
                 client,
                 config,
                 configured_queues: Default::default(),
+                used: Default::default(),
             }),
         })
+    }
+
+    /// The name a scenario's structure `name` has on the cluster.
+    pub fn full_name(&self, name: &str) -> String {
+        format!("{}{name}", self.inner.config.namespace)
+    }
+
+    /// Configures every map and queue of this cluster's namespace (member-side dynamic
+    /// configuration, by wildcard): backup counts, and queue max-size (`None`: unbounded).
+    /// Call before any scenario uses them.
+    pub async fn configure_namespace(
+        &self,
+        backup_count: u32,
+        async_backup_count: u32,
+        queue_capacity: Option<u32>,
+    ) -> Result<(), ClientError> {
+        let pattern = self.full_name("*");
+        let mut map = hazelcast_client::MapConfig::new(pattern.clone());
+        map.backup_count = backup_count.min(6) as i32;
+        map.async_backup_count = async_backup_count.min(6) as i32;
+        let (backups, async_backups) = (map.backup_count, map.async_backup_count);
+        self.inner.client.add_map_config(map).await?;
+        let mut queue = QueueConfig::new(pattern);
+        queue.max_size = queue_capacity.map_or(0, |c| c.min(i32::MAX as u32) as i32);
+        queue.backup_count = backups;
+        queue.async_backup_count = async_backups;
+        self.inner.client.add_queue_config(queue).await
+    }
+
+    /// Destroys every map and queue the sessions of this cluster used; the first error, if
+    /// any, after trying them all.
+    pub async fn destroy_used(&self) -> Result<(), ClientError> {
+        let used: Vec<(&'static str, String)> = self
+            .inner
+            .used
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .drain()
+            .collect();
+        let mut first = Ok(());
+        for (service, name) in used {
+            if let Err(e) = self.inner.client.destroy_object(service, &name).await {
+                if first.is_ok() {
+                    first = Err(e);
+                }
+            }
+        }
+        first
+    }
+
+    fn note_used(&self, service: &'static str, full_name: &str) {
+        self.inner
+            .used
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert((service, full_name.to_owned()));
     }
 
     pub fn client(&self) -> &Client {
@@ -156,11 +224,13 @@ impl RealSession {
         if let Some(m) = maps.get(name) {
             return m.clone();
         }
+        let full = self.cluster.full_name(name);
+        self.cluster.note_used(MAP_SERVICE, &full);
         let m = self
             .cluster
             .inner
             .client
-            .map(name)
+            .map(&full)
             .with_thread_id(self.thread_id);
         maps.insert(name.to_owned(), m.clone());
         m
@@ -176,20 +246,22 @@ impl RealSession {
             return Ok(q.clone());
         }
         let inner = &self.cluster.inner;
+        let full = self.cluster.full_name(name);
         if let Some(capacity) = inner.config.queue_capacity {
             let mut configured = inner.configured_queues.lock().await;
-            if !configured.contains(name) {
-                let mut config = QueueConfig::new(name);
+            if !configured.contains(&full) {
+                let mut config = QueueConfig::new(full.clone());
                 config.max_size = capacity.min(i32::MAX as u32) as i32;
                 inner
                     .client
                     .add_queue_config(config)
                     .await
                     .map_err(op_error)?;
-                configured.insert(name.to_owned());
+                configured.insert(full.clone());
             }
         }
-        let q = inner.client.queue(name);
+        self.cluster.note_used(QUEUE_SERVICE, &full);
+        let q = inner.client.queue(&full);
         self.queues
             .lock()
             .unwrap_or_else(|e| e.into_inner())

@@ -93,13 +93,30 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .context("cannot start the async runtime")
 }
 
+/// Where run directories live: `dir`, else `HZLAB_CLUSTERS_DIR`, else `.hzlab/clusters`.
+fn clusters_root(dir: Option<PathBuf>) -> PathBuf {
+    dir.or_else(|| std::env::var_os("HZLAB_CLUSTERS_DIR").map(PathBuf::from))
+        .unwrap_or_else(|| PathBuf::from(".hzlab/clusters"))
+}
+
 fn run_dir(args: &ClusterArgs) -> PathBuf {
-    let root = args
-        .dir
-        .clone()
-        .or_else(|| std::env::var_os("HZLAB_CLUSTERS_DIR").map(PathBuf::from))
-        .unwrap_or_else(|| PathBuf::from(".hzlab/clusters"));
-    root.join(&args.name)
+    clusters_root(args.dir.clone()).join(&args.name)
+}
+
+/// The cluster name to use with members at `addresses`, and their run directory when
+/// `hzlab cluster up` started them (found under the default clusters root): the name given,
+/// else that cluster's, else `dev`.
+pub(super) fn identify(addresses: &[String], name: Option<&str>) -> (String, Option<PathBuf>) {
+    let dir = hzlab::cluster::find_run_dir(&clusters_root(None), addresses);
+    let found = dir
+        .as_deref()
+        .and_then(|d| LocalMembers::attach(d).ok())
+        .map(|m| m.cluster_name().to_owned());
+    let name = name
+        .map(str::to_owned)
+        .or(found)
+        .unwrap_or_else(|| "dev".into());
+    (name, dir)
 }
 
 fn attach(dir: &Path, name: &str) -> anyhow::Result<LocalMembers> {

@@ -30,7 +30,7 @@ Exit codes:
   0  every instance ran and every check held
   1  a check failed, or an instance failed (error, trap, time budget, memory cap)
   2  bad input: unknown scenario, invalid or foreign component, bad argument
-  3  the cluster could not be reached (--cluster)";
+  3  the cluster could not be reached (--cluster), or a plan's fault could not be injected";
 
 #[derive(Debug, Parser)]
 #[command(
@@ -70,6 +70,15 @@ enum Command {
         /// The plan file.
         plan: std::path::PathBuf,
     },
+}
+
+/// Fails unless `value` (the option `flag`, in seconds) is a positive, finite number.
+fn check_positive(flag: &str, value: f64) -> anyhow::Result<()> {
+    if value > 0.0 && value.is_finite() {
+        Ok(())
+    } else {
+        anyhow::bail!("{flag} must be a positive number of seconds")
+    }
 }
 
 pub fn main() -> ExitCode {

@@ -7,8 +7,10 @@ use std::time::Duration;
 use anyhow::Context;
 
 use hzlab::engine::InstanceLimits;
-use hzlab::plan::exec::{self, PlanBackend, PlanOptions, PlanResult};
+use hzlab::history::HistoryWriter;
+use hzlab::plan::exec::{self, ClusterTarget, PlanBackend, PlanOptions, PlanResult};
 use hzlab::plan::{summary, Plan};
+use hzlab::report::HistorySection;
 use hzlab::runner::Progress;
 
 use super::{exit, progress};
@@ -28,30 +30,49 @@ pub struct PlanRun<'a> {
     pub quiet: bool,
     pub report: Option<&'a Path>,
     pub json: Option<&'a Path>,
+    /// Members that run already (`--cluster`); empty: none.
     pub cluster: &'a [String],
+    pub cluster_name: Option<&'a str>,
+    pub invocation_timeout: f64,
+    /// Record every operation of every run step here (`--history`).
+    pub history: Option<&'a Path>,
     /// Start local members per case instead of using the embedded cluster.
     pub local: bool,
 }
 
 pub fn run(p: PlanRun<'_>) -> anyhow::Result<u8> {
     let plan = Plan::load(p.path)?;
-    if !p.cluster.is_empty() {
-        eprintln!(
-            "hzlab: error: a plan starts its own clusters (embedded, or local members with \
-             --local) so that it can inject faults; running one against members given with \
-             --cluster is not supported yet"
-        );
-        return Ok(exit::UNREACHABLE);
-    }
     if p.repeat == Some(0) {
         anyhow::bail!("--repeat must be at least 1");
     }
+    let backend = if !p.cluster.is_empty() {
+        super::check_positive("--invocation-timeout", p.invocation_timeout)?;
+        let (cluster_name, run_dir) = super::cluster::identify(p.cluster, p.cluster_name);
+        match &run_dir {
+            Some(dir) => eprintln!(
+                "hzlab: members at {} are hzlab's cluster in {}: faults are injected there",
+                p.cluster.join(","),
+                dir.display()
+            ),
+            None => eprintln!(
+                "hzlab: members at {} were not started by `hzlab cluster up`: steps that kill, \
+                 stop, start or observe members will fail (exit 3)",
+                p.cluster.join(",")
+            ),
+        }
+        PlanBackend::Cluster(ClusterTarget {
+            addresses: p.cluster.to_vec(),
+            cluster_name,
+            invocation_timeout: Duration::from_secs_f64(p.invocation_timeout),
+            run_dir,
+        })
+    } else if p.local {
+        PlanBackend::Local
+    } else {
+        PlanBackend::Embedded
+    };
     let options = PlanOptions {
-        backend: if p.local {
-            PlanBackend::Local
-        } else {
-            PlanBackend::Embedded
-        },
+        backend,
         repeat: p.repeat,
         limits: InstanceLimits {
             time_budget: Duration::from_secs_f64(p.timeout),
@@ -59,6 +80,10 @@ pub fn run(p: PlanRun<'_>) -> anyhow::Result<u8> {
         },
         echo_logs: !p.quiet,
         seed: p.seed.unwrap_or_else(super::run::random_seed),
+        history: match p.history {
+            Some(path) => Some(Arc::new(HistoryWriter::create(path)?)),
+            None => None,
+        },
     };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -72,11 +97,23 @@ pub fn run(p: PlanRun<'_>) -> anyhow::Result<u8> {
         result
     })?;
     print!("{}", summary::summary(&result));
+    let history = match (&options.history, p.history) {
+        (Some(writer), Some(path)) => Some(super::run::finish_history(writer, path)?),
+        _ => None,
+    };
+    let document = PlanDocument {
+        result: &result,
+        history: history.as_ref(),
+    };
     if let Some(path) = p.json {
-        write(path, &to_json(&result))?;
+        write(path, &to_json(&document))?;
     }
     if let Some(dir) = p.report {
-        write_report(dir, &result)?;
+        let mut doc = hzlab::report::from_plan(&result);
+        if let Some(h) = history.clone() {
+            doc.set_history(h);
+        }
+        hzlab::report::write_report_as(dir, &doc, &document)?;
         println!("report written to {}", dir.display());
     }
     Ok(if result.infrastructure_failed {
@@ -88,7 +125,17 @@ pub fn run(p: PlanRun<'_>) -> anyhow::Result<u8> {
     })
 }
 
-fn to_json(r: &PlanResult) -> String {
+/// What `--json` and `report.json` hold for a plan: its result and, with `--history`, what
+/// the history checker found.
+#[derive(serde::Serialize)]
+struct PlanDocument<'a> {
+    #[serde(flatten)]
+    result: &'a PlanResult,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    history: Option<&'a HistorySection>,
+}
+
+fn to_json(r: &PlanDocument<'_>) -> String {
     serde_json::to_string_pretty(r).expect("plan results always serialize")
 }
 
@@ -99,14 +146,6 @@ fn write(path: &Path, text: &str) -> anyhow::Result<()> {
     }
     std::fs::write(path, format!("{text}\n"))
         .with_context(|| format!("cannot write {}", path.display()))
-}
-
-/// report.json (the plan's result), report.md and report.html: every run step of every
-/// repeat, the faults (entries per member before and after, predicted and observed loss),
-/// checks and spread over repeats.
-fn write_report(dir: &Path, r: &PlanResult) -> anyhow::Result<()> {
-    hzlab::report::write_report_as(dir, &hzlab::report::from_plan(r), r)?;
-    Ok(())
 }
 
 /// `hzlab check PLAN.toml`: validates without running.

@@ -19,19 +19,25 @@ pub fn spawn(progress: Arc<Progress>, enabled: bool) -> Option<tokio::task::Join
         let mut tick = tokio::time::interval(Duration::from_millis(200));
         loop {
             tick.tick().await;
-            let line = match progress.stage.load(Ordering::Relaxed) {
+            let label = progress.label();
+            let stage = match progress.stage.load(Ordering::Relaxed) {
                 0 => "setting up".to_owned(),
-                1 => format!(
-                    "running: {}/{} instances done",
-                    progress.instances_done.load(Ordering::Relaxed),
-                    progress.instances_total.load(Ordering::Relaxed)
-                ),
+                1 => {
+                    let done = progress.instances_done.load(Ordering::Relaxed);
+                    let total = progress.instances_total.load(Ordering::Relaxed);
+                    format!("{} {done}/{total} instances done", bar(done, total, 16))
+                }
                 _ => "verifying".to_owned(),
             };
             let mut err = std::io::stderr().lock();
             let _ = write!(
                 err,
-                "\r\x1b[2K  {line} · {} ops · {:.1} s",
+                "\r\x1b[2K  {}{stage} · {} ops · {:.1} s",
+                if label.is_empty() {
+                    String::new()
+                } else {
+                    format!("{label} · ")
+                },
                 thousands(progress.ops.load(Ordering::Relaxed)),
                 started.elapsed().as_secs_f64()
             );
@@ -40,10 +46,34 @@ pub fn spawn(progress: Arc<Progress>, enabled: bool) -> Option<tokio::task::Join
     }))
 }
 
+/// `[#####-----]`: `done` of `total` in `width` cells.
+fn bar(done: u32, total: u32, width: usize) -> String {
+    let filled = if total == 0 {
+        0
+    } else {
+        (done.min(total) as usize * width) / total as usize
+    };
+    format!("[{}{}]", "#".repeat(filled), "-".repeat(width - filled))
+}
+
 /// Stops the progress line and clears it.
 pub fn stop(handle: Option<tokio::task::JoinHandle<()>>) {
     if let Some(h) = handle {
         h.abort();
         let _ = write!(std::io::stderr(), "\r\x1b[2K");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::bar;
+
+    #[test]
+    fn bar_fills_in_proportion() {
+        assert_eq!(bar(0, 3, 6), "[------]");
+        assert_eq!(bar(1, 3, 6), "[##----]");
+        assert_eq!(bar(3, 3, 6), "[######]");
+        assert_eq!(bar(5, 3, 6), "[######]");
+        assert_eq!(bar(0, 0, 4), "[----]");
     }
 }

@@ -54,9 +54,10 @@ pub struct RunArgs {
     #[arg(long, value_name = "ADDR[,ADDR]", value_delimiter = ',')]
     cluster: Vec<String>,
 
-    /// Cluster name of the real members.
-    #[arg(long, default_value = "dev", requires = "cluster")]
-    cluster_name: String,
+    /// Cluster name of the real members [default: the name of the `hzlab cluster up` cluster
+    /// at those addresses, else `dev`].
+    #[arg(long, value_name = "NAME", requires = "cluster")]
+    cluster_name: Option<String>,
 
     /// Longest a non-blocking operation on real members may take, retries included, in
     /// seconds.
@@ -145,15 +146,16 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
             report: args.report.as_deref().or(args.plan_report.as_deref()),
             json: args.json.as_deref(),
             cluster: &args.cluster,
+            cluster_name: args.cluster_name.as_deref(),
+            invocation_timeout: args.invocation_timeout,
+            history: args.history.as_deref(),
             local: args.local,
         });
     }
     if args.instances == 0 {
         bail!("--instances must be at least 1");
     }
-    if !(args.timeout > 0.0 && args.timeout.is_finite()) {
-        bail!("--timeout must be a positive number of seconds");
-    }
+    super::check_positive("--timeout", args.timeout)?;
     let mut steps = vec![Vec::new()];
     for spec in &args.scenarios {
         if spec == "then" {
@@ -219,10 +221,9 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
             progress::stop(line);
             Ok::<_, anyhow::Error>(Ok(result?))
         } else {
-            if !(args.invocation_timeout > 0.0 && args.invocation_timeout.is_finite()) {
-                bail!("--invocation-timeout must be a positive number of seconds");
-            }
-            let mut config = RealConfig::new(args.cluster.clone(), args.cluster_name.clone());
+            super::check_positive("--invocation-timeout", args.invocation_timeout)?;
+            let (name, _) = super::cluster::identify(&args.cluster, args.cluster_name.as_deref());
+            let mut config = RealConfig::new(args.cluster.clone(), name);
             config.invocation_timeout = Duration::from_secs_f64(args.invocation_timeout);
             config.queue_capacity = args.queue_capacity;
             let cluster = match RealCluster::connect(config).await {
@@ -247,19 +248,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
     };
     print!("{}", report::summary(&result));
     let history = match (&history, &args.history) {
-        (Some(writer), Some(path)) => {
-            let events = writer.finish()?;
-            let check = hzlab::history::check(&hzlab::history::read(path)?);
-            print!(
-                "{}",
-                report::history_summary(&path.display().to_string(), &check)
-            );
-            Some(report::HistorySection {
-                file: path.display().to_string(),
-                events,
-                check,
-            })
-        }
+        (Some(writer), Some(path)) => Some(finish_history(writer, path)?),
         _ => None,
     };
     if let Some(dir) = &args.report {
@@ -287,6 +276,25 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
         exit::OK
     } else {
         exit::CHECK_FAILED
+    })
+}
+
+/// Flushes the history, checks it, prints what the checker found and returns it for the
+/// report.
+pub(super) fn finish_history(
+    writer: &HistoryWriter,
+    path: &Path,
+) -> anyhow::Result<report::HistorySection> {
+    let events = writer.finish()?;
+    let check = hzlab::history::check(&hzlab::history::read(path)?);
+    print!(
+        "{}",
+        report::history_summary(&path.display().to_string(), &check)
+    );
+    Ok(report::HistorySection {
+        file: path.display().to_string(),
+        events,
+        check,
     })
 }
 

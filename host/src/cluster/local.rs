@@ -429,3 +429,52 @@ impl ClusterControl for LocalMembers {
         Ok(keys_in_partitions(keys, &doomed, table.partition_count()))
     }
 }
+
+/// `host:port` with a loopback host spelled one way, for comparing addresses.
+fn loopback_normal(address: &str) -> String {
+    match address.rsplit_once(':') {
+        Some(("localhost" | "127.0.0.1" | "[::1]" | "::1", port)) => format!("127.0.0.1:{port}"),
+        _ => address.to_owned(),
+    }
+}
+
+/// The run directory under `root` (`hzlab cluster up` keeps one per cluster there) of the
+/// local members listening on any of `addresses`, if hzlab started them.
+pub fn find_run_dir(root: &Path, addresses: &[String]) -> Option<PathBuf> {
+    let wanted: Vec<String> = addresses.iter().map(|a| loopback_normal(a)).collect();
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(root)
+        .ok()?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|d| d.join("cluster.json").is_file())
+        .collect();
+    dirs.sort();
+    dirs.into_iter().find(|dir| {
+        LocalCluster::attach(dir).is_ok_and(|c| {
+            c.addresses()
+                .iter()
+                .any(|a| wanted.contains(&loopback_normal(a)))
+        })
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loopback_spellings_compare_equal() {
+        assert_eq!(loopback_normal("localhost:5701"), "127.0.0.1:5701");
+        assert_eq!(loopback_normal("127.0.0.1:5701"), "127.0.0.1:5701");
+        assert_eq!(loopback_normal("10.0.0.2:5701"), "10.0.0.2:5701");
+        assert_ne!(loopback_normal("localhost:5702"), "127.0.0.1:5701");
+    }
+
+    #[test]
+    fn no_run_dir_in_an_empty_or_missing_root() {
+        let root = std::env::temp_dir().join(format!("hzlab-find-run-dir-{}", std::process::id()));
+        assert_eq!(find_run_dir(&root, &["127.0.0.1:5701".into()]), None);
+        std::fs::create_dir_all(root.join("not-a-cluster")).unwrap();
+        assert_eq!(find_run_dir(&root, &["127.0.0.1:5701".into()]), None);
+        std::fs::remove_dir_all(&root).unwrap();
+    }
+}

@@ -9,6 +9,7 @@
 //! - [`local`]: real members started from the Maven jar (in this process or left running in
 //!   a run directory for other shells), observed through their own statistics.
 //! - [`embedded`]: the same operations on the in-process model.
+//! - [`remote`]: members hzlab did not start: no faults, no member-side statistics.
 //! - [`distribution`]: per-member distribution and loss computations.
 //! - [`data_loss`]: the seed lab's data-loss experiment over any of them.
 
@@ -16,13 +17,15 @@ pub mod data_loss;
 pub mod distribution;
 pub mod embedded;
 pub mod local;
+pub mod remote;
 
 use std::future::Future;
 use std::time::Duration;
 
 pub use self::distribution::{Distribution, MemberDistribution};
 pub use self::embedded::EmbeddedMembers;
-pub use self::local::{LocalMembers, LocalMembersConfig};
+pub use self::local::{find_run_dir, LocalMembers, LocalMembersConfig};
+pub use self::remote::RemoteMembers;
 pub use hazelcast_client::Value;
 
 /// Why a cluster operation could not be done.
@@ -44,6 +47,11 @@ pub enum ClusterError {
     InvalidConfig(String),
     #[error("local members: {0}")]
     Local(#[from] hazelcast_client::local::LocalError),
+    #[error(
+        "hzlab cannot {what} of {cluster}: hzlab did not start those members (faults and \
+         member statistics need a cluster from `hzlab cluster up`, or a plan run with --local)"
+    )]
+    NotManaged { cluster: String, what: String },
     #[error("embedded cluster: {0}")]
     Embedded(#[from] crate::backend::embedded::ClusterError),
 }
@@ -66,6 +74,12 @@ pub trait ClusterControl {
 
     /// Every member, running or not.
     fn members(&mut self) -> Vec<MemberStatus>;
+
+    /// Whether faults can be injected at all (members hzlab does not manage cannot be
+    /// faulted): checked before a fault touches anything.
+    fn can_fault(&self) -> Result<(), ClusterError> {
+        Ok(())
+    }
 
     /// Kills `members` abruptly and at the same moment (like `kill -9` on each): no goodbye,
     /// no migration first.

@@ -123,6 +123,7 @@ impl<S: Session> InstanceState<S> {
                 Err(e) => (OpOutcome::of_error(e), None, Some(e.to_string())),
             };
             history.write(&Event {
+                run: None,
                 scenario: self.scenario.name.clone(),
                 phase: self.phase,
                 instance: self.index,

@@ -1,6 +1,7 @@
 //! Runs a plan: every case, `repeat` times, each time on a fresh cluster; steps in order;
 //! faults between or during steps; checks at the end of each repeat.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -13,20 +14,50 @@ use crate::backend::{Backend, Value};
 use crate::cluster::distribution::integer_keys;
 use crate::cluster::{
     ClusterControl, ClusterError, Distribution, EmbeddedMembers, LocalMembers, LocalMembersConfig,
+    RemoteMembers,
 };
 use crate::engine::{InstanceLimits, ScenarioEngine};
+use crate::history::HistoryWriter;
 use crate::results::{millis, RunResult};
 use crate::runner::{self, Progress, RunSpec};
 use crate::scenario::LoadError;
 
 /// Which clusters a plan's cases run on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum PlanBackend {
     /// A fresh in-process cluster per case and repeat.
     Embedded,
     /// Fresh local Hazelcast members per case and repeat, started from the member jar on
     /// loopback and stopped at the end.
     Local,
+    /// Members that already run (`--cluster`): every case and repeat on them, each with maps
+    /// and queues of its own (a name prefix, configured with the case's backup counts and
+    /// queue capacity); members a case killed are started again after it.
+    Cluster(ClusterTarget),
+}
+
+impl PlanBackend {
+    /// The name reports give it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            PlanBackend::Embedded => "embedded",
+            PlanBackend::Local => "local",
+            PlanBackend::Cluster(_) => "cluster",
+        }
+    }
+}
+
+/// Running members a plan is given.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClusterTarget {
+    /// `host:port` of the members.
+    pub addresses: Vec<String>,
+    pub cluster_name: String,
+    /// Longest a non-blocking operation may take, retries included.
+    pub invocation_timeout: Duration,
+    /// The run directory of the members, when `hzlab cluster up` started them: faults and
+    /// member statistics need it. Without it, steps that fault or observe members fail.
+    pub run_dir: Option<PathBuf>,
 }
 
 /// How long a `wait-safe` step (and the settling after a fault on real members) may wait.
@@ -42,6 +73,8 @@ pub struct PlanOptions {
     pub echo_logs: bool,
     /// Seed for cases that set none (each repeat adds its index).
     pub seed: u64,
+    /// Where every operation of every run step goes (each event names its run step).
+    pub history: Option<Arc<HistoryWriter>>,
 }
 
 /// What a fault did to a map.
@@ -185,15 +218,21 @@ pub fn lookup(steps: &[StepResult], label: &str, name: &str) -> Option<f64> {
 /// Applies a fault and measures what it did to `map`: the distribution before, the loss
 /// predicted from the replica placement just before a kill, and (once the cluster is safe
 /// again) the distribution and the entries lost.
+///
+/// `prefix` is the run's structure-name prefix on the cluster (see [`RealConfig::namespace`]);
+/// results name the map without it.
 async fn apply_fault<C: ClusterControl>(
     control: &mut C,
     fault: &Fault,
     map: &str,
+    prefix: &str,
     keys: &[Value],
 ) -> Result<FaultResult, ClusterError> {
-    let before = control.distribution(map).await?;
+    control.can_fault()?;
+    let full = format!("{prefix}{map}");
+    let mut before = control.distribution(&full).await?;
     let predicted_loss = match fault {
-        Fault::Kill(m) => Some(control.predicted_loss(map, m, keys).await? as u64),
+        Fault::Kill(m) => Some(control.predicted_loss(&full, m, keys).await? as u64),
         _ => None,
     };
     match fault {
@@ -210,7 +249,9 @@ async fn apply_fault<C: ClusterControl>(
         }
     }
     control.wait_safe(SAFE_TIMEOUT).await?;
-    let after = control.distribution(map).await?;
+    let mut after = control.distribution(&full).await?;
+    before.map = map.to_owned();
+    after.map = map.to_owned();
     Ok(FaultResult {
         kind: fault.kind(),
         members: fault.members().to_vec(),
@@ -234,17 +275,41 @@ fn plan_keys(args: &[(String, String)]) -> Vec<Value> {
     integer_keys(n)
 }
 
-#[allow(clippy::too_many_arguments)]
+/// What every step of a plan run shares.
+struct PlanCtx<'a> {
+    engine: &'a ScenarioEngine,
+    options: &'a PlanOptions,
+    progress: &'a Arc<Progress>,
+    cases: usize,
+}
+
+impl PlanCtx<'_> {
+    /// Case `index` (from 0) as the progress display numbers it: (from 1, of all).
+    fn case_number(&self, index: usize) -> (usize, usize) {
+        (index + 1, self.cases)
+    }
+}
+
+/// One repeat of one case: its cluster, its seed, its structure-name prefix.
+struct RepeatCtx<'a, B, C> {
+    plan: &'a PlanCtx<'a>,
+    backend: &'a B,
+    control: &'a mut C,
+    seed: u64,
+    /// Prefixed to the maps faults observe (see [`RealConfig::namespace`]).
+    prefix: &'a str,
+    /// This case's number (from 1) and the plan's cases, for the progress display.
+    case_number: (usize, usize),
+}
+
+/// Runs one step; `run_label` names the case and repeat in the history.
 async fn run_step<B: Backend, C: ClusterControl>(
-    engine: &ScenarioEngine,
-    backend: &B,
-    control: &mut C,
+    ctx: &mut RepeatCtx<'_, B, C>,
     step: &Step,
     keys: &[Value],
-    options: &PlanOptions,
-    seed: u64,
-    progress: &Arc<Progress>,
+    run_label: &str,
 ) -> Result<StepResult, LoadError> {
+    let (options, progress, seed) = (ctx.plan.options, ctx.plan.progress, ctx.seed);
     let started = Instant::now();
     let mut result = StepResult {
         label: step.label.clone(),
@@ -274,7 +339,7 @@ async fn run_step<B: Backend, C: ClusterControl>(
                 for (after, fault) in faults {
                     tokio::time::sleep_until(tokio::time::Instant::from_std(started + *after))
                         .await;
-                    match apply_fault(control, fault, &step.map, keys).await {
+                    match apply_fault(ctx.control, fault, &step.map, ctx.prefix, keys).await {
                         Ok(f) => done.push(f),
                         Err(e) => {
                             errors.push(format!("{} {:?}: {e}", fault.kind(), fault.members()))
@@ -284,7 +349,20 @@ async fn run_step<B: Backend, C: ClusterControl>(
                 (done, errors)
             };
             let (run, (done, errors)) = tokio::join!(
-                runner::run(engine, backend, &spec, progress.clone()),
+                async {
+                    let history = options.history.clone();
+                    if let Some(h) = &history {
+                        h.set_run(Some(format!("{run_label} / {}", step.label)));
+                    }
+                    runner::run_with_history(
+                        ctx.plan.engine,
+                        ctx.backend,
+                        &spec,
+                        progress.clone(),
+                        history,
+                    )
+                    .await
+                },
                 injector
             );
             result.run = Some(run?);
@@ -295,14 +373,14 @@ async fn run_step<B: Backend, C: ClusterControl>(
         }
         Action::Fault(fault) => {
             result.kind = fault.kind();
-            match apply_fault(control, fault, &step.map, keys).await {
+            match apply_fault(ctx.control, fault, &step.map, ctx.prefix, keys).await {
                 Ok(f) => result.faults.push(f),
                 Err(e) => result.error = Some(e.to_string()),
             }
         }
         Action::WaitSafe => {
             result.kind = "wait-safe";
-            if let Err(e) = control.wait_safe(SAFE_TIMEOUT).await {
+            if let Err(e) = ctx.control.wait_safe(SAFE_TIMEOUT).await {
                 result.error = Some(e.to_string());
             }
         }
@@ -315,17 +393,12 @@ async fn run_step<B: Backend, C: ClusterControl>(
     Ok(result)
 }
 
-#[allow(clippy::too_many_arguments)]
 async fn run_repeat<B: Backend, C: ClusterControl>(
-    engine: &ScenarioEngine,
-    backend: &B,
-    control: &mut C,
+    mut ctx: RepeatCtx<'_, B, C>,
     case: &Case,
     index: u32,
-    seed: u64,
-    options: &PlanOptions,
-    progress: &Arc<Progress>,
 ) -> Result<RepeatResult, LoadError> {
+    let seed = ctx.seed;
     let mut steps = Vec::new();
     // A kill's loss is predicted over the keys the latest run step wrote.
     let mut keys = plan_keys(&case.args);
@@ -333,12 +406,16 @@ async fn run_repeat<B: Backend, C: ClusterControl>(
         if let Action::Run { args, .. } = &step.action {
             keys = plan_keys(args);
         }
-        steps.push(
-            run_step(
-                engine, backend, control, step, &keys, options, seed, progress,
-            )
-            .await?,
-        );
+        let run_label = format!("{} #{}", case.name, index + 1);
+        ctx.plan.progress.set_label(format!(
+            "case {}/{} {run_label} · step {}/{} {}",
+            ctx.case_number.0,
+            ctx.case_number.1,
+            steps.len() + 1,
+            case.steps.len(),
+            step.label
+        ));
+        steps.push(run_step(&mut ctx, step, &keys, &run_label).await?);
     }
     let checks: Vec<CheckResult> = case
         .checks
@@ -389,21 +466,21 @@ fn infrastructure(case: &Case, index: u32, seed: u64, error: String) -> RepeatRe
 }
 
 async fn run_case(
-    engine: &ScenarioEngine,
+    ctx: &PlanCtx<'_>,
     case: &Case,
     case_index: usize,
     repeats: u32,
-    options: &PlanOptions,
-    progress: &Arc<Progress>,
+    run_tag: &str,
 ) -> Result<CaseResult, LoadError> {
     let shape = &case.cluster;
+    let options = ctx.options;
     let mut results = Vec::new();
     for index in 0..repeats {
         let seed = shape
             .seed
             .unwrap_or(options.seed)
             .wrapping_add(index as u64);
-        let repeat = match options.backend {
+        let repeat = match &options.backend {
             PlanBackend::Embedded => {
                 let config = EmbeddedConfig {
                     members: shape.members,
@@ -418,17 +495,15 @@ async fn run_case(
                     Err(e) => infrastructure(case, index, seed, e.to_string()),
                     Ok(cluster) => {
                         let mut control = EmbeddedMembers::from_cluster(cluster.clone());
-                        run_repeat(
-                            engine,
-                            &cluster,
-                            &mut control,
-                            case,
-                            index,
+                        let repeat = RepeatCtx {
+                            plan: ctx,
+                            backend: &cluster,
+                            control: &mut control,
                             seed,
-                            options,
-                            progress,
-                        )
-                        .await?
+                            prefix: "",
+                            case_number: ctx.case_number(case_index),
+                        };
+                        run_repeat(repeat, case, index).await?
                     }
                 }
             }
@@ -451,17 +526,15 @@ async fn run_case(
                         let repeat = match connected {
                             Err(e) => infrastructure(case, index, seed, e.to_string()),
                             Ok(cluster) => {
-                                let r = run_repeat(
-                                    engine,
-                                    &cluster,
-                                    &mut members,
-                                    case,
-                                    index,
+                                let repeat = RepeatCtx {
+                                    plan: ctx,
+                                    backend: &cluster,
+                                    control: &mut members,
                                     seed,
-                                    options,
-                                    progress,
-                                )
-                                .await;
+                                    prefix: "",
+                                    case_number: ctx.case_number(case_index),
+                                };
+                                let r = run_repeat(repeat, case, index).await;
                                 cluster.shutdown().await;
                                 r?
                             }
@@ -471,6 +544,11 @@ async fn run_case(
                     }
                 }
             }
+            PlanBackend::Cluster(target) => {
+                let prefix = format!("{run_tag}.c{case_index}r{index}.");
+                let number = ctx.case_number(case_index);
+                repeat_on_cluster(ctx, target, case, number, index, seed, &prefix).await?
+            }
         };
         results.push(repeat);
     }
@@ -479,10 +557,7 @@ async fn run_case(
         name: case.name.clone(),
         description: case.description.clone(),
         cluster: ClusterInfo {
-            backend: match options.backend {
-                PlanBackend::Embedded => "embedded",
-                PlanBackend::Local => "local",
-            },
+            backend: options.backend.name(),
             members: shape.members,
             backup_count: shape.backup_count,
             async_backup_count: shape.async_backup_count,
@@ -492,6 +567,157 @@ async fn run_case(
         repeats: results,
         spread,
     })
+}
+
+/// Whether a case faults or observes members (which needs members hzlab manages, as many as
+/// the case says).
+fn touches_members(case: &Case) -> bool {
+    case.steps.iter().any(|s| match &s.action {
+        Action::Run { faults, .. } => !faults.is_empty(),
+        Action::Fault(_) | Action::WaitSafe => true,
+        Action::Sleep(_) => false,
+    })
+}
+
+/// Starts every member that does not run and waits until the cluster is safe: how a case on
+/// given members starts, and how it leaves them.
+async fn restore_members(members: &mut LocalMembers) -> Result<(), ClusterError> {
+    let stopped: Vec<usize> = members
+        .members()
+        .iter()
+        .filter(|m| !m.running)
+        .map(|m| m.member)
+        .collect();
+    for m in stopped {
+        members.start(m).await?;
+    }
+    members.wait_safe(SAFE_TIMEOUT).await
+}
+
+/// One repeat of `case` on running members: a fresh client whose maps and queues carry
+/// `prefix` and the case's configuration; faults through the members' run directory when
+/// hzlab started them. The case's structures are destroyed at the end and killed members
+/// started again.
+async fn repeat_on_cluster(
+    ctx: &PlanCtx<'_>,
+    target: &ClusterTarget,
+    case: &Case,
+    case_number: (usize, usize),
+    index: u32,
+    seed: u64,
+    prefix: &str,
+) -> Result<RepeatResult, LoadError> {
+    let shape = &case.cluster;
+    let fail = |e: String| Ok(infrastructure(case, index, seed, e));
+    let mut attached = match &target.run_dir {
+        None => None,
+        Some(dir) => match LocalMembers::attach(dir) {
+            Ok(m) => Some(m),
+            Err(e) => {
+                return fail(format!(
+                    "cannot take over the members in {}: {e}",
+                    dir.display()
+                ))
+            }
+        },
+    };
+    let have = attached.as_mut().map(|m| m.members().len());
+    if touches_members(case) {
+        match have {
+            Some(n) if n != shape.members => {
+                return fail(format!(
+                    "the case faults members of a {}-member cluster; the cluster at {} has {n}",
+                    shape.members,
+                    target.addresses.join(",")
+                ))
+            }
+            _ => {}
+        }
+    }
+    if let Some(members) = attached.as_mut() {
+        if let Err(e) = restore_members(members).await {
+            return fail(format!("the members are not ready: {e}"));
+        }
+    }
+    let mut config = RealConfig::new(target.addresses.clone(), target.cluster_name.clone());
+    config.invocation_timeout = target.invocation_timeout;
+    config.namespace = prefix.to_owned();
+    let cluster = match RealCluster::connect(config).await {
+        Ok(c) => c,
+        Err(e) => return fail(e.to_string()),
+    };
+    if let Err(e) = cluster
+        .configure_namespace(
+            shape.backup_count,
+            shape.async_backup_count,
+            shape.queue_capacity,
+        )
+        .await
+    {
+        cluster.shutdown().await;
+        return fail(format!(
+            "cannot configure the case's maps and queues ({prefix}*): {e}"
+        ));
+    }
+    let result = match attached.as_mut() {
+        Some(members) => {
+            let repeat = RepeatCtx {
+                plan: ctx,
+                backend: &cluster,
+                control: members,
+                seed,
+                prefix,
+                case_number,
+            };
+            run_repeat(repeat, case, index).await
+        }
+        None => {
+            let label = format!(
+                "cluster `{}` at {}",
+                target.cluster_name,
+                target.addresses.join(",")
+            );
+            let mut control = RemoteMembers::new(cluster.clone(), label);
+            let repeat = RepeatCtx {
+                plan: ctx,
+                backend: &cluster,
+                control: &mut control,
+                seed,
+                prefix,
+                case_number,
+            };
+            run_repeat(repeat, case, index).await
+        }
+    };
+    let mut cleanup = Vec::new();
+    if let Some(mut members) = attached {
+        if let Err(e) = restore_members(&mut members).await {
+            cleanup.push(format!("cannot start the killed members again: {e}"));
+        }
+        if let Err(e) = members.detach() {
+            cleanup.push(format!("cannot record the members' state: {e}"));
+        }
+    }
+    if let Err(e) = cluster.destroy_used().await {
+        cleanup.push(format!(
+            "cannot destroy the case's maps and queues ({prefix}*): {e}"
+        ));
+    }
+    cluster.shutdown().await;
+    let mut repeat = result?;
+    if !cleanup.is_empty() {
+        repeat.steps.push(StepResult {
+            label: "restore".into(),
+            line: 0,
+            kind: "restore",
+            elapsed_ms: 0.0,
+            run: None,
+            faults: Vec::new(),
+            error: Some(cleanup.join("; ")),
+        });
+        repeat.passed = false;
+    }
+    Ok(repeat)
 }
 
 /// Every numeric scenario-level value and fault figure, over the repeats.
@@ -556,9 +782,23 @@ pub async fn run_plan(
     let started = Instant::now();
     let engine = ScenarioEngine::new()?;
     let repeats = options.repeat.unwrap_or(plan.repeat);
+    let ctx = PlanCtx {
+        engine: &engine,
+        options,
+        progress: &progress,
+        cases: plan.cases.len(),
+    };
+    // Names this run's structures on shared clusters apart from other runs'.
+    let run_tag = format!(
+        "hzlab.{:x}",
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis())
+            ^ (std::process::id() as u128) << 48
+    );
     let mut cases = Vec::new();
     for (i, case) in plan.cases.iter().enumerate() {
-        cases.push(run_case(&engine, case, i, repeats, options, &progress).await?);
+        cases.push(run_case(&ctx, case, i, repeats, &run_tag).await?);
     }
     let infrastructure_failed = cases
         .iter()

@@ -655,7 +655,7 @@ fn history_section(out: &mut String, h: &HistorySection) {
             let _ = write!(
                 out,
                 "<tr><td>{}</td><td>{}</td><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>",
-                esc(&k.scenario),
+                esc(&format!("{}{}", super::summary::run_prefix(&k.run), k.scenario)),
                 esc(&k.map),
                 esc(&k.key.to_string()),
                 num(k.initial as f64),
@@ -673,7 +673,7 @@ fn history_section(out: &mut String, h: &HistorySection) {
             let _ = write!(
                 out,
                 "<tr><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>",
-                esc(&q.queue),
+                esc(&format!("{}{}", super::summary::run_prefix(&q.run), q.queue)),
                 q.added,
                 q.taken,
                 q.remaining.map(|r| r.to_string()).unwrap_or_default(),

@@ -121,7 +121,11 @@ pub fn render(r: &Report) -> String {
                 let _ = writeln!(
                     out,
                     "| {} | {} | {} | {} | {} | {} | {} | {} |",
-                    cell(&k.scenario),
+                    cell(&format!(
+                        "{}{}",
+                        super::summary::run_prefix(&k.run),
+                        k.scenario
+                    )),
                     cell(&k.map),
                     cell(&k.key.to_string()),
                     k.initial,
@@ -138,7 +142,11 @@ pub fn render(r: &Report) -> String {
                 let _ = writeln!(
                     out,
                     "| {} | {} | {} | {} | {} | {} | {} | {} |",
-                    cell(&q.queue),
+                    cell(&format!(
+                        "{}{}",
+                        super::summary::run_prefix(&q.run),
+                        q.queue
+                    )),
                     q.added,
                     q.taken,
                     q.remaining.map(|r| r.to_string()).unwrap_or_default(),

@@ -173,6 +173,11 @@ pub fn latency_table(out: &mut String, latency: &Latencies) {
     }
 }
 
+/// `run: ` before a checker line of a history with several runs.
+pub(super) fn run_prefix(run: &Option<String>) -> String {
+    run.as_ref().map(|r| format!("{r}: ")).unwrap_or_default()
+}
+
 /// What the history checker found, in a few lines.
 pub fn history_summary(path: &str, c: &HistoryCheck) -> String {
     let mut out = String::new();
@@ -188,7 +193,8 @@ history {path}: {} operations ({} ok, {} failed, {} unknown)",
     for k in &c.counters {
         let _ = writeln!(
             out,
-            "  {}: counter {}[{}]: {} increments, {} → {}, lost updates {}{}",
+            "  {}{}: counter {}[{}]: {} increments, {} → {}, lost updates {}{}",
+            run_prefix(&k.run),
             k.scenario,
             k.map,
             k.key,
@@ -206,7 +212,8 @@ history {path}: {} operations ({} ok, {} failed, {} unknown)",
     for q in &c.queues {
         let _ = writeln!(
             out,
-            "  queue {}: {} added, {} taken{}, lost {}, duplicated {}, uncertain {}",
+            "  {}queue {}: {} added, {} taken{}, lost {}, duplicated {}, uncertain {}",
+            run_prefix(&q.run),
             q.queue,
             q.added,
             q.taken,
