@@ -2,7 +2,8 @@
 //!
 //! - one map `get` and one `put` through a guest (the `opsloop` test guest calling the
 //!   operation in a loop) against the same call made on the embedded backend directly from
-//!   Rust, both with 0 network yields;
+//!   Rust, both with 0 network yields; and the same guest loop on a backend that does nothing
+//!   (answers at once), which is what the guest boundary alone costs;
 //! - instantiation of a pre-linked component (`race`): a fresh store and an instance;
 //! - host memory per live instance: 1,000 concurrent `race` instances in one run;
 //! - the seed's 3 × 10,000 increment runs (`race`, `pessimistic`, `optimistic`).
@@ -22,7 +23,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use hzlab::backend::embedded::{EmbeddedCluster, EmbeddedConfig, EmbeddedSession};
-use hzlab::backend::{Backend, Session, Value};
+use hzlab::backend::{Backend, BackendInfo, OpResult, OwnerId, Session, Value};
 use hzlab::engine::bindings::ScenarioPre;
 use hzlab::engine::limits::Limits;
 use hzlab::engine::{InstanceLimits, ScenarioEngine};
@@ -41,7 +42,9 @@ struct Options {
 fn options() -> Options {
     let mut o = Options {
         rounds: 5,
-        ops: 200_000,
+        // CPU time is accounted in scheduler ticks (4 ms here): 2,000,000 operations make that
+        // a resolution of 2 ns per operation.
+        ops: 2_000_000,
         live: 1_000,
         instantiations: 2_000,
     };
@@ -118,12 +121,97 @@ fn args(pairs: &[(&str, String)]) -> Vec<(String, String)> {
         .collect()
 }
 
-fn state(
-    session: EmbeddedSession,
+/// A backend that does nothing: every operation answers at once (a get finds `Int(0)`), so a
+/// guest loop over it measures the guest boundary alone.
+#[derive(Debug, Clone, Copy)]
+struct NullBackend;
+
+impl Backend for NullBackend {
+    type Session = NullBackend;
+
+    fn session(&self, _owner: OwnerId) -> NullBackend {
+        NullBackend
+    }
+
+    fn info(&self) -> BackendInfo {
+        BackendInfo {
+            kind: "null",
+            description: "answers every operation at once".into(),
+            members: 0,
+            partitions: 0,
+            backup_count: None,
+            async_backup_count: None,
+            queue_capacity: None,
+        }
+    }
+}
+
+impl Session for NullBackend {
+    async fn get(&self, _: &str, _: &Value) -> OpResult<Option<Value>> {
+        Ok(Some(Value::Int(0)))
+    }
+    async fn put(&self, _: &str, _: &Value, _: &Value) -> OpResult<Option<Value>> {
+        Ok(Some(Value::Int(0)))
+    }
+    async fn set(&self, _: &str, _: &Value, _: &Value) -> OpResult<()> {
+        Ok(())
+    }
+    async fn remove(&self, _: &str, _: &Value) -> OpResult<Option<Value>> {
+        Ok(None)
+    }
+    async fn contains_key(&self, _: &str, _: &Value) -> OpResult<bool> {
+        Ok(false)
+    }
+    async fn size(&self, _: &str) -> OpResult<u64> {
+        Ok(0)
+    }
+    async fn put_if_absent(&self, _: &str, _: &Value, _: &Value) -> OpResult<Option<Value>> {
+        Ok(None)
+    }
+    async fn clear(&self, _: &str) -> OpResult<()> {
+        Ok(())
+    }
+    async fn replace(&self, _: &str, _: &Value, _: &Value) -> OpResult<Option<Value>> {
+        Ok(None)
+    }
+    async fn replace_if_same(&self, _: &str, _: &Value, _: &Value, _: &Value) -> OpResult<bool> {
+        Ok(false)
+    }
+    async fn lock(&self, _: &str, _: &Value) -> OpResult<()> {
+        Ok(())
+    }
+    async fn try_lock(&self, _: &str, _: &Value, _: Duration) -> OpResult<bool> {
+        Ok(true)
+    }
+    async fn unlock(&self, _: &str, _: &Value) -> OpResult<()> {
+        Ok(())
+    }
+    async fn is_locked(&self, _: &str, _: &Value) -> OpResult<bool> {
+        Ok(false)
+    }
+    async fn offer(&self, _: &str, _: &Value, _: Option<Duration>) -> OpResult<bool> {
+        Ok(true)
+    }
+    async fn queue_put(&self, _: &str, _: &Value) -> OpResult<()> {
+        Ok(())
+    }
+    async fn poll(&self, _: &str, _: Option<Duration>) -> OpResult<Option<Value>> {
+        Ok(None)
+    }
+    async fn take(&self, _: &str) -> OpResult<Value> {
+        Ok(Value::Int(0))
+    }
+    async fn queue_size(&self, _: &str) -> OpResult<u64> {
+        Ok(0)
+    }
+}
+
+fn state<S: Session>(
+    session: S,
     args: Vec<(String, String)>,
     name: &str,
     phase: Phase,
-) -> InstanceState<EmbeddedSession> {
+) -> InstanceState<S> {
     InstanceState::new(
         session,
         Arc::new(RunShared {
@@ -179,10 +267,10 @@ async fn direct(session: &EmbeddedSession, op: &str, ops: u32) -> f64 {
 }
 
 /// CPU nanoseconds of one `run` call of the `opsloop` guest (instantiated beforehand).
-async fn guest_run(
+async fn guest_run<B: Backend>(
     engine: &ScenarioEngine,
-    pre: &ScenarioPre<InstanceState<EmbeddedSession>>,
-    cluster: &EmbeddedCluster,
+    pre: &ScenarioPre<InstanceState<B::Session>>,
+    cluster: &B,
     op: &str,
     ops: u32,
 ) -> f64 {
@@ -336,6 +424,9 @@ fn main() {
             .unwrap()
     };
     let (opsloop_pre, race_pre) = (compile(&opsloop), compile(&race));
+    let null_pre = engine
+        .prepare::<NullBackend>(&opsloop, &engine.compile(&opsloop).unwrap())
+        .unwrap();
 
     println!(
         "hzlab embedded benchmark: {} rounds, {} ops per timing, {} live instances, {} cores",
@@ -347,6 +438,8 @@ fn main() {
     let names = [
         "get direct",
         "get guest",
+        "get null guest",
+        "put null guest",
         "put direct",
         "put guest",
         "loop guest",
@@ -376,6 +469,7 @@ fn main() {
         // Warm-up of every path.
         direct(&direct_session, "get", o.ops / 10).await;
         guest_run(&engine, &opsloop_pre, &c, "get", o.ops / 10).await;
+        guest_run(&engine, &null_pre, &NullBackend, "get", o.ops / 10).await;
         instantiations(&engine, &race_pre, &c, 100).await;
 
         for round in 0..o.rounds {
@@ -388,6 +482,10 @@ fn main() {
             s.get_mut("loop guest").unwrap().push(empty / n);
             let g = guest_run(&engine, &opsloop_pre, &c, "get", o.ops).await;
             s.get_mut("get guest").unwrap().push((g - empty) / n);
+            let g = guest_run(&engine, &null_pre, &NullBackend, "get", o.ops).await;
+            s.get_mut("get null guest").unwrap().push((g - empty) / n);
+            let p = guest_run(&engine, &null_pre, &NullBackend, "put", o.ops).await;
+            s.get_mut("put null guest").unwrap().push((p - empty) / n);
             s.get_mut("put direct")
                 .unwrap()
                 .push(direct(&direct_session, "put", o.ops).await);
@@ -446,6 +544,15 @@ fn main() {
     let g = ratio("get guest", "get direct");
     line("  guest / direct", "x", &g, "<= 2", Some(g.median() <= 2.0));
     line(
+        "  the guest boundary alone (no-op backend)",
+        "ns/op",
+        &s["get null guest"],
+        "",
+        None,
+    );
+    let b = ratio("get null guest", "get direct");
+    line("  boundary alone / direct", "x", &b, "", None);
+    line(
         "map put, direct on the backend",
         "ns/op",
         &s["put direct"],
@@ -461,6 +568,15 @@ fn main() {
     );
     let p = ratio("put guest", "put direct");
     line("  guest / direct", "x", &p, "<= 2", Some(p.median() <= 2.0));
+    line(
+        "  the guest boundary alone (no-op backend)",
+        "ns/op",
+        &s["put null guest"],
+        "",
+        None,
+    );
+    let b = ratio("put null guest", "put direct");
+    line("  boundary alone / direct", "x", &b, "", None);
     line(
         "  (the guest's empty loop, subtracted)",
         "ns/iter",

@@ -628,6 +628,51 @@ fn median(mut v: Vec<f64>) -> f64 {
 
 type Results = HashMap<(String, &'static str), Vec<Figures>>;
 
+/// CPU seconds from `/proc/PID/stat`: user + system time of `pid`, and of its waited-for
+/// children (`cutime`, `cstime`), in clock ticks of 10 ms.
+fn proc_cpu(pid: &str) -> (f64, f64) {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the parenthesised command name: state is field 3, utime 14 ... cstime 17.
+    let rest = stat.rsplit(')').next().unwrap_or("");
+    let f: Vec<f64> = rest
+        .split_whitespace()
+        .map(|x| x.parse().unwrap_or(0.0))
+        .collect();
+    let at = |n: usize| f.get(n - 3).copied().unwrap_or(0.0) / 100.0;
+    (at(14) + at(15), at(16) + at(17))
+}
+
+/// CPU time the members, this process and its finished child processes have used so far.
+#[derive(Debug, Clone, Copy, Default)]
+struct Cpu {
+    members: f64,
+    this: f64,
+    children: f64,
+}
+
+impl Cpu {
+    fn now(local: &LocalCluster) -> Cpu {
+        let members = (0..3)
+            .filter_map(|i| local.pid(i))
+            .map(|pid| proc_cpu(&pid.to_string()).0)
+            .sum();
+        let (this, children) = proc_cpu("self");
+        Cpu {
+            members,
+            this,
+            children,
+        }
+    }
+
+    fn since(self, earlier: Cpu) -> Cpu {
+        Cpu {
+            members: self.members - earlier.members,
+            this: self.this - earlier.this,
+            children: self.children - earlier.children,
+        }
+    }
+}
+
 fn print_round(round: usize, column: &str, figures: &HashMap<&'static str, Figures>) {
     for w in WORKLOADS {
         if let Some(f) = figures.get(w) {
@@ -762,12 +807,14 @@ fn main() {
             started.elapsed().as_secs_f64()
         );
         let mut results: Results = HashMap::new();
+        let mut cpus: HashMap<String, Vec<(f64, f64, u64)>> = HashMap::new();
         for round in 0..o.rounds {
             // A different column first in every round, so drift hits them alike.
             let mut order = columns.clone();
             order.rotate_left(round % columns.len().max(1));
             for c in &order {
                 let started = Instant::now();
+                let cpu_before = Cpu::now(&local);
                 let figures = match c.as_str() {
                     "native" => native_column(&local, &o).await,
                     "wasm" => wasm_column(&local, &o).await,
@@ -778,18 +825,56 @@ fn main() {
                     "python" => external(python_command(&local, &o), "").await,
                     _ => unreachable!(),
                 };
+                let cpu = Cpu::now(&local).since(cpu_before);
                 eprintln!(
                     "round {} {c}: {:.1} s in all",
                     round + 1,
                     started.elapsed().as_secs_f64()
                 );
                 print_round(round + 1, c, &figures);
+                // The client's CPU: this process for native and wasm, the child for the others.
+                let client = if matches!(c.as_str(), "native" | "wasm") {
+                    cpu.this
+                } else {
+                    cpu.children
+                };
+                let ops: u64 = figures.values().map(|f| f.ops).sum();
+                let wall: f64 = figures.values().map(|f| f.secs).sum();
+                println!(
+                    "round {} {c:<7} CPU over the column (warm-up passes included): members \
+                     {:.1} s, client {:.1} s for {ops} ops in {wall:.1} s of workload time: \
+                     members {:.1} us/op, client {:.1} us/op",
+                    round + 1,
+                    cpu.members,
+                    client,
+                    cpu.members * 1e6 / ops.max(1) as f64,
+                    client * 1e6 / ops.max(1) as f64,
+                );
+                cpus.entry(c.clone())
+                    .or_default()
+                    .push((cpu.members, client, ops));
                 for (w, f) in figures {
                     results.entry((c.clone(), w)).or_default().push(f);
                 }
             }
         }
         report(&results, &columns, &o);
+        println!(
+            "\nCPU per operation over each column (median of rounds; members = the 3 member \
+             JVMs, client = the client's process)"
+        );
+        println!(
+            "{:<7} {:>14} {:>14}",
+            "column", "members us/op", "client us/op"
+        );
+        for c in &columns {
+            if let Some(v) = cpus.get(c) {
+                let per = |f: fn(&(f64, f64, u64)) -> f64| {
+                    median(v.iter().map(|x| f(x) * 1e6 / x.2.max(1) as f64).collect())
+                };
+                println!("{c:<7} {:>14.1} {:>14.1}", per(|x| x.0), per(|x| x.1));
+            }
+        }
         drop(local);
     });
 }
