@@ -2,43 +2,12 @@
 //! shells: up, status, kill (abrupt), status again (matching the members' own numbers),
 //! start, bad input, down (no process left). A guard kills the members if the test fails.
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use std::path::Path;
 use std::process::{Command, Output};
 
-struct Guard {
-    dir: PathBuf,
-    name: String,
-}
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        let _ = hzlab(&self.dir, &self.name, &["down"]);
-        // If `down` failed, kill what the state file names.
-        let state = self.dir.join(&self.name).join("cluster.json");
-        if let Ok(text) = std::fs::read_to_string(state) {
-            if let Ok(v) = serde_json::from_str::<serde_json::Value>(&text) {
-                for m in v["member"].as_array().into_iter().flatten() {
-                    if let Some(pid) = m["pid"].as_u64() {
-                        let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
-                    }
-                }
-            }
-        }
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-fn hzlab(dir: &Path, name: &str, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_hzlab"))
-        .arg("cluster")
-        .args(args)
-        .arg("--name")
-        .arg(name)
-        .arg("--dir")
-        .arg(dir)
-        .output()
-        .unwrap()
-}
+use common::cluster::{hzlab_cluster as hzlab, Guard};
 
 fn ok(out: Output) -> String {
     let text = String::from_utf8_lossy(&out.stdout).into_owned();

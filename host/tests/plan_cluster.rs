@@ -4,41 +4,12 @@
 //! and the same members seen as a cluster hzlab did not start (faults refused with exit 3,
 //! the other cases still run). A guard stops the members if the test fails.
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use std::path::Path;
 use std::process::{Command, Output};
 
-struct Guard {
-    dir: PathBuf,
-    name: String,
-}
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        let _ = cluster(&self.dir, &self.name, &["down"]);
-        let state = self.dir.join(&self.name).join("cluster.json");
-        if let Ok(text) = std::fs::read_to_string(state) {
-            if let Ok(v) = serde_json::from_str::<serde_json::Value>(&text) {
-                for m in v["member"].as_array().into_iter().flatten() {
-                    if let Some(pid) = m["pid"].as_u64() {
-                        let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
-                    }
-                }
-            }
-        }
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-fn cluster(dir: &Path, name: &str, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_hzlab"))
-        .arg("cluster")
-        .args(args)
-        .args(["--name", name])
-        .arg("--dir")
-        .arg(dir)
-        .output()
-        .unwrap()
-}
+use common::cluster::{hzlab_cluster as cluster, Guard};
 
 /// `hzlab run ARGS` with `clusters` as the clusters directory.
 fn run(clusters: &Path, args: &[&str]) -> Output {

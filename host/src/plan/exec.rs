@@ -283,13 +283,6 @@ struct PlanCtx<'a> {
     cases: usize,
 }
 
-impl PlanCtx<'_> {
-    /// Case `index` (from 0) as the progress display numbers it: (from 1, of all).
-    fn case_number(&self, index: usize) -> (usize, usize) {
-        (index + 1, self.cases)
-    }
-}
-
 /// One repeat of one case: its cluster, its seed, its structure-name prefix.
 struct RepeatCtx<'a, B, C> {
     plan: &'a PlanCtx<'a>,
@@ -298,8 +291,8 @@ struct RepeatCtx<'a, B, C> {
     seed: u64,
     /// Prefixed to the maps faults observe (see [`RealConfig::namespace`]).
     prefix: &'a str,
-    /// This case's number (from 1) and the plan's cases, for the progress display.
-    case_number: (usize, usize),
+    /// The case's index in the plan (from 0), for the progress display.
+    case_index: usize,
 }
 
 /// Runs one step; `run_label` names the case and repeat in the history.
@@ -409,8 +402,8 @@ async fn run_repeat<B: Backend, C: ClusterControl>(
         let run_label = format!("{} #{}", case.name, index + 1);
         ctx.plan.progress.set_label(format!(
             "case {}/{} {run_label} · step {}/{} {}",
-            ctx.case_number.0,
-            ctx.case_number.1,
+            ctx.case_index + 1,
+            ctx.plan.cases,
             steps.len() + 1,
             case.steps.len(),
             step.label
@@ -501,7 +494,7 @@ async fn run_case(
                             control: &mut control,
                             seed,
                             prefix: "",
-                            case_number: ctx.case_number(case_index),
+                            case_index,
                         };
                         run_repeat(repeat, case, index).await?
                     }
@@ -532,7 +525,7 @@ async fn run_case(
                                     control: &mut members,
                                     seed,
                                     prefix: "",
-                                    case_number: ctx.case_number(case_index),
+                                    case_index,
                                 };
                                 let r = run_repeat(repeat, case, index).await;
                                 cluster.shutdown().await;
@@ -546,8 +539,7 @@ async fn run_case(
             }
             PlanBackend::Cluster(target) => {
                 let prefix = format!("{run_tag}.c{case_index}r{index}.");
-                let number = ctx.case_number(case_index);
-                repeat_on_cluster(ctx, target, case, number, index, seed, &prefix).await?
+                repeat_on_cluster(ctx, target, case, case_index, index, seed, &prefix).await?
             }
         };
         results.push(repeat);
@@ -602,7 +594,7 @@ async fn repeat_on_cluster(
     ctx: &PlanCtx<'_>,
     target: &ClusterTarget,
     case: &Case,
-    case_number: (usize, usize),
+    case_index: usize,
     index: u32,
     seed: u64,
     prefix: &str,
@@ -667,7 +659,7 @@ async fn repeat_on_cluster(
                 control: members,
                 seed,
                 prefix,
-                case_number,
+                case_index,
             };
             run_repeat(repeat, case, index).await
         }
@@ -684,7 +676,7 @@ async fn repeat_on_cluster(
                 control: &mut control,
                 seed,
                 prefix,
-                case_number,
+                case_index,
             };
             run_repeat(repeat, case, index).await
         }
