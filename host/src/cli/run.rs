@@ -50,7 +50,8 @@ pub struct RunArgs {
     history: Option<PathBuf>,
 
     /// Run against real Hazelcast members at these addresses (`host:port`, comma-separated)
-    /// instead of the embedded cluster.
+    /// instead of the embedded cluster. With a plan: every case on these members, each with
+    /// maps and queues of its own; faults need members from `hzlab cluster up`.
     #[arg(long, value_name = "ADDR[,ADDR]", value_delimiter = ',')]
     cluster: Vec<String>,
 
