@@ -118,6 +118,32 @@ fn a_missing_scenario_file_exits_2() {
 }
 
 #[test]
+fn a_plan_on_an_unreachable_cluster_exits_3_naming_it() {
+    let plan = temp_plan("unreachable.toml", SMALL);
+    // A free port nobody listens on.
+    let port = hazelcast_client::local::free_ports(1).unwrap()[0];
+    let address = format!("127.0.0.1:{port}");
+    let o = hzlab(&[
+        "run",
+        plan.to_str().unwrap(),
+        "--cluster",
+        &address,
+        "--cluster-name",
+        "nobody",
+        "-q",
+    ]);
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(3), "{t}");
+    assert!(
+        t.contains(&format!(
+            "cannot reach the Hazelcast cluster `nobody` at {address}"
+        )),
+        "{t}"
+    );
+    assert!(t.contains("case `double kill`"), "{t}");
+}
+
+#[test]
 fn the_seed_lab_plan_is_valid() {
     let plan = concat!(env!("CARGO_MANIFEST_DIR"), "/../experiments/seed-lab.toml");
     let o = hzlab(&["check", plan]);
