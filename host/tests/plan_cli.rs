@@ -144,6 +144,39 @@ fn a_plan_on_an_unreachable_cluster_exits_3_naming_it() {
 }
 
 #[test]
+fn case_patterns_select_cases_and_an_unmatched_one_exits_2() {
+    let plan = concat!(env!("CARGO_MANIFEST_DIR"), "/../experiments/seed-lab.toml");
+    let json = temp_plan("selected.json", "");
+    let o = hzlab(&[
+        "run",
+        plan,
+        "--case",
+        "no lock",
+        "--case",
+        "two consumers",
+        "-q",
+        "--json",
+        json.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let names: Vec<&str> = doc["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["no lock", "one producer, two consumers"]);
+
+    let o = hzlab(&["run", plan, "--case", "no such case", "-q"]);
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{t}");
+    assert!(t.contains("no case of"), "{t}");
+    assert!(t.contains("`pessimistic lock`"), "{t}");
+}
+
+#[test]
 fn the_seed_lab_plan_is_valid() {
     let plan = concat!(env!("CARGO_MANIFEST_DIR"), "/../experiments/seed-lab.toml");
     let o = hzlab(&["check", plan]);

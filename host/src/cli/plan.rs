@@ -24,6 +24,8 @@ pub fn is_plan(scenarios: &[String]) -> bool {
 pub struct PlanRun<'a> {
     pub path: &'a Path,
     pub repeat: Option<u32>,
+    /// Run only the cases whose name contains one of these (all when empty).
+    pub cases: &'a [String],
     pub seed: Option<u64>,
     pub timeout: f64,
     pub memory_limit_mib: usize,
@@ -41,7 +43,8 @@ pub struct PlanRun<'a> {
 }
 
 pub fn run(p: PlanRun<'_>) -> anyhow::Result<u8> {
-    let plan = Plan::load(p.path)?;
+    let mut plan = Plan::load(p.path)?;
+    select_cases(&mut plan, p.cases)?;
     if p.repeat == Some(0) {
         anyhow::bail!("--repeat must be at least 1");
     }
@@ -146,6 +149,26 @@ fn write(path: &Path, text: &str) -> anyhow::Result<()> {
     }
     std::fs::write(path, format!("{text}\n"))
         .with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// Keeps the cases whose name contains one of `patterns` (every case when there is none); an
+/// error naming the plan's cases when no case matches.
+fn select_cases(plan: &mut Plan, patterns: &[String]) -> anyhow::Result<()> {
+    if patterns.is_empty() {
+        return Ok(());
+    }
+    let names: Vec<String> = plan.cases.iter().map(|c| format!("`{}`", c.name)).collect();
+    plan.cases
+        .retain(|c| patterns.iter().any(|p| c.name.contains(p.as_str())));
+    if plan.cases.is_empty() {
+        anyhow::bail!(
+            "no case of {} matches --case {}: its cases are {}",
+            plan.path.display(),
+            patterns.join(", --case "),
+            names.join(", ")
+        );
+    }
+    Ok(())
 }
 
 /// `hzlab check PLAN.toml`: validates without running.

@@ -123,6 +123,11 @@ pub struct RunArgs {
     #[arg(long, value_name = "N")]
     repeat: Option<u32>,
 
+    /// With a plan: run only the cases whose name contains PATTERN (repeatable; any match
+    /// counts).
+    #[arg(long = "case", value_name = "PATTERN")]
+    cases: Vec<String>,
+
     /// With a plan: write report.json and report.md to DIR.
     #[arg(long = "plan-report", value_name = "DIR", hide = true)]
     plan_report: Option<PathBuf>,
@@ -140,6 +145,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
         return super::plan::run(super::plan::PlanRun {
             path: Path::new(&args.scenarios[0]),
             repeat: args.repeat,
+            cases: &args.cases,
             seed: args.seed,
             timeout: args.timeout,
             memory_limit_mib: args.memory_limit,
