@@ -62,6 +62,15 @@ impl BackupAcks {
         }
     }
 
+    /// Acknowledgements received so far for request `id`.
+    pub fn received(&self, id: i64) -> u8 {
+        self.table
+            .lock()
+            .unwrap()
+            .get(&id)
+            .map_or(0, |s| s.received)
+    }
+
     pub fn forget(&self, id: i64) {
         self.table.lock().unwrap().remove(&id);
     }

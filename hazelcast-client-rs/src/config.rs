@@ -38,6 +38,12 @@ pub struct ClientConfig {
     /// How long to wait for missing backup acknowledgements before completing a call with
     /// the primary's answer.
     pub operation_backup_timeout: Duration,
+    /// Fail a write whose backup acknowledgements are still missing after
+    /// `operation_backup_timeout` with [`ClientError::Indeterminate`](crate::ClientError)
+    /// instead of completing it with the primary's answer: the write ran on the primary, but
+    /// it is lost if the primary dies before its backups have it. Off by default, as in the
+    /// official clients (`hazelcast.client.operation.fail.on.indeterminate.state`).
+    pub fail_on_indeterminate_state: bool,
 }
 
 impl Default for ClientConfig {
@@ -57,6 +63,7 @@ impl Default for ClientConfig {
             smart_routing: true,
             backup_ack_to_client: true,
             operation_backup_timeout: Duration::from_secs(5),
+            fail_on_indeterminate_state: false,
         }
     }
 }

@@ -52,6 +52,19 @@ pub enum ClientError {
         after: Duration,
         last_error: Option<String>,
     },
+    /// A write ran on its partition's primary, but not every backup acknowledged it within
+    /// the backup timeout (only with `fail_on_indeterminate_state`): it survives unless the
+    /// primary dies before its backups have it.
+    #[error(
+        "{operation}: the primary answered, but {missing} of {expected} backup \
+         acknowledgement(s) did not come within {waited:?}: the outcome is indeterminate"
+    )]
+    Indeterminate {
+        operation: &'static str,
+        expected: u8,
+        missing: u8,
+        waited: Duration,
+    },
     /// Unlock of a lock the caller (client UUID + thread id) does not hold.
     #[error("not the lock owner: {message}")]
     NotLockOwner { message: String },

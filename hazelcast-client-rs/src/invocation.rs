@@ -109,9 +109,20 @@ pub(crate) async fn invoke(inner: &Inner, req: Request) -> Result<ClientMessage,
                 if let (Ok(Ok(msg)), Some((id, _guard, done))) = (&reply, acks) {
                     let expected = msg.backup_acks();
                     if expected > 0 && !msg.is_error() && !inner.acks.expect(id, expected) {
+                        let timed_out = tokio::time::timeout(cfg.operation_backup_timeout, done)
+                            .await
+                            .is_err();
                         // Missing acks past the backup timeout: the primary's answer
-                        // stands, as with the official clients' default.
-                        let _ = tokio::time::timeout(cfg.operation_backup_timeout, done).await;
+                        // stands, as with the official clients' default, unless asked to
+                        // report the outcome as indeterminate.
+                        if timed_out && cfg.fail_on_indeterminate_state {
+                            return Err(ClientError::Indeterminate {
+                                operation: req.op,
+                                expected,
+                                missing: expected.saturating_sub(inner.acks.received(id)),
+                                waited: cfg.operation_backup_timeout,
+                            });
+                        }
                     }
                 }
                 match reply {

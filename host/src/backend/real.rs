@@ -29,6 +29,10 @@ pub struct RealConfig {
     /// [`RealCluster::configure_namespace`]). Scenarios, histories and reports see the names
     /// without it.
     pub namespace: String,
+    /// Fail a write whose backups did not acknowledge it within the client's backup timeout
+    /// (5 s) with `unavailable` (outcome unknown) instead of counting it done: such a write is
+    /// lost if its primary dies before the backups have it.
+    pub fail_on_indeterminate: bool,
 }
 
 impl RealConfig {
@@ -39,6 +43,7 @@ impl RealConfig {
             invocation_timeout: Duration::from_secs(120),
             queue_capacity: None,
             namespace: String::new(),
+            fail_on_indeterminate: false,
         }
     }
 }
@@ -82,6 +87,7 @@ impl RealCluster {
                 .with_invocation_timeout(config.invocation_timeout)
                 .with_client_name("hzlab");
         client_config.connect_timeout = config.invocation_timeout.min(Duration::from_secs(5));
+        client_config.fail_on_indeterminate_state = config.fail_on_indeterminate;
         let client =
             Client::connect(client_config)
                 .await
@@ -212,6 +218,7 @@ fn op_error(e: ClientError) -> OpError {
         ClientError::NotLockOwner { .. } => OpError::NotLockOwner,
         e @ (ClientError::Connect { .. }
         | ClientError::ConnectionClosed { .. }
+        | ClientError::Indeterminate { .. }
         | ClientError::Unavailable(_)
         | ClientError::ShutDown) => OpError::Unavailable(e.to_string()),
         e => OpError::Other(e.to_string()),

@@ -38,6 +38,7 @@ pub struct PlanRun<'a> {
     pub invocation_timeout: f64,
     /// Record every operation of every run step here (`--history`).
     pub history: Option<&'a Path>,
+    pub fail_on_indeterminate: bool,
     /// Start local members per case instead of using the embedded cluster.
     pub local: bool,
 }
@@ -83,6 +84,7 @@ pub fn run(p: PlanRun<'_>) -> anyhow::Result<u8> {
         },
         echo_logs: !p.quiet,
         seed: p.seed.unwrap_or_else(super::run::random_seed),
+        fail_on_indeterminate: p.fail_on_indeterminate,
         history: match p.history {
             Some(path) => Some(Arc::new(HistoryWriter::create(path)?)),
             None => None,

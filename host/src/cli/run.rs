@@ -70,6 +70,12 @@ pub struct RunArgs {
     )]
     invocation_timeout: f64,
 
+    /// On real members: a write whose backups do not acknowledge it within 5 s fails with
+    /// `unavailable` (recorded as outcome unknown: uncertain, not a lost update, in the
+    /// history) instead of counting as done.
+    #[arg(long)]
+    fail_on_indeterminate: bool,
+
     /// Seed of the embedded cluster's interleaving (default: random, printed in the summary).
     #[arg(long, conflicts_with = "cluster")]
     seed: Option<u64>,
@@ -156,6 +162,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
             cluster_name: args.cluster_name.as_deref(),
             invocation_timeout: args.invocation_timeout,
             history: args.history.as_deref(),
+            fail_on_indeterminate: args.fail_on_indeterminate,
             local: args.local,
         });
     }
@@ -233,6 +240,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
             let mut config = RealConfig::new(args.cluster.clone(), name);
             config.invocation_timeout = Duration::from_secs_f64(args.invocation_timeout);
             config.queue_capacity = args.queue_capacity;
+            config.fail_on_indeterminate = args.fail_on_indeterminate;
             let cluster = match RealCluster::connect(config).await {
                 Ok(c) => c,
                 Err(e) => return Ok(Err(e)),

@@ -75,6 +75,9 @@ pub struct PlanOptions {
     pub seed: u64,
     /// Where every operation of every run step goes (each event names its run step).
     pub history: Option<Arc<HistoryWriter>>,
+    /// On real members: writes whose backups did not acknowledge fail as outcome unknown
+    /// (see [`RealConfig::fail_on_indeterminate`]).
+    pub fail_on_indeterminate: bool,
 }
 
 /// What a fault did to a map.
@@ -511,11 +514,10 @@ async fn run_case(
                 match LocalMembers::start(config).await {
                     Err(e) => infrastructure(case, index, seed, e.to_string()),
                     Ok(mut members) => {
-                        let connected = RealCluster::connect(RealConfig::new(
-                            members.addresses(),
-                            members.cluster_name(),
-                        ))
-                        .await;
+                        let mut config =
+                            RealConfig::new(members.addresses(), members.cluster_name());
+                        config.fail_on_indeterminate = options.fail_on_indeterminate;
+                        let connected = RealCluster::connect(config).await;
                         let repeat = match connected {
                             Err(e) => infrastructure(case, index, seed, e.to_string()),
                             Ok(cluster) => {
@@ -634,6 +636,7 @@ async fn repeat_on_cluster(
     let mut config = RealConfig::new(target.addresses.clone(), target.cluster_name.clone());
     config.invocation_timeout = target.invocation_timeout;
     config.namespace = prefix.to_owned();
+    config.fail_on_indeterminate = ctx.options.fail_on_indeterminate;
     let cluster = match RealCluster::connect(config).await {
         Ok(c) => c,
         Err(e) => return fail(e.to_string()),
