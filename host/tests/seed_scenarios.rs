@@ -38,6 +38,32 @@ fn pessimistic_and_optimistic_lose_nothing() {
     }
 }
 
+/// Final value, retries and each instance's operation count of a 3-instance run.
+fn figures(name: &str, seed: u64) -> (i64, Option<i64>, Vec<u64>) {
+    let mut run = Run::new(vec![vec![spec(name, 3)]]).args(&[("iterations", "2000")]);
+    run.config.seed = seed;
+    let r = run.execute().unwrap();
+    let s = scenario(&r, name);
+    (
+        value(s, "final"),
+        s.totals.get("retries").copied(),
+        s.instances.iter().map(|i| i.ops).collect(),
+    )
+}
+
+#[test]
+fn the_same_seed_gives_the_same_interleaving() {
+    for name in ["race", "optimistic"] {
+        let first = figures(name, 9);
+        for _ in 0..3 {
+            assert_eq!(figures(name, 9), first, "{name}, seed 9");
+        }
+    }
+    // And the seed matters: three seeds do not all give one race.
+    let races: Vec<i64> = [9, 10, 11].iter().map(|&s| figures("race", s).0).collect();
+    assert!(races.iter().any(|r| *r != races[0]), "{races:?}");
+}
+
 #[test]
 fn optimistic_records_its_retries() {
     let r = Run::new(vec![vec![spec("optimistic", 3)]])

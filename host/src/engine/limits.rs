@@ -30,8 +30,13 @@ pub struct Limits {
     pub memory_refused: bool,
     /// Most memory the guest asked for.
     pub peak_memory: usize,
-    /// The instance's operation count at the last epoch tick.
-    pub ops_at_last_tick: u64,
+    /// The instance's operation count at the last epoch tick; none before the first tick, so
+    /// that the first tick never yields (whether it comes before the instance's first
+    /// operation is a matter of timing, and yielding then would make the interleaving depend
+    /// on it).
+    pub ops_at_last_tick: Option<u64>,
+    /// Ticks in a row at which the instance had made no operation since the tick before.
+    pub ticks_without_ops: u32,
 }
 
 impl Limits {
@@ -41,7 +46,8 @@ impl Limits {
             deadline: Instant::now() + limits.time_budget,
             memory_refused: false,
             peak_memory: 0,
-            ops_at_last_tick: 0,
+            ops_at_last_tick: None,
+            ticks_without_ops: 0,
         }
     }
 

@@ -22,6 +22,9 @@ pub use limits::InstanceLimits;
 /// How often the epoch advances: the granularity of time budgets and of yields of busy guests.
 const EPOCH_TICK: Duration = Duration::from_millis(2);
 
+/// Ticks in a row without a cluster operation after which a guest yields to the others.
+const COMPUTE_TICKS: u32 = 3;
+
 /// The package every import of a scenario must come from.
 pub const WORLD_PACKAGE: &str = "hzlab:scenario";
 /// The exports a scenario must have.
@@ -140,17 +143,25 @@ impl ScenarioEngine {
             }
             // A guest that called the cluster since the last tick gave others their turns at
             // its calls; yielding here too would make interleavings depend on timing rather
-            // than on the seed. A guest that only computes yields every tick.
+            // than on the seed. A guest that only computes yields once it went
+            // COMPUTE_TICKS ticks in a row without an operation: one tick without one may
+            // only mean that the host thread was descheduled between two operations.
             let ops = state.ops();
-            if ops != state.limits.ops_at_last_tick {
-                state.limits.ops_at_last_tick = ops;
-                Ok(UpdateDeadline::Continue(1))
-            } else {
-                Ok(UpdateDeadline::YieldCustom(
-                    1,
-                    Box::pin(tokio::task::yield_now()),
-                ))
+            let limits = &mut state.limits;
+            if limits.ops_at_last_tick != Some(ops) {
+                limits.ops_at_last_tick = Some(ops);
+                limits.ticks_without_ops = 0;
+                return Ok(UpdateDeadline::Continue(1));
             }
+            limits.ticks_without_ops += 1;
+            if limits.ticks_without_ops < COMPUTE_TICKS {
+                return Ok(UpdateDeadline::Continue(1));
+            }
+            limits.ticks_without_ops = 0;
+            Ok(UpdateDeadline::YieldCustom(
+                1,
+                Box::pin(tokio::task::yield_now()),
+            ))
         });
         store.set_epoch_deadline(1);
         store

@@ -9,8 +9,8 @@
 //! Operations interleave as on a real cluster: each one first crosses a simulated network
 //! ([`network`]), a few scheduler yields drawn from a seeded generator, so `get` then `put`
 //! from concurrent instances can lose updates while locked and `replace-if-same` loops cannot.
-//! The seed drives the interleaving; a run with the same seed usually, but not always,
-//! interleaves the same way (some scheduling is not yet driven by the seed alone).
+//! The seed drives the interleaving: a run with the same seed interleaves the same way (the
+//! engine's clock only interrupts a guest that went three ticks without an operation).
 
 mod locks;
 pub mod network;
