@@ -107,11 +107,7 @@ fn run_dir(args: &ClusterArgs) -> PathBuf {
 /// `hzlab cluster up` started them (found under the default clusters root): the name given,
 /// else that cluster's, else `dev`.
 pub(super) fn identify(addresses: &[String], name: Option<&str>) -> (String, Option<PathBuf>) {
-    let dir = hzlab::cluster::find_run_dir(&clusters_root(None), addresses);
-    let found = dir
-        .as_deref()
-        .and_then(|d| LocalMembers::attach(d).ok())
-        .map(|m| m.cluster_name().to_owned());
+    let (dir, found) = hzlab::cluster::find_run_dir(&clusters_root(None), addresses).unzip();
     let name = name
         .map(str::to_owned)
         .or(found)

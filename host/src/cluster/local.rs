@@ -439,8 +439,9 @@ fn loopback_normal(address: &str) -> String {
 }
 
 /// The run directory under `root` (`hzlab cluster up` keeps one per cluster there) of the
-/// local members listening on any of `addresses`, if hzlab started them.
-pub fn find_run_dir(root: &Path, addresses: &[String]) -> Option<PathBuf> {
+/// local members listening on any of `addresses`, if hzlab started them, with their cluster
+/// name.
+pub fn find_run_dir(root: &Path, addresses: &[String]) -> Option<(PathBuf, String)> {
     let wanted: Vec<String> = addresses.iter().map(|a| loopback_normal(a)).collect();
     let mut dirs: Vec<PathBuf> = std::fs::read_dir(root)
         .ok()?
@@ -448,11 +449,15 @@ pub fn find_run_dir(root: &Path, addresses: &[String]) -> Option<PathBuf> {
         .filter(|d| d.join("cluster.json").is_file())
         .collect();
     dirs.sort();
-    dirs.into_iter().find(|dir| {
-        LocalCluster::attach(dir).is_ok_and(|c| {
-            c.addresses()
-                .iter()
-                .any(|a| wanted.contains(&loopback_normal(a)))
+    dirs.into_iter().find_map(|dir| {
+        let cluster = LocalCluster::attach(&dir).ok()?;
+        let ours = cluster
+            .addresses()
+            .iter()
+            .any(|a| wanted.contains(&loopback_normal(a)));
+        ours.then(|| {
+            let name = cluster.cluster_name().to_owned();
+            (dir, name)
         })
     })
 }
