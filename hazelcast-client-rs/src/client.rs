@@ -15,7 +15,7 @@ use crate::codec::{MemberInfo, Uuid};
 use crate::config::{normalize_address, ClientConfig};
 use crate::connection::{Connection, ConnectionEvent, ConnectionSettings};
 use crate::error::ClientError;
-use crate::invocation::{invoke, Request, Wait};
+use crate::invocation::{invoke, invoke_traced, Request, Traced, Wait};
 use crate::protocol::client::{self as client_codec, AuthRequest, ClusterViewEvent};
 use crate::protocol::dynamic_config::{self, MapConfig, QueueConfig};
 use crate::proxy::{Map, Queue};
@@ -316,6 +316,10 @@ impl Client {
         req: Request,
     ) -> Result<crate::codec::ClientMessage, ClientError> {
         invoke(self.inner(), req).await
+    }
+
+    pub(crate) async fn invoke_traced(&self, req: Request) -> Traced {
+        invoke_traced(self.inner(), req).await
     }
 
     /// Closes all connections; later calls fail with [`ClientError::ShutDown`].

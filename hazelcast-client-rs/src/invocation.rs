@@ -46,6 +46,34 @@ pub(crate) struct Request {
 }
 
 pub(crate) async fn invoke(inner: &Inner, req: Request) -> Result<ClientMessage, ClientError> {
+    invoke_traced(inner, req).await.result
+}
+
+/// A call's result, and whether it was sent again after an attempt whose outcome is
+/// unknown (the connection closed with the request pending: the member may have run it).
+#[derive(Debug)]
+pub(crate) struct Traced {
+    pub result: Result<ClientMessage, ClientError>,
+    /// An earlier attempt may have taken effect: an error from a later attempt may be
+    /// the earlier attempt's doing (an unlock re-sent after it was applied finds the lock
+    /// free, or held by someone else).
+    pub resent_after_unknown_outcome: bool,
+}
+
+pub(crate) async fn invoke_traced(inner: &Inner, req: Request) -> Traced {
+    let mut resent = false;
+    let result = attempts(inner, req, &mut resent).await;
+    Traced {
+        result,
+        resent_after_unknown_outcome: resent,
+    }
+}
+
+async fn attempts(
+    inner: &Inner,
+    req: Request,
+    resent_after_unknown: &mut bool,
+) -> Result<ClientMessage, ClientError> {
     let cfg = &inner.config;
     let start = Instant::now();
     let budget = cfg.invocation_timeout
@@ -147,6 +175,7 @@ pub(crate) async fn invoke(inner: &Inner, req: Request) -> Result<ClientMessage,
                         if !(req.retryable || cfg.redo_operation) {
                             return Err(err);
                         }
+                        *resent_after_unknown = true;
                         err
                     }
                 }

@@ -266,13 +266,31 @@ impl Map {
 
     /// Unlocks a lock held by (this client, `thread_id`); [`ClientError::NotLockOwner`]
     /// otherwise.
+    ///
+    /// An unlock is sent again when its connection closes before the answer (a member
+    /// leaving, say). If the first send was applied, the member answers the second with
+    /// "not the lock owner" (the lock is free, or already someone else's): that answer
+    /// to a re-sent unlock means the unlock took effect, and the call succeeds.
     pub async fn unlock(&self, key: &Value, thread_id: i64) -> Result<(), ClientError> {
         let k = Data::from_value(key);
         let msg = codec::encode_unlock(&self.name, &k, thread_id, self.client.next_reference_id());
-        let r = self
-            .call("map unlock", msg, Some(&k), true, Wait::Normal)
+        self.client
+            .ensure_proxy(&self.created, codec::SERVICE_NAME, &self.name)
             .await?;
-        decoded(&r, decode_void)
+        let traced = self
+            .client
+            .invoke_traced(Request {
+                op: "map unlock",
+                msg,
+                partition: Some(k.partition_id(self.client.partition_count())),
+                retryable: true,
+                wait: Wait::Normal,
+            })
+            .await;
+        match traced.result {
+            Err(ClientError::NotLockOwner { .. }) if traced.resent_after_unknown_outcome => Ok(()),
+            r => decoded(&r?, decode_void),
+        }
     }
 
     pub async fn is_locked(&self, key: &Value) -> Result<bool, ClientError> {
