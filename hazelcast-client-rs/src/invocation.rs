@@ -7,7 +7,9 @@
 //!   partition migrating, instance not active, retryable I/O...) are retried for any request;
 //! - a connection that closes while the request is pending is retried only for requests
 //!   that are safe to run twice (reads, locks with their reference id...), or for every
-//!   request when `redo_operation` is set;
+//!   request when `redo_operation` is set; `invoke_traced` tells the caller such a
+//!   re-send happened (an unlock re-sent after it was applied is answered "not the lock
+//!   owner");
 //! - the pause between attempts doubles from `retry_pause` to `max_retry_pause`, and no
 //!   attempt starts after the invocation timeout: the call then fails with
 //!   [`ClientError::Timeout`] naming the last error.
