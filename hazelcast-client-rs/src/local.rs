@@ -190,6 +190,38 @@ pub fn free_ports(n: usize) -> Result<Vec<u16>, LocalError> {
         .collect()
 }
 
+/// A first port of `n` consecutive loopback ports free at the moment of asking, below
+/// Linux's ephemeral range (32768 and up), where outgoing connections of other processes
+/// do not take them between the asking and the members binding them.
+pub fn free_port_range(n: usize) -> Result<u16, LocalError> {
+    const LOW: u32 = 20_000;
+    const HIGH: u32 = 32_000;
+    let n32 = n.max(1) as u32;
+    // A start that differs between processes and calls, without a random number crate.
+    let mut x = std::process::id()
+        ^ std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0);
+    for _ in 0..200 {
+        if n32 >= HIGH - LOW {
+            break;
+        }
+        x = x.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+        let base = LOW + (x >> 8) % (HIGH - LOW - n32);
+        let held: Result<Vec<_>, _> = (base..base + n32)
+            .map(|p| std::net::TcpListener::bind(("127.0.0.1", p as u16)))
+            .collect();
+        if held.is_ok() {
+            return Ok(base as u16);
+        }
+    }
+    Err(LocalError::Io(std::io::Error::new(
+        std::io::ErrorKind::AddrInUse,
+        format!("no {n} consecutive free ports between {LOW} and {HIGH}"),
+    )))
+}
+
 fn member_xml(c: &LocalClusterConfig, port: u16, all_ports: &[u16]) -> String {
     let mut members = String::new();
     for p in all_ports {
@@ -828,5 +860,26 @@ impl Drop for LocalCluster {
         } else if self.owns_run_dir {
             let _ = std::fs::remove_dir_all(&self.run_dir);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_free_port_range_is_below_the_ephemeral_ports_and_free() {
+        let base = free_port_range(3).unwrap();
+        assert!((20_000..32_000).contains(&base), "{base}");
+        let held: Vec<_> = (base..base + 3)
+            .map(|p| std::net::TcpListener::bind(("127.0.0.1", p)).unwrap())
+            .collect();
+        // With the range held, another call finds another one.
+        let other = free_port_range(3).unwrap();
+        assert!(
+            other + 3 <= base || other >= base + 3,
+            "{other} overlaps {base}"
+        );
+        drop(held);
     }
 }

@@ -58,8 +58,9 @@ fn up_status_kill_start_down_from_separate_processes() {
         dir: dir.clone(),
         name: name.clone(),
     };
-    let ports = hazelcast_client::local::free_ports(1).unwrap();
-    let base = ports[0].saturating_sub(10).max(20000).to_string();
+    let base = hazelcast_client::local::free_port_range(3)
+        .unwrap()
+        .to_string();
     let up = ok(hzlab(
         &dir,
         &name,
