@@ -197,6 +197,15 @@ pub fn free_port_range(n: usize) -> Result<u16, LocalError> {
     const LOW: u32 = 20_000;
     const HIGH: u32 = 32_000;
     let n32 = n.max(1) as u32;
+    let none_free = || {
+        LocalError::Io(std::io::Error::new(
+            std::io::ErrorKind::AddrInUse,
+            format!("no {n} consecutive free ports between {LOW} and {HIGH}"),
+        ))
+    };
+    if n32 >= HIGH - LOW {
+        return Err(none_free());
+    }
     // A start that differs between processes and calls, without a random number crate.
     let mut x = std::process::id()
         ^ std::time::SystemTime::now()
@@ -204,9 +213,6 @@ pub fn free_port_range(n: usize) -> Result<u16, LocalError> {
             .map(|d| d.subsec_nanos())
             .unwrap_or(0);
     for _ in 0..200 {
-        if n32 >= HIGH - LOW {
-            break;
-        }
         x = x.wrapping_mul(1_103_515_245).wrapping_add(12_345);
         let base = LOW + (x >> 8) % (HIGH - LOW - n32);
         let held: Result<Vec<_>, _> = (base..base + n32)
@@ -216,10 +222,7 @@ pub fn free_port_range(n: usize) -> Result<u16, LocalError> {
             return Ok(base as u16);
         }
     }
-    Err(LocalError::Io(std::io::Error::new(
-        std::io::ErrorKind::AddrInUse,
-        format!("no {n} consecutive free ports between {LOW} and {HIGH}"),
-    )))
+    Err(none_free())
 }
 
 fn member_xml(c: &LocalClusterConfig, port: u16, all_ports: &[u16]) -> String {

@@ -15,21 +15,17 @@ use hazelcast_client::{Client, ClientConfig, ClientError, Value};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn silent_connection_is_pinged_then_dropped() {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
     let pings = Arc::new(AtomicUsize::new(0));
     let p = pings.clone();
     // Answers authentication, counts pings, answers nothing else.
-    fake::serve(
-        listener,
-        Arc::new(move |_, msg| {
-            if msg.message_type() == PING {
-                p.fetch_add(1, Ordering::Relaxed);
-            }
-            Reply::Silent
-        }),
-    );
-    let mut config = ClientConfig::new("capture", [addr.to_string()]);
+    let addr = fake::serve(Arc::new(move |_, msg| {
+        if msg.message_type() == PING {
+            p.fetch_add(1, Ordering::Relaxed);
+        }
+        Reply::Silent
+    }))
+    .await;
+    let mut config = ClientConfig::new("capture", [addr]);
     config.connect_timeout = Duration::from_millis(500);
     config.heartbeat_interval = Duration::from_millis(200);
     config.heartbeat_timeout = Duration::from_millis(1500);

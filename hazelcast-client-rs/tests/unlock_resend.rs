@@ -18,30 +18,26 @@ use hazelcast_client::{Client, ClientConfig, ClientError, Value};
 /// A member whose answer to an unlock on connection `n` is `unlock(n)`; every other
 /// request gets an empty answer. Returns the client and the number of unlocks received.
 async fn client_of(unlock: fn(usize) -> Option<bool>) -> (Client, Arc<AtomicUsize>) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
     let unlocks = Arc::new(AtomicUsize::new(0));
     let seen = unlocks.clone();
-    fake::serve(
-        listener,
-        Arc::new(move |conn, msg| {
-            if msg.message_type() != UNLOCK {
-                return Reply::Answer(empty_answer(msg));
-            }
-            seen.fetch_add(1, Ordering::Relaxed);
-            match unlock(conn) {
-                None => Reply::Close,
-                Some(true) => Reply::Answer(empty_answer(msg)),
-                Some(false) => Reply::Answer(error_answer(
-                    msg,
-                    ILLEGAL_MONITOR_STATE,
-                    "java.lang.IllegalMonitorStateException",
-                    "Current thread is not owner of the lock!",
-                )),
-            }
-        }),
-    );
-    let mut config = ClientConfig::new("unlock-resend", [addr.to_string()]);
+    let addr = fake::serve(Arc::new(move |conn, msg| {
+        if msg.message_type() != UNLOCK {
+            return Reply::Answer(empty_answer(msg));
+        }
+        seen.fetch_add(1, Ordering::Relaxed);
+        match unlock(conn) {
+            None => Reply::Close,
+            Some(true) => Reply::Answer(empty_answer(msg)),
+            Some(false) => Reply::Answer(error_answer(
+                msg,
+                ILLEGAL_MONITOR_STATE,
+                "java.lang.IllegalMonitorStateException",
+                "Current thread is not owner of the lock!",
+            )),
+        }
+    }))
+    .await;
+    let mut config = ClientConfig::new("unlock-resend", [addr]);
     config.invocation_timeout = Duration::from_secs(10);
     config.retry_pause = Duration::from_millis(50);
     (Client::connect(config).await.unwrap(), unlocks)

@@ -9,7 +9,7 @@ use super::{decoded, millis, value_of};
 use crate::client::Client;
 use crate::codec::MemberInfo;
 use crate::error::ClientError;
-use crate::invocation::{Request, Wait};
+use crate::invocation::{Request, Traced, Wait};
 use crate::protocol::{decode_bool, decode_i32, decode_nullable_data, decode_void, map as codec};
 use crate::serialization::{Data, Value};
 
@@ -67,19 +67,35 @@ impl Map {
         retryable: bool,
         wait: Wait,
     ) -> Result<crate::codec::ClientMessage, ClientError> {
+        self.call_traced(op, msg, key, retryable, wait)
+            .await?
+            .result
+    }
+
+    /// [`Map::call`], also telling whether the request was re-sent after an attempt whose
+    /// outcome is unknown. The outer error is the proxy's creation failing.
+    async fn call_traced(
+        &self,
+        op: &'static str,
+        msg: crate::codec::ClientMessage,
+        key: Option<&Data>,
+        retryable: bool,
+        wait: Wait,
+    ) -> Result<Traced, ClientError> {
         self.client
             .ensure_proxy(&self.created, codec::SERVICE_NAME, &self.name)
             .await?;
         let partition = key.map(|k| k.partition_id(self.client.partition_count()));
-        self.client
-            .invoke(Request {
+        Ok(self
+            .client
+            .invoke_traced(Request {
                 op,
                 msg,
                 partition,
                 retryable,
                 wait,
             })
-            .await
+            .await)
     }
 
     pub async fn get(&self, key: &Value) -> Result<Option<Value>, ClientError> {
@@ -274,19 +290,9 @@ impl Map {
     pub async fn unlock(&self, key: &Value, thread_id: i64) -> Result<(), ClientError> {
         let k = Data::from_value(key);
         let msg = codec::encode_unlock(&self.name, &k, thread_id, self.client.next_reference_id());
-        self.client
-            .ensure_proxy(&self.created, codec::SERVICE_NAME, &self.name)
-            .await?;
         let traced = self
-            .client
-            .invoke_traced(Request {
-                op: "map unlock",
-                msg,
-                partition: Some(k.partition_id(self.client.partition_count())),
-                retryable: true,
-                wait: Wait::Normal,
-            })
-            .await;
+            .call_traced("map unlock", msg, Some(&k), true, Wait::Normal)
+            .await?;
         match traced.result {
             Err(ClientError::NotLockOwner { .. }) if traced.resent_after_unknown_outcome => Ok(()),
             r => decoded(&r?, decode_void),

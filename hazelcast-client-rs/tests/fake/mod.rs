@@ -25,8 +25,11 @@ pub enum Reply {
 /// Which connection (0 for the first one accepted) a request came on.
 pub type Handler = Arc<dyn Fn(usize, &ClientMessage) -> Reply + Send + Sync>;
 
-/// Serves connections on `listener` until the test ends.
-pub fn serve(listener: TcpListener, handler: Handler) {
+/// Starts a fake member on a free loopback port, serving connections until the test
+/// ends; returns its address.
+pub async fn serve(handler: Handler) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap().to_string();
     let count = Arc::new(AtomicUsize::new(0));
     tokio::spawn(async move {
         while let Ok((s, _)) = listener.accept().await {
@@ -34,6 +37,7 @@ pub fn serve(listener: TcpListener, handler: Handler) {
             tokio::spawn(connection(s, n, handler.clone()));
         }
     });
+    address
 }
 
 async fn connection(mut s: TcpStream, n: usize, handler: Handler) {
