@@ -236,11 +236,26 @@ pub fn componentize_py(options: &BuildOptions) -> Result<Componentize, KitError>
         ],
         python_path: Some(packages.clone()),
     };
-    if bin.is_file() {
-        return Ok(in_venv());
+    let installed = || {
+        if bin.is_file() {
+            Some(in_venv())
+        } else if packages.join("componentize_py").is_dir() {
+            Some(in_packages())
+        } else {
+            None
+        }
+    };
+    if let Some(c) = installed() {
+        return Ok(c);
     }
-    if packages.join("componentize_py").is_dir() {
-        return Ok(in_packages());
+    // Builds running at once install one at a time; a build that waited finds the
+    // tool installed by the one before it.
+    fs::create_dir_all(&tools).map_err(KitError::io("create", &tools))?;
+    let lock_path = tools.join(format!("componentize-py-{version}.lock"));
+    let lock = fs::File::create(&lock_path).map_err(KitError::io("create", &lock_path))?;
+    lock.lock().map_err(KitError::io("lock", &lock_path))?;
+    if let Some(c) = installed() {
+        return Ok(c);
     }
     eprintln!(
         "hzlab: installing componentize-py {version} (PyPI) under {}",
