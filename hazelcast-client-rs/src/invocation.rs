@@ -183,7 +183,10 @@ async fn attempts(
                 }
             }
         };
-        if matches!(retry_error, ClientError::Protocol { .. }) {
+        if matches!(
+            retry_error,
+            ClientError::Protocol { .. } | ClientError::MessageLimit { .. }
+        ) {
             return Err(retry_error);
         }
         last_error = Some(retry_error);
