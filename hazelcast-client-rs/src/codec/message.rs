@@ -275,7 +275,7 @@ impl LimitExceeded {
         let what = match self.limit {
             Limit::MessageBytes => "a message of",
             Limit::UnfinishedBytes => "unfinished messages holding",
-            Limit::AuthMessageBytes => "an authentication answer of",
+            Limit::AuthMessageBytes => "before authentication a message of",
         };
         format!(
             "{what} at least {} bytes, over the limit of {} bytes ({})",
