@@ -176,3 +176,29 @@ pub(crate) fn normalize_address(a: &str) -> String {
         format!("{a}:5701")
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn message_limits_below_the_minimum_are_refused() {
+        assert!(ClientConfig::default().validate().is_ok());
+        let small = ClientConfig::default().with_message_limits(1000, 1 << 20);
+        let err = small.validate().unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("max_message_bytes is 1000, below the smallest accepted (1024 bytes)"),
+            "{err}"
+        );
+        let mut auth = ClientConfig::default();
+        auth.max_auth_message_bytes = 0;
+        assert!(auth
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("max_auth_message_bytes"));
+        let none = ClientConfig::new("dev", Vec::<String>::new());
+        assert!(none.validate().is_err());
+    }
+}
