@@ -174,7 +174,7 @@ pub async fn run_with_history<B: Backend>(
                     let mut store = engine.store(new_state(&p.shared, index, Phase::Run, owner()));
                     let instance = match p.pre.instantiate_async(&mut store).await {
                         Ok(i) => Ok(i),
-                        Err(e) => Err(classify(store.data(), e, &spec.limits)),
+                        Err(e) => Err(instantiation_failed(store.data(), e, &spec.limits, index)),
                     };
                     let limits = spec.limits;
                     let progress = progress.clone();
@@ -217,7 +217,8 @@ pub async fn run_with_history<B: Backend>(
                     outcome,
                     elapsed_ms: millis(elapsed),
                     ops,
-                    recorded: prepared[si].shared.recorder.instance(index),
+                    // Filled once verify no longer reads the instances' counters.
+                    recorded: Default::default(),
                 });
             }
         }
@@ -243,6 +244,9 @@ pub async fn run_with_history<B: Backend>(
                 });
             }
             let (recorded, totals, checks, logs, logs_dropped) = p.shared.recorder.finish();
+            for i in &mut instances {
+                i.recorded = p.shared.recorder.take_instance(i.index);
+            }
             scenarios.push(ScenarioResult {
                 step: p.step,
                 name: p.shared.name.clone(),
@@ -313,8 +317,46 @@ fn timed_out(limits: &InstanceLimits) -> Outcome {
     }
 }
 
-/// Names what stopped a guest: its memory cap, its time budget, or a trap.
+/// Names what stopped an instance from starting: the guest (its cap, a trap in its start
+/// code), or the host (memory or a stack it could not map for the instance).
+fn instantiation_failed<S>(
+    state: &InstanceState<S>,
+    e: wasmtime::Error,
+    limits: &InstanceLimits,
+    index: u32,
+) -> Outcome {
+    if state.limits.memory_refused
+        || state.limits.host_refused
+        || e.downcast_ref::<wasmtime::Trap>().is_some()
+    {
+        return classify(state, e, limits);
+    }
+    Outcome {
+        status: Status::HostError,
+        error: Some(format!(
+            "the host could not set up instance {index} (its memory, stack and tables): {} \
+             (see the run's memory budget and instance bound in `hzlab run --help`)",
+            root_cause(&e)
+        )),
+    }
+}
+
+/// Names what stopped a guest: its memory cap, its host-side cap, its time budget, or a trap.
 fn classify<S>(state: &InstanceState<S>, e: wasmtime::Error, limits: &InstanceLimits) -> Outcome {
+    if state.limits.host_refused {
+        let message = match e.downcast_ref::<crate::engine::limits::HostCapExceeded>() {
+            Some(cap) => cap.to_string(),
+            None => format!(
+                "recorded more than {} bytes and stopped: {}",
+                state.limits.host_cap(),
+                root_cause(&e)
+            ),
+        };
+        return Outcome {
+            status: Status::MemoryExceeded,
+            error: Some(message),
+        };
+    }
     if state.limits.memory_refused {
         return Outcome {
             status: Status::MemoryExceeded,
