@@ -174,7 +174,12 @@ pub async fn run_with_history<B: Backend>(
                     let mut store = engine.store(new_state(&p.shared, index, Phase::Run, owner()));
                     let instance = match p.pre.instantiate_async(&mut store).await {
                         Ok(i) => Ok(i),
-                        Err(e) => Err(instantiation_failed(store.data(), e, &spec.limits, index)),
+                        Err(e) => Err(instantiation_failed(
+                            store.data(),
+                            e,
+                            &spec.limits,
+                            &format!("instance {index}"),
+                        )),
                     };
                     let limits = spec.limits;
                     let progress = progress.clone();
@@ -281,6 +286,12 @@ pub async fn run_with_history<B: Backend>(
     })
 }
 
+/// Where a once-only phase call failed.
+enum CallError {
+    Instantiate(wasmtime::Error),
+    Call(wasmtime::Error),
+}
+
 /// Instantiates and calls `setup` or `verify` within the time budget.
 async fn call_once<S: crate::backend::Session>(
     pre: &ScenarioPre<InstanceState<S>>,
@@ -289,12 +300,16 @@ async fn call_once<S: crate::backend::Session>(
     limits: &InstanceLimits,
 ) -> Outcome {
     let call = async {
-        let instance = pre.instantiate_async(&mut *store).await?;
+        let instance = match pre.instantiate_async(&mut *store).await {
+            Ok(i) => i,
+            Err(e) => return Err(CallError::Instantiate(e)),
+        };
         match phase {
             Phase::Setup => instance.call_setup(&mut *store).await,
             Phase::Verify => instance.call_verify(&mut *store).await,
             Phase::Run => instance.call_run(&mut *store).await,
         }
+        .map_err(CallError::Call)
     };
     match tokio::time::timeout(limits.time_budget, call).await {
         Err(_) => timed_out(limits),
@@ -303,7 +318,14 @@ async fn call_once<S: crate::backend::Session>(
             status: Status::Failed,
             error: Some(message),
         },
-        Ok(Err(e)) => classify(store.data(), e, limits),
+        Ok(Err(CallError::Call(e))) => classify(store.data(), e, limits),
+        Ok(Err(CallError::Instantiate(e))) => {
+            let what = format!(
+                "the instance of its {} call",
+                format!("{phase:?}").to_lowercase()
+            );
+            instantiation_failed(store.data(), e, limits, &what)
+        }
     }
 }
 
@@ -323,7 +345,7 @@ fn instantiation_failed<S>(
     state: &InstanceState<S>,
     e: wasmtime::Error,
     limits: &InstanceLimits,
-    index: u32,
+    what: &str,
 ) -> Outcome {
     if state.limits.memory_refused
         || state.limits.host_refused
@@ -334,8 +356,8 @@ fn instantiation_failed<S>(
     Outcome {
         status: Status::HostError,
         error: Some(format!(
-            "the host could not set up instance {index} (its memory, stack and tables): {} \
-             (see the run's memory budget and instance bound in `hzlab run --help`)",
+            "the host could not set up {what} (its memory, stack and tables): {} (the \
+             host's own limits: free memory, `ulimit -v`, vm.max_map_count)",
             root_cause(&e)
         )),
     }

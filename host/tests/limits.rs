@@ -185,3 +185,22 @@ fn endless_and_huge_files_are_refused_fast() {
         assert_eq!(err.matches("larger than").count(), 1, "said twice: {err}");
     }
 }
+
+#[test]
+fn an_instance_the_host_cannot_map_is_the_hosts_failure_not_a_guest_trap() {
+    // Under a 3 GB address-space limit the host cannot reserve a linear memory (4 GiB and its
+    // guard): that is the host's failure, named as such.
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "ulimit -v 3000000 && exec {} run race:2 --arg iterations=10 -q",
+            env!("CARGO_BIN_EXE_hzlab")
+        ))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}{}", stderr(&out));
+    assert!(stdout.contains("setup host error"), "{stdout}");
+    assert!(stdout.contains("the host could not set up"), "{stdout}");
+    assert!(!stdout.contains("trapped"), "{stdout}");
+}
