@@ -27,7 +27,7 @@ pub struct RunArgs {
     #[arg(required = true, value_name = "SCENARIO[:N]")]
     scenarios: Vec<String>,
 
-    /// Instances of each scenario given without `:N` (at most 100,000 per run step).
+    /// Instances of each scenario given without `:N` (at most 20,000 per run step).
     #[arg(
         short = 'n',
         long,
