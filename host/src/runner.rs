@@ -174,7 +174,12 @@ pub async fn run_with_history<B: Backend>(
                     let mut store = engine.store(new_state(&p.shared, index, Phase::Run, owner()));
                     let instance = match p.pre.instantiate_async(&mut store).await {
                         Ok(i) => Ok(i),
-                        Err(e) => Err(classify(store.data(), e, &spec.limits)),
+                        Err(e) => Err(instantiation_failed(
+                            store.data(),
+                            e,
+                            &spec.limits,
+                            &format!("instance {index}"),
+                        )),
                     };
                     let limits = spec.limits;
                     let progress = progress.clone();
@@ -217,7 +222,8 @@ pub async fn run_with_history<B: Backend>(
                     outcome,
                     elapsed_ms: millis(elapsed),
                     ops,
-                    recorded: prepared[si].shared.recorder.instance(index),
+                    // Filled once verify no longer reads the instances' counters.
+                    recorded: Default::default(),
                 });
             }
         }
@@ -243,6 +249,9 @@ pub async fn run_with_history<B: Backend>(
                 });
             }
             let (recorded, totals, checks, logs, logs_dropped) = p.shared.recorder.finish();
+            for i in &mut instances {
+                i.recorded = p.shared.recorder.take_instance(i.index);
+            }
             scenarios.push(ScenarioResult {
                 step: p.step,
                 name: p.shared.name.clone(),
@@ -277,6 +286,12 @@ pub async fn run_with_history<B: Backend>(
     })
 }
 
+/// Where a once-only phase call failed.
+enum CallError {
+    Instantiate(wasmtime::Error),
+    Call(wasmtime::Error),
+}
+
 /// Instantiates and calls `setup` or `verify` within the time budget.
 async fn call_once<S: crate::backend::Session>(
     pre: &ScenarioPre<InstanceState<S>>,
@@ -285,12 +300,16 @@ async fn call_once<S: crate::backend::Session>(
     limits: &InstanceLimits,
 ) -> Outcome {
     let call = async {
-        let instance = pre.instantiate_async(&mut *store).await?;
+        let instance = match pre.instantiate_async(&mut *store).await {
+            Ok(i) => i,
+            Err(e) => return Err(CallError::Instantiate(e)),
+        };
         match phase {
             Phase::Setup => instance.call_setup(&mut *store).await,
             Phase::Verify => instance.call_verify(&mut *store).await,
             Phase::Run => instance.call_run(&mut *store).await,
         }
+        .map_err(CallError::Call)
     };
     match tokio::time::timeout(limits.time_budget, call).await {
         Err(_) => timed_out(limits),
@@ -299,7 +318,14 @@ async fn call_once<S: crate::backend::Session>(
             status: Status::Failed,
             error: Some(message),
         },
-        Ok(Err(e)) => classify(store.data(), e, limits),
+        Ok(Err(CallError::Call(e))) => classify(store.data(), e, limits),
+        Ok(Err(CallError::Instantiate(e))) => {
+            let what = format!(
+                "the instance of its {} call",
+                format!("{phase:?}").to_lowercase()
+            );
+            instantiation_failed(store.data(), e, limits, &what)
+        }
     }
 }
 
@@ -313,8 +339,46 @@ fn timed_out(limits: &InstanceLimits) -> Outcome {
     }
 }
 
-/// Names what stopped a guest: its memory cap, its time budget, or a trap.
+/// Names what stopped an instance from starting: the guest (its cap, a trap in its start
+/// code), or the host (memory or a stack it could not map for the instance).
+fn instantiation_failed<S>(
+    state: &InstanceState<S>,
+    e: wasmtime::Error,
+    limits: &InstanceLimits,
+    what: &str,
+) -> Outcome {
+    if state.limits.memory_refused
+        || state.limits.host_refused
+        || e.downcast_ref::<wasmtime::Trap>().is_some()
+    {
+        return classify(state, e, limits);
+    }
+    Outcome {
+        status: Status::HostError,
+        error: Some(format!(
+            "the host could not set up {what} (its memory, stack and tables): {} (the \
+             host's own limits: free memory, `ulimit -v`, vm.max_map_count)",
+            root_cause(&e)
+        )),
+    }
+}
+
+/// Names what stopped a guest: its memory cap, its host-side cap, its time budget, or a trap.
 fn classify<S>(state: &InstanceState<S>, e: wasmtime::Error, limits: &InstanceLimits) -> Outcome {
+    if state.limits.host_refused {
+        let message = match e.downcast_ref::<crate::engine::limits::HostCapExceeded>() {
+            Some(cap) => cap.to_string(),
+            None => format!(
+                "recorded more than {} bytes and stopped: {}",
+                state.limits.host_cap(),
+                root_cause(&e)
+            ),
+        };
+        return Outcome {
+            status: Status::MemoryExceeded,
+            error: Some(message),
+        };
+    }
     if state.limits.memory_refused {
         return Outcome {
             status: Status::MemoryExceeded,

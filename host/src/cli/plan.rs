@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use anyhow::Context;
 
-use hzlab::engine::InstanceLimits;
 use hzlab::history::HistoryWriter;
 use hzlab::plan::exec::{self, ClusterTarget, PlanBackend, PlanOptions, PlanResult};
 use hzlab::plan::{summary, Plan};
@@ -28,7 +27,7 @@ pub struct PlanRun<'a> {
     pub cases: &'a [String],
     pub seed: Option<u64>,
     pub timeout: f64,
-    pub memory_limit_mib: usize,
+    pub memory: super::run::MemoryOptions,
     pub quiet: bool,
     pub report: Option<&'a Path>,
     pub json: Option<&'a Path>,
@@ -78,10 +77,11 @@ pub fn run(p: PlanRun<'_>) -> anyhow::Result<u8> {
     let options = PlanOptions {
         backend,
         repeat: p.repeat,
-        limits: InstanceLimits {
-            time_budget: Duration::from_secs_f64(p.timeout),
-            memory_cap: p.memory_limit_mib << 20,
-        },
+        limits: p.memory.limits(
+            Duration::from_secs_f64(p.timeout),
+            plan.most_instances_at_once(),
+            p.quiet,
+        )?,
         echo_logs: !p.quiet,
         seed: p.seed.unwrap_or_else(super::run::random_seed),
         fail_on_indeterminate: p.fail_on_indeterminate,

@@ -27,8 +27,14 @@ pub struct RunArgs {
     #[arg(required = true, value_name = "SCENARIO[:N]")]
     scenarios: Vec<String>,
 
-    /// Instances of each scenario given without `:N`.
-    #[arg(short = 'n', long, default_value_t = 1, value_name = "N")]
+    /// Instances of each scenario given without `:N` (at most 20,000 per run step).
+    #[arg(
+        short = 'n',
+        long,
+        default_value_t = 1,
+        value_name = "N",
+        value_parser = clap::value_parser!(u32).range(1..=hzlab::engine::budget::MAX_INSTANCES as i64)
+    )]
     instances: u32,
 
     /// An argument for the scenarios (repeatable), read with `runtime.arg`.
@@ -102,9 +108,20 @@ pub struct RunArgs {
     #[arg(long, default_value_t = 300.0, value_name = "SECONDS")]
     timeout: f64,
 
-    /// Memory cap of each instance, in MiB.
-    #[arg(long, default_value_t = 64, value_name = "MIB")]
-    memory_limit: usize,
+    /// Memory cap of each instance, in MiB [default: 64, scaled down when a step's instances
+    /// would not fit the memory budget].
+    #[arg(long, value_name = "MIB", value_parser = clap::value_parser!(u64).range(1..=65536))]
+    memory_limit: Option<u64>,
+
+    /// Most each instance may make the host keep (recorded values, counter names, log lines,
+    /// check details), in MiB [default: 4, scaled down like --memory-limit].
+    #[arg(long, value_name = "MIB", value_parser = clap::value_parser!(u64).range(1..=65536))]
+    record_limit: Option<u64>,
+
+    /// Memory a run step may plan for: its instances × (memory cap + record limit + 128 KiB),
+    /// in MiB [default: 3/4 of the machine's memory, or of its cgroup's limit].
+    #[arg(long, value_name = "MIB", value_parser = clap::value_parser!(u64).range(1..))]
+    memory_budget: Option<u64>,
 
     /// Most scheduler yields one simulated network trip takes on the embedded backend
     /// (0 runs operations back to back, with no interleaving between them).
@@ -139,6 +156,47 @@ pub struct RunArgs {
     plan_report: Option<PathBuf>,
 }
 
+/// `--memory-limit`, `--record-limit` and `--memory-budget`, as given.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct MemoryOptions {
+    pub memory_limit_mib: Option<u64>,
+    pub record_limit_mib: Option<u64>,
+    pub memory_budget_mib: Option<u64>,
+}
+
+impl MemoryOptions {
+    /// The instance limits for runs whose largest step starts `at_once` instances: the caps
+    /// given, or the defaults scaled down to fit the memory budget (said on stderr unless
+    /// `quiet`); an error with the figures when they cannot fit.
+    pub fn limits(
+        &self,
+        time_budget: Duration,
+        at_once: u64,
+        quiet: bool,
+    ) -> anyhow::Result<InstanceLimits> {
+        use hzlab::engine::budget::{self, Budget};
+        let mib = |v: Option<u64>| v.map(|m| (m as usize) << 20);
+        let budget = match self.memory_budget_mib {
+            Some(m) => Budget::given(m.saturating_mul(1 << 20)),
+            None => Budget::of_machine(),
+        };
+        let fitted = budget::fit(
+            at_once,
+            mib(self.memory_limit_mib),
+            mib(self.record_limit_mib),
+            &budget,
+            budget::max_map_count(),
+        )?;
+        if let (Some(notice), false) = (&fitted.notice, quiet) {
+            eprintln!("hzlab: {notice}");
+        }
+        Ok(fitted.apply(InstanceLimits {
+            time_budget,
+            ..InstanceLimits::default()
+        }))
+    }
+}
+
 fn parse_arg(s: &str) -> Result<(String, String), String> {
     match s.split_once('=') {
         Some((k, v)) if !k.is_empty() => Ok((k.to_owned(), v.to_owned())),
@@ -154,7 +212,11 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
             cases: &args.cases,
             seed: args.seed,
             timeout: args.timeout,
-            memory_limit_mib: args.memory_limit,
+            memory: MemoryOptions {
+                memory_limit_mib: args.memory_limit,
+                record_limit_mib: args.record_limit,
+                memory_budget_mib: args.memory_budget,
+            },
             quiet: args.quiet,
             report: args.report.as_deref().or(args.plan_report.as_deref()),
             json: args.json.as_deref(),
@@ -195,13 +257,20 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
     } else {
         0
     };
+    let at_once = steps
+        .iter()
+        .map(|step| step.iter().map(|s| s.instances as u64).sum::<u64>())
+        .max()
+        .unwrap_or(0);
+    let memory = MemoryOptions {
+        memory_limit_mib: args.memory_limit,
+        record_limit_mib: args.record_limit,
+        memory_budget_mib: args.memory_budget,
+    };
     let spec = RunSpec {
         steps,
         args: args.args.clone(),
-        limits: InstanceLimits {
-            time_budget: Duration::from_secs_f64(args.timeout),
-            memory_cap: args.memory_limit << 20,
-        },
+        limits: memory.limits(Duration::from_secs_f64(args.timeout), at_once, args.quiet)?,
         seed,
         echo_logs: !args.quiet,
     };
