@@ -40,6 +40,8 @@ pub enum Status {
     HostError,
     /// Not run, because an earlier phase failed.
     Skipped,
+    /// Stopped, or not started, because the run was interrupted (Ctrl-C, SIGTERM).
+    Interrupted,
 }
 
 impl Status {
@@ -56,6 +58,7 @@ impl Status {
             Status::MemoryExceeded => "memory cap",
             Status::HostError => "host error",
             Status::Skipped => "skipped",
+            Status::Interrupted => "interrupted",
         }
     }
 }
@@ -81,6 +84,14 @@ impl Outcome {
         Outcome {
             status: Status::Skipped,
             error: Some(why.into()),
+        }
+    }
+
+    /// Stopped (or not started: `what` says which) because the run was interrupted.
+    pub fn interrupted(what: &str) -> Outcome {
+        Outcome {
+            status: Status::Interrupted,
+            error: Some(format!("{what}: the run was interrupted")),
         }
     }
 }
@@ -183,6 +194,9 @@ pub struct RunResult {
     pub elapsed_ms: f64,
     pub scenarios: Vec<ScenarioResult>,
     pub passed: bool,
+    /// The run was interrupted (Ctrl-C, SIGTERM): instances were stopped, later phases not
+    /// run; the results are what it had gathered by then.
+    pub interrupted: bool,
     /// What the run did to each queue over time (see [`crate::timeline`]): `queues[]`
     /// (`name`, `base`, `events[]`, `full[]`, `blocked[]`, `dropped`, `complete_until_us`)
     /// and `queue_ops_untracked`, both absent when no queue was used.

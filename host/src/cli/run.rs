@@ -15,7 +15,9 @@ use hzlab::report;
 use hzlab::runner::{self, Progress, RunSpec, ScenarioSpec};
 use hzlab::scenario::ScenarioSource;
 
-use super::{exit, progress};
+use super::out::{self, Human};
+use super::outputs::{self, JsonOut};
+use super::{exit, interrupt, progress};
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
@@ -274,10 +276,23 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
         seed,
         echo_logs: !args.quiet,
     };
+    // Every output is checked before anything runs: an unwritable target is found now.
+    let json = args.json.as_deref().map(JsonOut::open).transpose()?;
+    if let Some(dir) = &args.report {
+        outputs::check_report_dir(dir)?;
+    }
     let history = match &args.history {
         Some(path) => Some(Arc::new(HistoryWriter::create(path)?)),
         None => None,
     };
+    // With `--json -`, standard output carries the JSON only; the summary goes to stderr.
+    let human = if json.as_ref().is_some_and(JsonOut::is_stdout) {
+        Human::Stderr
+    } else {
+        Human::Stdout
+    };
+    let progress_state = Arc::new(Progress::default());
+    interrupt::watch(&progress_state)?;
     let engine = ScenarioEngine::new()?;
     // One thread: instances interleave only at their operations (as the seed draws them on
     // the embedded cluster); on real members the client's connections share it.
@@ -286,7 +301,6 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
         .build()
         .context("cannot start the async runtime")?;
     let result = runtime.block_on(async {
-        let progress_state = Arc::new(Progress::default());
         if args.cluster.is_empty() {
             let cluster = EmbeddedCluster::new(EmbeddedConfig {
                 members: args.members,
@@ -298,9 +312,14 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
                 seed,
             })?;
             let line = progress::spawn(progress_state.clone(), !args.quiet);
-            let result =
-                runner::run_with_history(&engine, &cluster, &spec, progress_state, history.clone())
-                    .await;
+            let result = runner::run_with_history(
+                &engine,
+                &cluster,
+                &spec,
+                progress_state.clone(),
+                history.clone(),
+            )
+            .await;
             progress::stop(line);
             Ok::<_, anyhow::Error>(Ok(result?))
         } else {
@@ -310,29 +329,41 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
             config.invocation_timeout = Duration::from_secs_f64(args.invocation_timeout);
             config.queue_capacity = args.queue_capacity;
             config.fail_on_indeterminate = args.fail_on_indeterminate;
-            let cluster = match RealCluster::connect(config).await {
-                Ok(c) => c,
-                Err(e) => return Ok(Err(e)),
+            let connect = RealCluster::connect(config);
+            let cluster = match progress_state.interrupt.or_raised(connect).await {
+                None => return Ok(Err(None)),
+                Some(Ok(c)) => c,
+                Some(Err(e)) => return Ok(Err(Some(e))),
             };
             let line = progress::spawn(progress_state.clone(), !args.quiet);
-            let result =
-                runner::run_with_history(&engine, &cluster, &spec, progress_state, history.clone())
-                    .await;
+            let result = runner::run_with_history(
+                &engine,
+                &cluster,
+                &spec,
+                progress_state.clone(),
+                history.clone(),
+            )
+            .await;
             progress::stop(line);
+            // Closing the session also frees whatever the members still hold for it.
             cluster.shutdown().await;
             Ok(Ok(result?))
         }
     })?;
     let result = match result {
         Ok(r) => r,
-        Err(unreachable) => {
-            eprintln!("hzlab: error: {unreachable}");
+        Err(Some(unreachable)) => {
+            out::eprint(&format!("hzlab: error: {unreachable}\n"));
             return Ok(exit::UNREACHABLE);
         }
+        Err(None) => {
+            out::eprint("hzlab: interrupted before the run started\n");
+            return Ok(exit::INTERRUPTED);
+        }
     };
-    print!("{}", report::summary(&result));
+    human.print(&report::summary(&result));
     let history = match (&history, &args.history) {
-        (Some(writer), Some(path)) => Some(finish_history(writer, path)?),
+        (Some(writer), Some(path)) => Some(finish_history(writer, path, human)?),
         _ => None,
     };
     if let Some(dir) = &args.report {
@@ -342,21 +373,17 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
             doc.set_history(h);
         }
         report::write_report(dir, &doc)?;
-        eprintln!(
-            "hzlab: report written to {}",
+        out::eprint(&format!(
+            "hzlab: report written to {}\n",
             dir.join("report.html").display()
-        );
+        ));
     }
-    if let Some(path) = &args.json {
-        let json = report::to_json(&result);
-        if path.as_os_str() == "-" {
-            println!("{json}");
-        } else {
-            std::fs::write(path, json + "\n")
-                .with_context(|| format!("cannot write the JSON report to {}", path.display()))?;
-        }
+    if let Some(json) = json {
+        json.write(&report::to_json(&result))?;
     }
-    Ok(if result.passed {
+    Ok(if result.interrupted {
+        exit::INTERRUPTED
+    } else if result.passed {
         exit::OK
     } else {
         exit::CHECK_FAILED
@@ -368,13 +395,14 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
 pub(super) fn finish_history(
     writer: &HistoryWriter,
     path: &Path,
+    human: Human,
 ) -> anyhow::Result<report::HistorySection> {
     let events = writer.finish()?;
     let check = hzlab::history::check(&hzlab::history::read(path)?);
-    print!(
-        "{}",
-        report::history_summary(&path.display().to_string(), &check)
-    );
+    human.print(&report::history_summary(
+        &path.display().to_string(),
+        &check,
+    ));
     Ok(report::HistorySection {
         file: path.display().to_string(),
         events,

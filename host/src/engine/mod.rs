@@ -154,7 +154,7 @@ impl ScenarioEngine {
         store.limiter(|s| &mut s.limits);
         store.epoch_deadline_callback(|mut ctx| {
             let state = ctx.data_mut();
-            if Instant::now() >= state.limits.deadline {
+            if Instant::now() >= state.limits.deadline || state.interrupted() {
                 return Ok(UpdateDeadline::Interrupt);
             }
             // A guest that called the cluster since the last tick gave others their turns at

@@ -177,6 +177,9 @@ pub struct PlanResult {
     pub passed: bool,
     /// A fault could not be injected or the cluster was unreachable.
     pub infrastructure_failed: bool,
+    /// The plan was interrupted (Ctrl-C, SIGTERM): the step under way was stopped, and no
+    /// later step, repeat or case was run (see [`crate::interrupt`]).
+    pub interrupted: bool,
 }
 
 /// The numeric value `name` recorded by the step (or run scenario) `label`.
@@ -333,8 +336,15 @@ async fn run_step<B: Backend, C: ClusterControl>(
                 let mut done = Vec::new();
                 let mut errors = Vec::new();
                 for (after, fault) in faults {
-                    tokio::time::sleep_until(tokio::time::Instant::from_std(started + *after))
-                        .await;
+                    let at = tokio::time::Instant::from_std(started + *after);
+                    if progress
+                        .interrupt
+                        .or_raised(tokio::time::sleep_until(at))
+                        .await
+                        .is_none()
+                    {
+                        break;
+                    }
                     match apply_fault(ctx.control, fault, &step.map, ctx.prefix, keys).await {
                         Ok(f) => done.push(f),
                         Err(e) => {
@@ -376,13 +386,14 @@ async fn run_step<B: Backend, C: ClusterControl>(
         }
         Action::WaitSafe => {
             result.kind = "wait-safe";
-            if let Err(e) = ctx.control.wait_safe(SAFE_TIMEOUT).await {
+            let wait = ctx.control.wait_safe(SAFE_TIMEOUT);
+            if let Some(Err(e)) = progress.interrupt.or_raised(wait).await {
                 result.error = Some(e.to_string());
             }
         }
         Action::Sleep(d) => {
             result.kind = "sleep";
-            tokio::time::sleep(*d).await;
+            let _ = progress.interrupt.or_raised(tokio::time::sleep(*d)).await;
         }
     }
     result.elapsed_ms = millis(started.elapsed());
@@ -399,6 +410,9 @@ async fn run_repeat<B: Backend, C: ClusterControl>(
     // A kill's loss is predicted over the keys the latest run step wrote.
     let mut keys = plan_keys(&case.args);
     for step in &case.steps {
+        if ctx.plan.progress.interrupt.is_raised() {
+            break;
+        }
         if let Action::Run { args, .. } = &step.action {
             keys = plan_keys(args);
         }
@@ -413,9 +427,12 @@ async fn run_repeat<B: Backend, C: ClusterControl>(
         ));
         steps.push(run_step(&mut ctx, step, &keys, &run_label).await?);
     }
+    // An interrupted repeat's checks would judge steps that did not run to their end.
+    let interrupted = ctx.plan.progress.interrupt.is_raised();
     let checks: Vec<CheckResult> = case
         .checks
         .iter()
+        .filter(|_| !interrupted)
         .map(|c| {
             let (ok, detail) = match c.expr.evaluate(|l, n| lookup(&steps, l, n)) {
                 Ok(r) => r,
@@ -429,7 +446,8 @@ async fn run_repeat<B: Backend, C: ClusterControl>(
             }
         })
         .collect();
-    let passed = checks.iter().all(|c| c.ok)
+    let passed = !interrupted
+        && checks.iter().all(|c| c.ok)
         && steps
             .iter()
             .all(|s| s.error.is_none() && s.run.as_ref().is_none_or(|r| r.passed));
@@ -472,6 +490,9 @@ async fn run_case(
     let options = ctx.options;
     let mut results = Vec::new();
     for index in 0..repeats {
+        if ctx.progress.interrupt.is_raised() {
+            break;
+        }
         let seed = shape
             .seed
             .unwrap_or(options.seed)
@@ -793,8 +814,12 @@ pub async fn run_plan(
     );
     let mut cases = Vec::new();
     for (i, case) in plan.cases.iter().enumerate() {
+        if progress.interrupt.is_raised() {
+            break;
+        }
         cases.push(run_case(&ctx, case, i, repeats, &run_tag).await?);
     }
+    let interrupted = progress.interrupt.is_raised();
     let infrastructure_failed = cases
         .iter()
         .flat_map(|c| &c.repeats)
@@ -807,8 +832,9 @@ pub async fn run_plan(
         description: plan.description.clone(),
         repeat: repeats,
         elapsed_ms: millis(started.elapsed()),
-        passed: cases.iter().all(|c| c.passed),
+        passed: !interrupted && cases.iter().all(|c| c.passed),
         infrastructure_failed,
+        interrupted,
         cases,
     })
 }
