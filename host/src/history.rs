@@ -245,8 +245,13 @@ pub fn read(path: &Path) -> Result<Vec<Event>, HistoryError> {
         path: path.to_owned(),
         source,
     })?;
+    read_from(path, BufReader::new(file))
+}
+
+/// Reads history lines from `reader`; `path` names it in errors.
+pub fn read_from(path: &Path, reader: impl BufRead) -> Result<Vec<Event>, HistoryError> {
     let mut events = Vec::new();
-    for (i, line) in BufReader::new(file).lines().enumerate() {
+    for (i, line) in reader.lines().enumerate() {
         let line = line.map_err(|source| HistoryError::Read {
             path: path.to_owned(),
             source,
@@ -475,7 +480,9 @@ fn check_counters(events: &[&Event]) -> Vec<CounterCheck> {
             initial,
             final_value,
             increments,
-            lost_updates: increments as i64 - (final_value - initial),
+            // Wide arithmetic: a guest may write any i64 (i64::MIN, then i64::MAX).
+            lost_updates: (i128::from(increments) - (i128::from(final_value) - i128::from(initial)))
+                .clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64,
             uncertain_writes,
         });
     }
@@ -611,6 +618,65 @@ mod tests {
             start_us: t,
             end_us: t + 0.5,
         }
+    }
+
+    /// A guest may write any integer: `final − initial` overflowed i64 (a panic in debug
+    /// builds, a wrapped figure in release ones). Found while writing the history fuzz target.
+    #[test]
+    fn counters_at_the_ends_of_i64_do_not_overflow() {
+        let events = vec![
+            ev(
+                Phase::Setup,
+                0,
+                "map.set",
+                "m",
+                vec![json!("k"), json!(i64::MIN)],
+                OpOutcome::Ok,
+                None,
+                1.0,
+            ),
+            ev(
+                Phase::Run,
+                0,
+                "map.set",
+                "m",
+                vec![json!("k"), json!(1)],
+                OpOutcome::Ok,
+                None,
+                3.0,
+            ),
+            ev(
+                Phase::Run,
+                1,
+                "map.set",
+                "m",
+                vec![json!("k"), json!(i64::MAX)],
+                OpOutcome::Ok,
+                None,
+                5.0,
+            ),
+        ];
+        let c = check(&events);
+        assert_eq!(c.counters.len(), 1);
+        assert_eq!(
+            (c.counters[0].initial, c.counters[0].final_value),
+            (i64::MIN, i64::MAX)
+        );
+        assert_eq!(
+            c.counters[0].lost_updates,
+            i64::MIN,
+            "2 − (2^64 − 1), saturated"
+        );
+        let events: Vec<Event> = events
+            .into_iter()
+            .map(|mut e| {
+                if let Some(v) = e.args.get_mut(1) {
+                    *v = json!(-v.as_i64().unwrap().saturating_add(1));
+                }
+                e
+            })
+            .collect();
+        assert_eq!(check(&events).counters[0].lost_updates, i64::MAX);
     }
 
     #[test]
