@@ -61,11 +61,7 @@ pub enum LocalError {
     #[error("member {index} is not running")]
     NotRunning { index: usize },
     #[error("member {} of {dir} still runs (pid {pid})", index + 1)]
-    StillRunning {
-        index: usize,
-        pid: u32,
-        dir: String,
-    },
+    StillRunning { index: usize, pid: u32, dir: String },
     #[error("member {index} statistics: {reason}")]
     Stats { index: usize, reason: String },
     #[error("run directory {dir}: {reason}")]

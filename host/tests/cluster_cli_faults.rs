@@ -17,10 +17,7 @@ use rustix::process::Signal;
 /// A fresh absolute root for run directories, and its name relative to its parent.
 fn root(test: &str) -> (PathBuf, PathBuf) {
     let name = format!("hzlab-faults-{}-{test}", std::process::id());
-    let root = std::env::temp_dir()
-        .canonicalize()
-        .unwrap()
-        .join(&name);
+    let root = std::env::temp_dir().canonicalize().unwrap().join(&name);
     let _ = std::fs::remove_dir_all(&root);
     std::fs::create_dir_all(&root).unwrap();
     (root, PathBuf::from(name))
@@ -125,7 +122,10 @@ fn sigint_during_up_stops_the_members_it_started() {
         text(&out)
     );
     // `up` itself stopped them: nothing of the cluster runs.
-    assert!(exited(pid), "member 1 (pid {pid}) survived the interrupted up");
+    assert!(
+        exited(pid),
+        "member 1 (pid {pid}) survived the interrupted up"
+    );
     assert_eq!(member_pids_under(&root), Vec::<u32>::new());
 
     // Named relatively now: no cluster state left, nothing to stop, the directory removed.
@@ -172,7 +172,10 @@ fn sigkill_during_up_leaves_members_that_down_finds_by_their_mark() {
         .lines()
         .find(|l| l.starts_with("1 "))
         .unwrap_or_else(|| panic!("{}", text(&status)));
-    assert!(row.contains(&pid.to_string()) && row.contains("running"), "{row}");
+    assert!(
+        row.contains(&pid.to_string()) && row.contains("running"),
+        "{row}"
+    );
     assert!(
         String::from_utf8_lossy(&status.stderr).contains("did not finish"),
         "{}",

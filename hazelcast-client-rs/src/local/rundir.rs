@@ -139,7 +139,10 @@ pub fn marked_members(run_dir: &Path) -> Vec<MarkedMember> {
 
 /// Sends `signal` to process `pid` (errors, such as a process gone meanwhile, are ignored).
 pub(super) fn send(pid: u32, signal: rustix::process::Signal) {
-    if let Some(pid) = i32::try_from(pid).ok().and_then(rustix::process::Pid::from_raw) {
+    if let Some(pid) = i32::try_from(pid)
+        .ok()
+        .and_then(rustix::process::Pid::from_raw)
+    {
         let _ = rustix::process::kill_process(pid, signal);
     }
 }
@@ -275,7 +278,10 @@ impl RunDirLock {
     }
 
     /// Locks `dir` (made when missing) if nobody holds it; else says who does.
-    pub fn try_acquire(dir: &Path, command: &str) -> Result<Result<RunDirLock, LockHolder>, LocalError> {
+    pub fn try_acquire(
+        dir: &Path,
+        command: &str,
+    ) -> Result<Result<RunDirLock, LockHolder>, LocalError> {
         loop {
             let (dir, path, mut file) = Self::open(dir, true)?;
             match file.try_lock() {
@@ -354,9 +360,15 @@ mod tests {
         assert!(canon.is_absolute());
         assert_eq!(canonical_dir(&root.join("a/../a/.")).unwrap(), canon);
         // Missing tails keep their names under the canonical ancestor.
-        assert_eq!(canonical_dir(&root.join("a/b/c")).unwrap(), canon.join("b/c"));
+        assert_eq!(
+            canonical_dir(&root.join("a/b/c")).unwrap(),
+            canon.join("b/c")
+        );
         std::os::unix::fs::symlink(root.join("a"), root.join("link")).unwrap();
-        assert_eq!(canonical_dir(&root.join("link/b")).unwrap(), canon.join("b"));
+        assert_eq!(
+            canonical_dir(&root.join("link/b")).unwrap(),
+            canon.join("b")
+        );
         std::fs::remove_dir_all(&root).unwrap();
     }
 
@@ -364,10 +376,15 @@ mod tests {
     fn a_second_lock_is_refused_naming_the_holder_and_granted_after() {
         let root = scratch("lock");
         let first = RunDirLock::try_acquire(&root, "test one").unwrap().unwrap();
-        let holder = RunDirLock::try_acquire(&root, "test two").unwrap().unwrap_err();
+        let holder = RunDirLock::try_acquire(&root, "test two")
+            .unwrap()
+            .unwrap_err();
         assert_eq!(holder.pid, Some(std::process::id()));
         assert_eq!(holder.command, "test one");
-        assert_eq!(holder.to_string(), format!("test one (pid {})", std::process::id()));
+        assert_eq!(
+            holder.to_string(),
+            format!("test one (pid {})", std::process::id())
+        );
         // A clone keeps it locked after the first handle is gone.
         let clone = first.try_clone().unwrap();
         drop(first);
@@ -382,7 +399,10 @@ mod tests {
         });
         assert_eq!(rx.recv().unwrap().command, "test one");
         drop(first);
-        assert_eq!(waiter.join().unwrap().unwrap(), canonical_dir(&root).unwrap());
+        assert_eq!(
+            waiter.join().unwrap().unwrap(),
+            canonical_dir(&root).unwrap()
+        );
         std::fs::remove_dir_all(&root).unwrap();
     }
 
@@ -440,7 +460,10 @@ mod tests {
         let _ = member.wait();
         assert!(marked_members(&dir).is_empty());
         for c in [&mut other, &mut unmarked] {
-            assert!(matches!(c.try_wait(), Ok(None)), "only the member was killed");
+            assert!(
+                matches!(c.try_wait(), Ok(None)),
+                "only the member was killed"
+            );
             let _ = c.kill();
             let _ = c.wait();
         }

@@ -380,8 +380,7 @@ pub fn run(args: ClusterArgs) -> anyhow::Result<u8> {
                 Ok(exit::OK)
             }
             ClusterCommand::WaitSafe { timeout } => {
-                let mut cluster =
-                    attach(lock(&dir, &args.name, "wait-safe")?, &args.name, false)?;
+                let mut cluster = attach(lock(&dir, &args.name, "wait-safe")?, &args.name, false)?;
                 let result = cluster.wait_safe(Duration::from_secs(timeout)).await;
                 cluster.detach()?;
                 result?;
@@ -442,8 +441,8 @@ fn up_lock(dir: &Path, name: &str) -> anyhow::Result<RunDirLock> {
     if !found.is_empty() {
         let ports = recorded(dir).map(|r| r.ports).unwrap_or_default();
         bail!(
-            "cluster `{name}` is already up in {}: {} run; `hzlab cluster down --name {name}` \
-             first",
+            "cluster `{name}` is already up in {} (running: {}); `hzlab cluster down --name \
+             {name}` first",
             dir.display(),
             describe(&found, &ports)
         );

@@ -53,7 +53,8 @@ pub fn run(p: PlanRun<'_>) -> anyhow::Result<u8> {
     }
     let backend = if !p.cluster.is_empty() {
         super::check_positive("--invocation-timeout", p.invocation_timeout)?;
-        let (cluster_name, run_dir) = super::cluster::identify(p.cluster, p.cluster_name, p.clusters_dir);
+        let (cluster_name, run_dir) =
+            super::cluster::identify(p.cluster, p.cluster_name, p.clusters_dir);
         match &run_dir {
             Some(dir) => eprintln!(
                 "hzlab: members at {} are hzlab's cluster in {}: faults are injected there",

@@ -126,7 +126,10 @@ impl LocalMembers {
     /// dropped or detached.
     pub fn attach_locked(lock: RunDirLock) -> Result<LocalMembers, ClusterError> {
         let recorded = recorded_running(lock.dir());
-        Ok(Self::attached(LocalCluster::attach_locked(lock)?, &recorded))
+        Ok(Self::attached(
+            LocalCluster::attach_locked(lock)?,
+            &recorded,
+        ))
     }
 
     fn attached(mut cluster: LocalCluster, recorded: &[usize]) -> LocalMembers {

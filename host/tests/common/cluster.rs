@@ -28,7 +28,11 @@ pub fn member_pids_under(root: &Path) -> Vec<u32> {
     }
     let mut pids = Vec::new();
     for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
-        let Some(pid) = entry.file_name().to_str().and_then(|p| p.parse::<u32>().ok()) else {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|p| p.parse::<u32>().ok())
+        else {
             continue;
         };
         let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
@@ -72,7 +76,10 @@ impl Drop for Guard {
     fn drop(&mut self) {
         let _ = hzlab_cluster(&self.dir, &self.name, &["down"]);
         for pid in member_pids_under(&self.dir) {
-            eprintln!("guard: killing member pid {pid} left under {}", self.dir.display());
+            eprintln!(
+                "guard: killing member pid {pid} left under {}",
+                self.dir.display()
+            );
             send(pid, rustix::process::Signal::KILL);
         }
         let _ = std::fs::remove_dir_all(&self.dir);
