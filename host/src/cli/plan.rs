@@ -36,6 +36,8 @@ pub struct PlanRun<'a> {
     /// Members that run already (`--cluster`); empty: none.
     pub cluster: &'a [String],
     pub cluster_name: Option<&'a str>,
+    /// Where `hzlab cluster up` run directories live (`--dir`).
+    pub clusters_dir: Option<&'a Path>,
     pub invocation_timeout: f64,
     /// Record every operation of every run step here (`--history`).
     pub history: Option<&'a Path>,
@@ -52,7 +54,8 @@ pub fn run(p: PlanRun<'_>) -> anyhow::Result<u8> {
     }
     let backend = if !p.cluster.is_empty() {
         super::check_positive("--invocation-timeout", p.invocation_timeout)?;
-        let (cluster_name, run_dir) = super::cluster::identify(p.cluster, p.cluster_name);
+        let (cluster_name, run_dir) =
+            super::cluster::identify(p.cluster, p.cluster_name, p.clusters_dir);
         match &run_dir {
             Some(dir) => eprintln!(
                 "hzlab: members at {} are hzlab's cluster in {}: faults are injected there",

@@ -68,6 +68,11 @@ pub struct RunArgs {
     #[arg(long, value_name = "NAME", requires = "cluster")]
     cluster_name: Option<String>,
 
+    /// Where `hzlab cluster up` keeps its run directories, to find the cluster at
+    /// `--cluster` [env: HZLAB_CLUSTERS_DIR; default: .hzlab/clusters].
+    #[arg(long, value_name = "DIR", requires = "cluster")]
+    dir: Option<PathBuf>,
+
     /// Longest a non-blocking operation on real members may take, retries included, in
     /// seconds.
     #[arg(
@@ -224,6 +229,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
             json: args.json.as_deref(),
             cluster: &args.cluster,
             cluster_name: args.cluster_name.as_deref(),
+            clusters_dir: args.dir.as_deref(),
             invocation_timeout: args.invocation_timeout,
             history: args.history.as_deref(),
             fail_on_indeterminate: args.fail_on_indeterminate,
@@ -324,7 +330,11 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
             Ok::<_, anyhow::Error>(Ok(result?))
         } else {
             super::check_positive("--invocation-timeout", args.invocation_timeout)?;
-            let (name, _) = super::cluster::identify(&args.cluster, args.cluster_name.as_deref());
+            let (name, _) = super::cluster::identify(
+                &args.cluster,
+                args.cluster_name.as_deref(),
+                args.dir.as_deref(),
+            );
             let mut config = RealConfig::new(args.cluster.clone(), name);
             config.invocation_timeout = Duration::from_secs_f64(args.invocation_timeout);
             config.queue_capacity = args.queue_capacity;
