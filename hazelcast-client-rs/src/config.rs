@@ -191,8 +191,10 @@ mod tests {
                 .contains("max_message_bytes is 1000, below the smallest accepted (1024 bytes)"),
             "{err}"
         );
-        let mut auth = ClientConfig::default();
-        auth.max_auth_message_bytes = 0;
+        let auth = ClientConfig {
+            max_auth_message_bytes: 0,
+            ..ClientConfig::default()
+        };
         assert!(auth
             .validate()
             .unwrap_err()
