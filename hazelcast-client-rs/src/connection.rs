@@ -13,8 +13,11 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 use crate::backup::BackupAcks;
-use crate::codec::frame::{frame_flags, frame_length, HEADER_SIZE};
-use crate::codec::{ClientMessage, Frame, Limit, Limits, MessageAssembler, ReadError, Uuid};
+use crate::codec::frame::{frame_flags, frame_length, HEADER_SIZE, MAX_FRAME_SIZE};
+use crate::codec::message::held_size;
+use crate::codec::{
+    ClientMessage, CodecError, Frame, Limit, Limits, MessageAssembler, ReadError, Uuid,
+};
 use crate::error::ClientError;
 use crate::protocol::client::{self as client_codec, auth_status, AuthRequest, AuthResponse};
 
@@ -264,6 +267,22 @@ impl Connection {
                     }
                     Err(ReadError::Codec(e)) => {
                         conn.close_with(ClientError::protocol(&conn.address, e));
+                        break None;
+                    }
+                    // Before authentication, more than any frame a member sends is
+                    // someone else's protocol (an HTTP server, say).
+                    Err(ReadError::Limit(exceeded))
+                        if !authenticated && exceeded.size > held_size(MAX_FRAME_SIZE) =>
+                    {
+                        conn.close_with(ClientError::protocol(
+                            &conn.address,
+                            CodecError::new(format!(
+                                "the first answer declares at least {} bytes, more than the \
+                                 {MAX_FRAME_SIZE} of the largest frame (not a Hazelcast \
+                                 member, or a protocol mismatch?)",
+                                exceeded.size
+                            )),
+                        ));
                         break None;
                     }
                     Err(ReadError::Limit(mut exceeded)) => {

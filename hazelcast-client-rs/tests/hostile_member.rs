@@ -15,7 +15,7 @@
 
 mod fake;
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use fake::{empty_answer, Reply};
@@ -29,7 +29,7 @@ const MIB: usize = 1024 * 1024;
 const FLOOD: usize = 1024 * MIB;
 
 /// One case at a time: they measure the whole process.
-static SERIAL: Mutex<()> = Mutex::new(());
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 fn status_kib(field: &str) -> usize {
     let status = std::fs::read_to_string("/proc/self/status").unwrap();
@@ -130,7 +130,7 @@ fn limit_of(err: &ClientError) -> Option<(Limit, usize, usize)> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn endless_non_final_frames_before_authentication() {
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let _serial = SERIAL.lock().await;
     let addr = fake::serve_with(
         Arc::new(|_, _| endless_non_final_frames()),
         Arc::new(|_, _| Reply::Silent),
@@ -153,7 +153,7 @@ async fn endless_non_final_frames_before_authentication() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn endless_non_final_frames_after_authentication() {
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let _serial = SERIAL.lock().await;
     let addr = member_hostile_on_get(endless_non_final_frames).await;
     let (err, took, growth) = failed_get(addr).await;
     eprintln!("{err} ({took:?}, peak RSS +{growth} MiB)");
@@ -167,7 +167,7 @@ async fn endless_non_final_frames_after_authentication() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fragmented_messages_that_never_end() {
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let _serial = SERIAL.lock().await;
     let addr = member_hostile_on_get(endless_fragmented_messages).await;
     let (err, took, growth) = failed_get(addr).await;
     eprintln!("{err} ({took:?}, peak RSS +{growth} MiB)");
@@ -187,7 +187,7 @@ fn header_only(len: i32) -> Vec<u8> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_huge_declared_length_is_refused_from_the_header() {
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let _serial = SERIAL.lock().await;
     // After authentication: 2 GiB - 1, the most a frame can declare.
     let addr = member_hostile_on_get(|| Reply::Raw(header_only(i32::MAX))).await;
     let (err, took, growth) = failed_get(addr).await;
@@ -247,7 +247,7 @@ fn plausible_garbage() -> Reply {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn garbage_after_authentication() {
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let _serial = SERIAL.lock().await;
     // Text: its first four bytes read as a length of 1.9 GB.
     let addr =
         member_hostile_on_get(|| Reply::Raw(b"this is not the Hazelcast protocol".repeat(1000)))
@@ -277,7 +277,7 @@ async fn garbage_after_authentication() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_member_that_answers_nothing_after_authenticating() {
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let _serial = SERIAL.lock().await;
     let addr = fake::serve(Arc::new(|_, _| Reply::Silent)).await;
     let mut config = config(addr);
     config.connect_timeout = Duration::from_millis(300);

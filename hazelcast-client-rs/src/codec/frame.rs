@@ -8,7 +8,9 @@ use super::CodecError;
 
 /// Size of a frame's header: length (4 bytes) and flags (2 bytes).
 pub const HEADER_SIZE: usize = 6;
-/// Largest frame this client accepts; anything longer is taken as garbage on the wire.
+/// Largest frame [`decode_frame`] accepts, and the length over which a connection's first
+/// answer is taken as another protocol; connections otherwise apply the client's configured
+/// limits (see [`Limits`](crate::codec::Limits)).
 pub const MAX_FRAME_SIZE: usize = 64 * 1024 * 1024;
 
 pub mod flags {
