@@ -186,6 +186,32 @@ fn sigterm_stops_a_run_as_ctrl_c_does() {
 }
 
 #[test]
+fn sigkill_leaves_a_history_of_whole_lines() {
+    let dir = scratch("sigkill");
+    let h = dir.join("h.jsonl");
+    let mut child = spawn(&[
+        "run",
+        "pessimistic:3",
+        "--arg",
+        "iterations=100000000",
+        "-q",
+        "--history",
+        h.to_str().unwrap(),
+    ]);
+    wait_for_lines(&h, &mut child);
+    // The file keeps growing while the run goes on, and holds whole lines at any time.
+    let before = every_line_is_json(&h);
+    std::thread::sleep(Duration::from_secs(1));
+    let after = every_line_is_json(&h);
+    assert!(after > before, "{before} then {after} lines");
+    signal(&child, "KILL");
+    let (code, ..) = finish_within(child, Duration::from_secs(5));
+    assert_eq!(code, -1, "killed by a signal");
+    assert!(every_line_is_json(&h) >= after);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
 fn a_second_ctrl_c_quits_at_once() {
     // A consumer with no producer waits inside one poll of a minute: the first Ctrl-C gives
     // it its grace (2 s) to end; the second does not wait for that.
