@@ -345,9 +345,13 @@ async fn run_step<B: Backend, C: ClusterControl>(
                     {
                         break;
                     }
-                    match apply_fault(ctx.control, fault, &step.map, ctx.prefix, keys).await {
-                        Ok(f) => done.push(f),
-                        Err(e) => {
+                    // Interrupted: a fault under way has its grace to be carried out; the wait
+                    // for the cluster to settle and its measurement are dropped.
+                    let apply = apply_fault(ctx.control, fault, &step.map, ctx.prefix, keys);
+                    match progress.interrupt.or_grace(apply).await {
+                        None => break,
+                        Some(Ok(f)) => done.push(f),
+                        Some(Err(e)) => {
                             errors.push(format!("{} {:?}: {e}", fault.kind(), fault.members()))
                         }
                     }
@@ -379,9 +383,11 @@ async fn run_step<B: Backend, C: ClusterControl>(
         }
         Action::Fault(fault) => {
             result.kind = fault.kind();
-            match apply_fault(ctx.control, fault, &step.map, ctx.prefix, keys).await {
-                Ok(f) => result.faults.push(f),
-                Err(e) => result.error = Some(e.to_string()),
+            let apply = apply_fault(ctx.control, fault, &step.map, ctx.prefix, keys);
+            match progress.interrupt.or_grace(apply).await {
+                None => {}
+                Some(Ok(f)) => result.faults.push(f),
+                Some(Err(e)) => result.error = Some(e.to_string()),
             }
         }
         Action::WaitSafe => {
