@@ -18,9 +18,6 @@ use hzlab::cluster::{ClusterControl, LocalMembers, LocalMembersConfig};
 
 use super::exit;
 
-/// Exit code of an `up` interrupted by SIGINT or SIGTERM (128 + SIGINT, as shells report).
-const INTERRUPTED: u8 = 130;
-
 #[derive(Debug, Args)]
 pub struct ClusterArgs {
     /// The cluster's name (also its Hazelcast cluster-name and its run directory's name).
@@ -306,7 +303,7 @@ pub fn run(args: ClusterArgs) -> anyhow::Result<u8> {
                             "hzlab: interrupted ({signal}){stopped}; logs kept in {}",
                             dir.display()
                         );
-                        return Ok(INTERRUPTED);
+                        return Ok(exit::INTERRUPTED);
                     }
                 };
                 print_members(&mut cluster);
