@@ -70,6 +70,17 @@ pub struct RunArgs {
     )]
     invocation_timeout: f64,
 
+    /// On real members: a member connection silent this long is closed, and once no member
+    /// has been reachable this long the cluster counts as gone: operations fail at once and
+    /// the run ends with exit code 3.
+    #[arg(
+        long,
+        default_value_t = 60.0,
+        value_name = "SECONDS",
+        requires = "cluster"
+    )]
+    heartbeat_timeout: f64,
+
     /// On real members: a write whose backups do not acknowledge it within 5 s fails with
     /// `unavailable` (recorded as outcome unknown: uncertain, not a lost update, in the
     /// history) instead of counting as done.
@@ -161,6 +172,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
             cluster: &args.cluster,
             cluster_name: args.cluster_name.as_deref(),
             invocation_timeout: args.invocation_timeout,
+            heartbeat_timeout: args.heartbeat_timeout,
             history: args.history.as_deref(),
             fail_on_indeterminate: args.fail_on_indeterminate,
             local: args.local,
@@ -170,6 +182,9 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
         bail!("--instances must be at least 1");
     }
     super::check_positive("--timeout", args.timeout)?;
+    hzlab::plan::check_network_yields(args.network_yields).map_err(|m| anyhow::anyhow!("--{m}"))?;
+    hzlab::plan::check_backups(args.backup_count, args.async_backup_count)
+        .map_err(|m| anyhow::anyhow!("--{m}"))?;
     let mut steps = vec![Vec::new()];
     for spec in &args.scenarios {
         if spec == "then" {
@@ -190,6 +205,8 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
     if steps.last().is_some_and(Vec::is_empty) {
         bail!("`then` must be followed by a scenario");
     }
+    hzlab::scenario::check_args(steps.iter().flatten().map(|s| &s.source), &args.args)
+        .map_err(anyhow::Error::msg)?;
     let seed = if args.cluster.is_empty() {
         args.seed.unwrap_or_else(random_seed)
     } else {
@@ -210,6 +227,8 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
         None => None,
     };
     let engine = ScenarioEngine::new()?;
+    // Why the cluster counted as gone when the run ended (real members only).
+    let gone = std::sync::Mutex::new(None::<String>);
     // One thread: instances interleave only at their operations (as the seed draws them on
     // the embedded cluster); on real members the client's connections share it.
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -236,9 +255,11 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
             Ok::<_, anyhow::Error>(Ok(result?))
         } else {
             super::check_positive("--invocation-timeout", args.invocation_timeout)?;
+            super::check_positive("--heartbeat-timeout", args.heartbeat_timeout)?;
             let (name, _) = super::cluster::identify(&args.cluster, args.cluster_name.as_deref());
             let mut config = RealConfig::new(args.cluster.clone(), name);
             config.invocation_timeout = Duration::from_secs_f64(args.invocation_timeout);
+            config.heartbeat_timeout = Duration::from_secs_f64(args.heartbeat_timeout);
             config.queue_capacity = args.queue_capacity;
             config.fail_on_indeterminate = args.fail_on_indeterminate;
             let cluster = match RealCluster::connect(config).await {
@@ -250,10 +271,12 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
                 runner::run_with_history(&engine, &cluster, &spec, progress_state, history.clone())
                     .await;
             progress::stop(line);
+            *gone.lock().unwrap_or_else(|e| e.into_inner()) = cluster.gone();
             cluster.shutdown().await;
             Ok(Ok(result?))
         }
     })?;
+    let gone = gone.into_inner().unwrap_or_else(|e| e.into_inner());
     let result = match result {
         Ok(r) => r,
         Err(unreachable) => {
@@ -286,6 +309,10 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
             std::fs::write(path, json + "\n")
                 .with_context(|| format!("cannot write the JSON report to {}", path.display()))?;
         }
+    }
+    if let Some(why) = gone {
+        eprintln!("hzlab: error: {why}");
+        return Ok(exit::UNREACHABLE);
     }
     Ok(if result.passed {
         exit::OK
