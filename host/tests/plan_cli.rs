@@ -231,7 +231,10 @@ fn check_refuses_what_run_refuses() {
             &SMALL.replace("members = 3", &format!("members = 3\n{key}")),
         );
         for cmd in ["check", "run"] {
-            let o = hzlab(&[cmd, plan.to_str().unwrap(), "-q"]);
+            let o = match cmd {
+                "run" => hzlab(&[cmd, plan.to_str().unwrap(), "-q"]),
+                _ => hzlab(&[cmd, plan.to_str().unwrap()]),
+            };
             let t = text(&o);
             assert_eq!(o.status.code(), Some(2), "{cmd} {key}: {t}");
             assert!(t.contains(message), "{cmd} {key}: {t}");
@@ -260,7 +263,10 @@ fn check_refuses_what_run_refuses() {
     for (i, (from, to, message)) in edits.iter().enumerate() {
         let plan = temp_plan(&format!("edit{i}.toml"), &SMALL.replace(from, to));
         for cmd in ["check", "run"] {
-            let o = hzlab(&[cmd, plan.to_str().unwrap(), "-q"]);
+            let o = match cmd {
+                "run" => hzlab(&[cmd, plan.to_str().unwrap(), "-q"]),
+                _ => hzlab(&[cmd, plan.to_str().unwrap()]),
+            };
             let t = text(&o);
             assert_eq!(o.status.code(), Some(2), "{cmd} {to}: {t}");
             assert!(t.contains(message), "{cmd} {to}: {t}");
@@ -360,16 +366,19 @@ name = "every member dies"
 run = "race"
 instances = 3
 args = { iterations = 100000000 }
-faults = [{ after-ms = 300, kill = [1, 2, 3] }]
+faults = [{ after-ms = 1500, kill = [1, 2, 3] }]
 "#,
     );
     let json = plan.with_file_name("all-die.json");
+    let history = plan.with_file_name("all-die.jsonl");
     let o = hzlab(&[
         "run",
         plan.to_str().unwrap(),
         "-q",
         "--json",
         json.to_str().unwrap(),
+        "--history",
+        history.to_str().unwrap(),
     ]);
     let t = text(&o);
     assert_eq!(o.status.code(), Some(1), "{t}");
@@ -390,6 +399,14 @@ faults = [{ after-ms = 300, kill = [1, 2, 3] }]
         acknowledged += done;
     }
     assert_eq!(race["totals"]["increments"], acknowledged);
+    // As the history checker counts them: writes that ended ok, and those whose outcome is
+    // unknown (the write each instance was sending when the members died).
+    let totals = &race["totals"];
+    let uncertain =
+        totals["attempts"].as_i64().unwrap() - acknowledged - totals["refused"].as_i64().unwrap();
+    let counter = &doc["history"]["check"]["counters"][0];
+    assert_eq!(counter["increments"], acknowledged, "{counter}");
+    assert_eq!(counter["uncertain_writes"], uncertain, "{counter}");
     // The run started with three members and ended with none.
     assert_eq!(step["run"]["backend"]["members"], 3);
     assert_eq!(step["run"]["backend"]["members_at_end"], 0);

@@ -221,19 +221,22 @@ fn increments_stopped_part_way_count_what_was_acknowledged() {
             .iter()
             .find(|c| c.scenario == name)
             .unwrap_or_else(|| panic!("{name}: {check:?}"));
-        // The scenario's figures and the history checker's agree.
-        assert_eq!(
-            counter.increments as i64, acknowledged,
-            "{name}: {counter:?}"
+        // The scenario's figures and the history checker's agree, but for a write the
+        // cluster acknowledged just before the time budget stopped its instance: the guest
+        // never saw that answer and counts the write as uncertain (at most one per instance).
+        let uncertain = value(s, "uncertain");
+        assert!((0..=3).contains(&uncertain), "{name}: {uncertain}");
+        let unseen = counter.increments as i64 - acknowledged;
+        assert!(
+            (0..=uncertain).contains(&unseen),
+            "{name}: {counter:?}, uncertain {uncertain}"
         );
         assert_eq!(value(s, "final"), counter.final_value, "{name}");
         assert_eq!(
-            value(s, "lost"),
+            value(s, "lost") + unseen,
             counter.lost_updates,
             "{name}: {counter:?}"
         );
-        let uncertain = value(s, "uncertain");
-        assert!((0..=3).contains(&uncertain), "{name}: {uncertain}");
         if name == "race" {
             assert!(value(s, "lost") > 0, "no update lost without a lock");
         } else {
