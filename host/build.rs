@@ -3,6 +3,11 @@
 //! binary, test guests are left in OUT_DIR for the host's tests.
 //!
 //! The wasm32 target is installed with rustup when it is missing.
+//!
+//! `HZLAB_GUEST_TOOLCHAIN` names the rustup toolchain the guests are built with (default: the
+//! one building the host). The fuzz targets (`fuzz/`) are built with nightly and set it to
+//! `stable`, so the guests come from the same toolchain, and target directory, as the
+//! workspace's own build, and nightly needs no wasm32 target.
 
 use std::env;
 use std::fmt::Write as _;
@@ -27,8 +32,12 @@ fn main() {
         println!("cargo:rerun-if-changed={}", p.dir.display());
     }
     println!("cargo:rerun-if-env-changed=HZLAB_GUEST_TARGET_DIR");
+    println!("cargo:rerun-if-env-changed=HZLAB_GUEST_TOOLCHAIN");
+    let toolchain = env::var("HZLAB_GUEST_TOOLCHAIN")
+        .ok()
+        .filter(|t| !t.is_empty());
 
-    ensure_target();
+    ensure_target(toolchain.as_deref());
 
     // One target directory beside the workspace's own, shared by every profile of the host.
     let target_dir = env::var_os("HZLAB_GUEST_TARGET_DIR")
@@ -39,8 +48,18 @@ fn main() {
                 .unwrap_or_else(|| root.join("target"))
                 .join("wasm-guests")
         });
-    let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let mut cmd = Command::new(cargo);
+    let mut cmd = match &toolchain {
+        Some(t) => {
+            let mut cmd = Command::new("rustup");
+            cmd.args(["run", t, "cargo"]);
+            // The host's toolchain must not leak into the guests' build.
+            for var in ["RUSTC", "RUSTDOC", "RUSTUP_TOOLCHAIN", "CARGO"] {
+                cmd.env_remove(var);
+            }
+            cmd
+        }
+        None => Command::new(env::var("CARGO").unwrap_or_else(|_| "cargo".into())),
+    };
     cmd.current_dir(&guests)
         .args(["build", "--release", "--workspace", "--target", TARGET])
         .arg("--target-dir")
@@ -150,9 +169,16 @@ fn guest_packages(guests: &Path) -> Vec<GuestPackage> {
 }
 
 /// Installs the wasm32 target with rustup when the toolchain lacks it.
-fn ensure_target() {
-    let rustc = env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
-    let sysroot = Command::new(&rustc)
+fn ensure_target(toolchain: Option<&str>) {
+    let mut rustc = match toolchain {
+        Some(t) => {
+            let mut cmd = Command::new("rustup");
+            cmd.args(["run", t, "rustc"]).env_remove("RUSTUP_TOOLCHAIN");
+            cmd
+        }
+        None => Command::new(env::var("RUSTC").unwrap_or_else(|_| "rustc".into())),
+    };
+    let sysroot = rustc
         .args(["--print", "sysroot"])
         .output()
         .ok()
@@ -164,9 +190,12 @@ fn ensure_target() {
         }
     }
     println!("cargo:warning=installing the {TARGET} target with rustup");
-    let status = Command::new("rustup")
-        .args(["target", "add", TARGET])
-        .status();
+    let mut rustup = Command::new("rustup");
+    rustup.args(["target", "add", TARGET]);
+    if let Some(t) = toolchain {
+        rustup.args(["--toolchain", t]);
+    }
+    let status = rustup.status();
     match status {
         Ok(s) if s.success() => {}
         _ => panic!(

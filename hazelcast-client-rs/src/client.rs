@@ -95,9 +95,7 @@ impl Client {
     /// learns the member list and partition table, and (with smart routing) opens a
     /// connection to every member.
     pub async fn connect(config: ClientConfig) -> Result<Client, ClientError> {
-        if config.addresses.is_empty() {
-            return Err(ClientError::Config("no member address given".into()));
-        }
+        config.validate()?;
         let (tx, rx) = mpsc::unbounded_channel();
         let client_uuid = Uuid::new_v4();
         let client_name = config.client_name.clone().unwrap_or_else(|| {
@@ -387,6 +385,8 @@ impl Inner {
             connect_timeout: self.config.connect_timeout,
             heartbeat_interval: self.config.heartbeat_interval,
             heartbeat_timeout: self.config.heartbeat_timeout,
+            limits: self.config.message_limits(),
+            max_auth_message_bytes: self.config.max_auth_message_bytes,
         }
     }
 

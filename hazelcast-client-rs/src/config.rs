@@ -2,6 +2,9 @@
 
 use std::time::Duration;
 
+use crate::codec::Limits;
+use crate::error::ClientError;
+
 /// How a client connects and how its calls behave.
 #[derive(Debug, Clone)]
 pub struct ClientConfig {
@@ -50,7 +53,26 @@ pub struct ClientConfig {
     /// it is lost if the primary dies before its backups have it. Off by default, as in the
     /// official clients (`hazelcast.client.operation.fail.on.indeterminate.state`).
     pub fail_on_indeterminate_state: bool,
+    /// Largest message accepted from a member, in bytes (each frame counted as its content
+    /// plus 32 bytes). A member sending a larger one has its connection closed with
+    /// [`ClientError::MessageLimit`](crate::ClientError): the frame is refused from its
+    /// header, before its content is read. 64 MiB by default. Members themselves accept
+    /// messages of up to 2 GiB from an authenticated client.
+    pub max_message_bytes: usize,
+    /// Most bytes held in unfinished messages per connection (a message whose final frame
+    /// has not come, fragmented messages whose last fragment has not come), counted as
+    /// `max_message_bytes` is; over it, the connection closes with
+    /// [`ClientError::MessageLimit`](crate::ClientError). 64 MiB by default.
+    pub max_unfinished_bytes: usize,
+    /// Before authentication, the only limit: the member's authentication answer (its
+    /// member list and partition table included) may not be larger. 1 MiB by default, room
+    /// for thousands of members (members limit what a client sends before authenticating to
+    /// 4,096 bytes, `hazelcast.client.protocol.max.message.bytes`).
+    pub max_auth_message_bytes: usize,
 }
+
+/// Smallest value accepted for each message size limit of [`ClientConfig`].
+pub const MIN_MESSAGE_LIMIT: usize = 1024;
 
 impl Default for ClientConfig {
     fn default() -> Self {
@@ -71,6 +93,9 @@ impl Default for ClientConfig {
             backup_ack_to_client: true,
             operation_backup_timeout: Duration::from_secs(5),
             fail_on_indeterminate_state: false,
+            max_message_bytes: Limits::DEFAULT.max_message_bytes,
+            max_unfinished_bytes: Limits::DEFAULT.max_unfinished_bytes,
+            max_auth_message_bytes: 1024 * 1024,
         }
     }
 }
@@ -102,6 +127,45 @@ impl ClientConfig {
         self.redo_operation = redo;
         self
     }
+
+    /// Sets [`ClientConfig::max_message_bytes`] and
+    /// [`ClientConfig::max_unfinished_bytes`].
+    pub fn with_message_limits(
+        mut self,
+        max_message_bytes: usize,
+        max_unfinished_bytes: usize,
+    ) -> Self {
+        self.max_message_bytes = max_message_bytes;
+        self.max_unfinished_bytes = max_unfinished_bytes;
+        self
+    }
+
+    /// The limits of a connection once authenticated.
+    pub(crate) fn message_limits(&self) -> Limits {
+        Limits {
+            max_message_bytes: self.max_message_bytes,
+            max_unfinished_bytes: self.max_unfinished_bytes,
+        }
+    }
+
+    /// Checks the settings that have a valid range.
+    pub(crate) fn validate(&self) -> Result<(), ClientError> {
+        if self.addresses.is_empty() {
+            return Err(ClientError::Config("no member address given".into()));
+        }
+        for (name, value) in [
+            ("max_message_bytes", self.max_message_bytes),
+            ("max_unfinished_bytes", self.max_unfinished_bytes),
+            ("max_auth_message_bytes", self.max_auth_message_bytes),
+        ] {
+            if value < MIN_MESSAGE_LIMIT {
+                return Err(ClientError::Config(format!(
+                    "{name} is {value}, below the smallest accepted ({MIN_MESSAGE_LIMIT} bytes)"
+                )));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// `host:port`, adding the default port 5701 when missing.
@@ -117,5 +181,33 @@ pub(crate) fn normalize_address(a: &str) -> String {
         a.to_owned()
     } else {
         format!("{a}:5701")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn message_limits_below_the_minimum_are_refused() {
+        assert!(ClientConfig::default().validate().is_ok());
+        let small = ClientConfig::default().with_message_limits(1000, 1 << 20);
+        let err = small.validate().unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("max_message_bytes is 1000, below the smallest accepted (1024 bytes)"),
+            "{err}"
+        );
+        let auth = ClientConfig {
+            max_auth_message_bytes: 0,
+            ..ClientConfig::default()
+        };
+        assert!(auth
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("max_auth_message_bytes"));
+        let none = ClientConfig::new("dev", Vec::<String>::new());
+        assert!(none.validate().is_err());
     }
 }

@@ -7,14 +7,17 @@ use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 use crate::backup::BackupAcks;
-use crate::codec::frame::decode_frame;
-use crate::codec::{ClientMessage, MessageAssembler, Uuid};
+use crate::codec::frame::{frame_flags, frame_length, HEADER_SIZE, MAX_FRAME_SIZE};
+use crate::codec::message::held_size;
+use crate::codec::{
+    ClientMessage, CodecError, Frame, Limit, Limits, MessageAssembler, ReadError, Uuid,
+};
 use crate::error::ClientError;
 use crate::protocol::client::{self as client_codec, auth_status, AuthRequest, AuthResponse};
 
@@ -38,6 +41,92 @@ pub(crate) struct ConnectionSettings {
     pub connect_timeout: Duration,
     pub heartbeat_interval: Duration,
     pub heartbeat_timeout: Duration,
+    /// Limits once authenticated.
+    pub limits: Limits,
+    /// The limit before the authentication answer is complete.
+    pub max_auth_message_bytes: usize,
+}
+
+/// Bytes read from the socket at a time; frames up to this size are decoded from the read
+/// buffer, longer ones are read straight into their content.
+const READ_CHUNK: usize = 64 * 1024;
+
+/// Why the reader stopped.
+enum Stop {
+    /// The socket closed or failed.
+    Closed(String),
+    /// Bytes that are not the protocol, or a frame over the limits.
+    Bad(ReadError),
+}
+
+/// The reading side of a connection: a read buffer of at most `2 * READ_CHUNK` bytes, and
+/// the assembler whose limits every frame's declared length is checked against from its
+/// header, before its content is read or room is made for it.
+struct Inbound {
+    buf: Vec<u8>,
+    start: usize,
+    assembler: MessageAssembler,
+}
+
+impl Inbound {
+    fn new(limits: Limits) -> Inbound {
+        Inbound {
+            buf: Vec::with_capacity(2 * READ_CHUNK),
+            start: 0,
+            assembler: MessageAssembler::with_limits(limits),
+        }
+    }
+
+    /// The next whole frame; `touch` is called whenever bytes arrive.
+    async fn next_frame<R: AsyncRead + Unpin>(
+        &mut self,
+        rd: &mut R,
+        touch: &impl Fn(),
+    ) -> Result<Frame, Stop> {
+        loop {
+            let avail = &self.buf[self.start..];
+            if let Some(len) = frame_length(avail).map_err(|e| Stop::Bad(e.into()))? {
+                self.assembler.admit(len).map_err(|e| Stop::Bad(e.into()))?;
+                let flags = frame_flags(avail);
+                if avail.len() >= len {
+                    let frame = Frame::new(flags, avail[HEADER_SIZE..len].to_vec());
+                    self.start += len;
+                    return Ok(frame);
+                }
+                if len > READ_CHUNK {
+                    // Within the limits: read it straight into a content of its size.
+                    let size = len - HEADER_SIZE;
+                    let mut content = Vec::with_capacity(size);
+                    content.extend_from_slice(&avail[HEADER_SIZE..]);
+                    self.buf.clear();
+                    self.start = 0;
+                    while content.len() < size {
+                        let want = (size - content.len()) as u64;
+                        read_some(&mut (&mut *rd).take(want), &mut content).await?;
+                        touch();
+                    }
+                    return Ok(Frame::new(flags, content));
+                }
+            }
+            // A partial header or a partial frame of at most READ_CHUNK bytes is left: keep
+            // it at the start, then read at most READ_CHUNK more (no growth past 2 chunks).
+            if self.start > 0 {
+                self.buf.drain(..self.start);
+                self.start = 0;
+            }
+            read_some(&mut (&mut *rd).take(READ_CHUNK as u64), &mut self.buf).await?;
+            touch();
+        }
+    }
+}
+
+/// Reads at least one byte into `buf`'s spare room (growing it only if it has none).
+async fn read_some<R: AsyncRead + Unpin>(rd: &mut R, buf: &mut Vec<u8>) -> Result<(), Stop> {
+    match rd.read_buf(buf).await {
+        Ok(0) => Err(Stop::Closed("closed by the member".to_owned())),
+        Ok(_) => Ok(()),
+        Err(e) => Err(Stop::Closed(format!("read failed: {e}"))),
+    }
 }
 
 struct Pending {
@@ -148,56 +237,70 @@ impl Connection {
         // Reader: frames -> messages -> pending calls or events.
         let c = Arc::downgrade(&conn);
         let reader = tokio::spawn(async move {
-            let mut buf: Vec<u8> = Vec::with_capacity(64 * 1024);
-            let mut start = 0usize;
-            let mut assembler = MessageAssembler::new();
-            let mut chunk = vec![0u8; 64 * 1024];
-            let failure = loop {
-                let n = match rd.read(&mut chunk).await {
-                    Ok(0) => break "closed by the member".to_owned(),
-                    Ok(n) => n,
-                    Err(e) => break format!("read failed: {e}"),
-                };
-                let Some(conn) = c.upgrade() else { return };
-                conn.last_read_ms.store(conn.now_ms(), Ordering::Relaxed);
-                buf.extend_from_slice(&chunk[..n]);
-                let mut protocol_error = None;
-                loop {
-                    match decode_frame(&buf[start..]) {
-                        Ok(None) => break,
-                        Ok(Some((frame, used))) => {
-                            start += used;
-                            match assembler.push(frame) {
-                                Ok(Some(msg)) => conn.dispatch(msg),
-                                Ok(None) => {}
-                                Err(e) => {
-                                    protocol_error = Some(e);
-                                    break;
-                                }
-                            }
-                        }
-                        Err(e) => {
-                            protocol_error = Some(e);
-                            break;
-                        }
-                    }
-                }
-                if let Some(e) = protocol_error {
-                    conn.close_with(ClientError::protocol(&conn.address, e));
-                    return;
-                }
-                if start == buf.len() {
-                    buf.clear();
-                    start = 0;
-                } else if start > 64 * 1024 {
-                    buf.drain(..start);
-                    start = 0;
+            // Until the authentication answer is complete, only it may come.
+            let auth_limits = Limits {
+                max_message_bytes: settings.max_auth_message_bytes,
+                max_unfinished_bytes: settings.max_auth_message_bytes,
+            };
+            let mut inbound = Inbound::new(auth_limits);
+            let mut authenticated = false;
+            let touch = || {
+                if let Some(conn) = c.upgrade() {
+                    conn.last_read_ms.store(conn.now_ms(), Ordering::Relaxed);
                 }
             };
-            if let Some(conn) = c.upgrade() {
+            let failure = loop {
+                let pushed = match inbound.next_frame(&mut rd, &touch).await {
+                    Ok(frame) => inbound.assembler.push_checked(frame),
+                    Err(Stop::Closed(reason)) => break Some(reason),
+                    Err(Stop::Bad(e)) => Err(e),
+                };
+                let Some(conn) = c.upgrade() else { return };
+                match pushed {
+                    Ok(None) => {}
+                    Ok(Some(msg)) => {
+                        conn.dispatch(msg);
+                        if !authenticated {
+                            authenticated = true;
+                            inbound.assembler.set_limits(settings.limits);
+                        }
+                    }
+                    Err(ReadError::Codec(e)) => {
+                        conn.close_with(ClientError::protocol(&conn.address, e));
+                        break None;
+                    }
+                    // Before authentication, more than any frame a member sends is
+                    // someone else's protocol (an HTTP server, say).
+                    Err(ReadError::Limit(exceeded))
+                        if !authenticated && exceeded.size > held_size(MAX_FRAME_SIZE) =>
+                    {
+                        conn.close_with(ClientError::protocol(
+                            &conn.address,
+                            CodecError::new(format!(
+                                "the first answer declares at least {} bytes, more than the \
+                                 {MAX_FRAME_SIZE} of the largest frame (not a Hazelcast \
+                                 member, or a protocol mismatch?)",
+                                exceeded.size
+                            )),
+                        ));
+                        break None;
+                    }
+                    Err(ReadError::Limit(mut exceeded)) => {
+                        if !authenticated {
+                            exceeded.limit = Limit::AuthMessageBytes;
+                        }
+                        conn.close_with(ClientError::MessageLimit {
+                            address: conn.address.clone(),
+                            exceeded,
+                        });
+                        break None;
+                    }
+                }
+            };
+            if let (Some(reason), Some(conn)) = (failure, c.upgrade()) {
                 conn.close_with(ClientError::ConnectionClosed {
                     address: conn.address.clone(),
-                    reason: failure,
+                    reason,
                 });
             }
         });
@@ -412,5 +515,82 @@ impl Drop for Connection {
         for t in self.tasks.get_mut().unwrap().drain(..) {
             t.abort();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::codec::frame::flags;
+
+    const LIMITS: Limits = Limits {
+        max_message_bytes: 1 << 20,
+        max_unfinished_bytes: 1 << 20,
+    };
+
+    #[tokio::test]
+    async fn frames_of_every_size_come_through_a_bounded_buffer() {
+        let (mut member, mut client) = tokio::io::duplex(8192);
+        let sizes = [
+            0usize,
+            10,
+            READ_CHUNK - 6,
+            READ_CHUNK,
+            3 * READ_CHUNK + 5,
+            7,
+            200_000,
+        ];
+        let frames: Vec<Frame> = sizes
+            .iter()
+            .enumerate()
+            .map(|(i, &n)| Frame::new(i as u16, (0..n).map(|b| (b * 31 + i) as u8).collect()))
+            .collect();
+        let mut wire = Vec::new();
+        for f in &frames {
+            f.write_to(&mut wire);
+        }
+        let writer = tokio::spawn(async move { member.write_all(&wire).await.unwrap() });
+        let mut inbound = Inbound::new(LIMITS);
+        for f in &frames {
+            let got = match inbound.next_frame(&mut client, &|| {}).await {
+                Ok(got) => got,
+                Err(_) => panic!("frame of {} bytes not read", f.content.len()),
+            };
+            assert_eq!(&got, f);
+            assert!(inbound.buf.capacity() <= 2 * READ_CHUNK);
+        }
+        writer.await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_huge_declared_length_is_refused_from_the_header() {
+        let (mut member, mut client) = tokio::io::duplex(64);
+        // The header only: a client that waited for the content would hang here.
+        let mut header = (i32::MAX).to_le_bytes().to_vec();
+        header.extend_from_slice(&flags::UNFRAGMENTED.to_le_bytes());
+        member.write_all(&header).await.unwrap();
+        let mut inbound = Inbound::new(LIMITS);
+        let got = tokio::time::timeout(
+            Duration::from_secs(5),
+            inbound.next_frame(&mut client, &|| {}),
+        )
+        .await
+        .expect("refused without waiting for the content");
+        let Err(Stop::Bad(ReadError::Limit(e))) = got else {
+            panic!("not refused for its size")
+        };
+        assert_eq!(e.limit, Limit::MessageBytes);
+        assert_eq!(e.max, 1 << 20);
+        assert!(e.size >= i32::MAX as usize, "{e:?}");
+        drop(member);
+    }
+
+    #[tokio::test]
+    async fn a_length_below_the_header_is_garbage() {
+        let (mut member, mut client) = tokio::io::duplex(64);
+        member.write_all(&[3, 0, 0, 0, 0, 0]).await.unwrap();
+        let mut inbound = Inbound::new(LIMITS);
+        let got = inbound.next_frame(&mut client, &|| {}).await;
+        assert!(matches!(got, Err(Stop::Bad(ReadError::Codec(_)))));
     }
 }

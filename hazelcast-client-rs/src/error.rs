@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::codec::{CodecError, ErrorHolder};
+use crate::codec::{CodecError, ErrorHolder, LimitExceeded};
 use crate::serialization::SerializationError;
 
 /// Error codes members send (the subset this client treats specially).
@@ -95,6 +95,16 @@ pub enum ClientError {
     /// Bytes on the wire that are not the protocol.
     #[error("protocol error from {address}: {detail}")]
     Protocol { address: String, detail: String },
+    /// A member sent more than the client's size limits allow
+    /// ([`ClientConfig::max_message_bytes`](crate::ClientConfig),
+    /// [`ClientConfig::max_unfinished_bytes`](crate::ClientConfig), or before authentication
+    /// [`ClientConfig::max_auth_message_bytes`](crate::ClientConfig)); the connection was
+    /// closed. `exceeded` names the limit and the size that went over it.
+    #[error("connection to {address} closed: the member sent {exceeded}")]
+    MessageLimit {
+        address: String,
+        exceeded: LimitExceeded,
+    },
     /// An exception raised on the member.
     #[error("member error {code} {class_name}: {}", message.as_deref().unwrap_or(""))]
     Server {

@@ -10,6 +10,8 @@
 //!   request when `redo_operation` is set; `invoke_traced` tells the caller such a
 //!   re-send happened (an unlock re-sent after it was applied is answered "not the lock
 //!   owner");
+//! - a connection closed for bytes that are not the protocol, or over the client's size
+//!   limits ([`ClientError::MessageLimit`]), fails the calls pending on it at once;
 //! - the pause between attempts doubles from `retry_pause` to `max_retry_pause`, and no
 //!   attempt starts after the invocation timeout: the call then fails with
 //!   [`ClientError::Timeout`] naming the last error;
@@ -188,7 +190,10 @@ async fn attempts(
                 }
             }
         };
-        if matches!(retry_error, ClientError::Protocol { .. }) {
+        if matches!(
+            retry_error,
+            ClientError::Protocol { .. } | ClientError::MessageLimit { .. }
+        ) {
             return Err(retry_error);
         }
         last_error = Some(retry_error);

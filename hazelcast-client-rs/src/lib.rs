@@ -19,6 +19,9 @@ pub mod codec;
 pub mod config;
 pub mod connection;
 pub mod error;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod invocation;
 #[cfg(feature = "local-cluster")]
 pub mod local;

@@ -9,6 +9,12 @@
 //! members keep running and [`LocalCluster::attach`] takes them over again from the run
 //! directory (another process, another shell).
 //!
+//! The run directory is made canonical, and records each member's port before any member
+//! starts and its pid as soon as it exists (`cluster.json`), under an exclusive lock
+//! ([`RunDirLock`]). Every member carries the mark of its run directory and number on its
+//! command line (`-Dhzlab.cluster=<dir> -Dhzlab.member=<n>`): members are recognised by it
+//! ([`marked_members`], [`kill_marked`]), also when `cluster.json` is lost.
+//!
 //! Members run through a small Java main class shipped with this crate
 //! (`local/HzlabMember.java`, compiled with `javac` against the member jar into a cache
 //! directory keyed by the source's hash), which starts the member and answers requests for
@@ -17,15 +23,22 @@
 //! [`LocalCluster::replica_table`] (every partition's owner and backups).
 
 mod member;
+mod rundir;
 mod stats;
 
 pub use self::member::{member_classes, MEMBER_MAIN_CLASS};
+pub use self::rundir::{
+    canonical_dir, kill_marked, marked_members, LockHolder, MarkedMember, RunDirLock,
+    CLUSTER_PROPERTY, LOCK_FILE, MEMBER_PROPERTY,
+};
 pub use self::stats::{MapStats, MemberRef, MemberStats, ReplicaTable};
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+
+use rustix::process::Signal;
 
 use crate::{Client, ClientConfig};
 
@@ -47,6 +60,8 @@ pub enum LocalError {
     Compile(String),
     #[error("member {index} is not running")]
     NotRunning { index: usize },
+    #[error("member {} of {dir} still runs (pid {pid})", index + 1)]
+    StillRunning { index: usize, pid: u32, dir: String },
     #[error("member {index} statistics: {reason}")]
     Stats { index: usize, reason: String },
     #[error("run directory {dir}: {reason}")]
@@ -67,7 +82,8 @@ pub struct LocalClusterConfig {
     pub map_async_backup_count: u32,
     /// Default queue max size (0: unbounded).
     pub queue_max_size: u32,
-    /// Where configs and logs go; a fresh temporary directory when `None`.
+    /// Where configs, logs and the state file go (made canonical); a fresh temporary
+    /// directory when `None`.
     pub run_dir: Option<PathBuf>,
     /// Java heap limit, e.g. "256m".
     pub heap: String,
@@ -128,7 +144,12 @@ pub struct LocalCluster {
     jar: PathBuf,
     /// Directory with the compiled member main class.
     classes: PathBuf,
+    /// Canonical: the members' mark names it.
     run_dir: PathBuf,
+    /// The run directory's lock, while this value holds it.
+    lock: Option<RunDirLock>,
+    /// [`LocalCluster::start_locked`] is under way (recorded in the state file).
+    starting: bool,
     /// Detached: dropping leaves the members running.
     detached: bool,
     /// The run directory was made here (not given): removed on drop unless a thread panics.
@@ -295,6 +316,9 @@ struct StateFile {
     start_timeout_secs: u64,
     jar: PathBuf,
     classes: PathBuf,
+    /// Members are being started: written before the first starts, cleared once all joined.
+    #[serde(default)]
+    starting: bool,
     member: Vec<StateMember>,
 }
 
@@ -308,29 +332,48 @@ struct StateMember {
 
 const STATE_FILE: &str = "cluster.json";
 
-/// Whether process `pid` runs and is the member started with `config_path` (and not another
-/// process that got the id of a dead member).
-fn pid_is_member(pid: u32, config_path: &Path) -> bool {
-    let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
-        return false;
-    };
-    if let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        // A zombie has exited: state field after the parenthesised command name.
-        if let Some(rest) = stat.rsplit(')').next() {
-            if rest.trim_start().starts_with('Z') {
-                return false;
-            }
-        }
-    }
-    let wanted = format!("-Dhazelcast.config={}", config_path.display());
-    cmdline
-        .split(|b| *b == 0)
-        .any(|arg| arg == wanted.as_bytes())
-}
-
 impl LocalCluster {
-    /// Starts the members and waits until they form one cluster.
+    /// Starts the members and waits until they form one cluster. Locks the run directory
+    /// (waiting for another holder) until the value is dropped or detached.
     pub async fn start(config: LocalClusterConfig) -> Result<LocalCluster, LocalError> {
+        let dir = match &config.run_dir {
+            Some(d) => d.clone(),
+            None => {
+                let unique = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_nanos())
+                    .unwrap_or(0);
+                std::env::temp_dir().join(format!(
+                    "hz-local-{}-{}-{unique}",
+                    config.cluster_name,
+                    std::process::id(),
+                ))
+            }
+        };
+        let lock = RunDirLock::acquire(&dir, "hazelcast-client local cluster", true, |_| {})?;
+        let owns_run_dir = config.run_dir.is_none();
+        let mut cluster = Self::start_locked(config, lock).await?;
+        cluster.owns_run_dir = owns_run_dir;
+        Ok(cluster)
+    }
+
+    /// Starts the members in the run directory `lock` holds (`config.run_dir` is ignored)
+    /// and waits until they form one cluster; the lock is held until the value is dropped
+    /// or detached. Refused when a member of that directory runs. Before any member starts,
+    /// `cluster.json` records every member's port; each pid is recorded as soon as it
+    /// exists. Dropping the returned future part-way kills the members started so far.
+    pub async fn start_locked(
+        mut config: LocalClusterConfig,
+        lock: RunDirLock,
+    ) -> Result<LocalCluster, LocalError> {
+        let run_dir = lock.dir().to_path_buf();
+        if let Some(m) = marked_members(&run_dir).first() {
+            return Err(LocalError::StillRunning {
+                index: m.member - 1,
+                pid: m.pid,
+                dir: run_dir.display().to_string(),
+            });
+        }
         let jar = member_jar()?;
         let classes = member_classes(&jar)?;
         let ports = if config.ports.is_empty() {
@@ -345,16 +388,8 @@ impl LocalCluster {
                 config.members
             )));
         }
-        let run_dir = match &config.run_dir {
-            Some(d) => d.clone(),
-            None => std::env::temp_dir().join(format!(
-                "hz-local-{}-{}-{}",
-                config.cluster_name,
-                std::process::id(),
-                ports[0]
-            )),
-        };
-        std::fs::create_dir_all(&run_dir)?;
+        config.ports = ports.clone();
+        config.run_dir = Some(run_dir.clone());
         let mut members = Vec::new();
         for (i, &port) in ports.iter().enumerate() {
             let config_path = run_dir.join(format!("member-{i}.xml"));
@@ -368,16 +403,19 @@ impl LocalCluster {
                 starts: 0,
             });
         }
-        let owns_run_dir = config.run_dir.is_none();
         let mut cluster = LocalCluster {
             config,
             jar,
             classes,
             run_dir,
+            lock: Some(lock),
+            starting: true,
             detached: false,
-            owns_run_dir,
+            owns_run_dir: false,
             members,
         };
+        // The intent first: ports, no pid yet.
+        cluster.save_state()?;
         // The first member starts alone so the others join it rather than forming clusters
         // of their own.
         cluster.spawn(0)?;
@@ -389,13 +427,27 @@ impl LocalCluster {
         cluster
             .wait_for_members(cluster.members.len(), deadline)
             .await?;
+        cluster.starting = false;
         cluster.save_state()?;
         Ok(cluster)
     }
 
-    /// Takes over the members a detached cluster left running in `run_dir`. Members that
-    /// died meanwhile show as not running ([`LocalCluster::is_running`]).
+    /// Takes over the members a detached cluster left running in `run_dir`, without
+    /// holding its lock (it is taken for each write of `cluster.json`). Members are
+    /// recognised by their mark; those that died meanwhile show as not running
+    /// ([`LocalCluster::is_running`]).
     pub fn attach(run_dir: &Path) -> Result<LocalCluster, LocalError> {
+        Self::attach_dir(&canonical_dir(run_dir)?, None)
+    }
+
+    /// [`LocalCluster::attach`] to the run directory `lock` holds, holding the lock until
+    /// the value is dropped or detached.
+    pub fn attach_locked(lock: RunDirLock) -> Result<LocalCluster, LocalError> {
+        let dir = lock.dir().to_path_buf();
+        Self::attach_dir(&dir, Some(lock))
+    }
+
+    fn attach_dir(run_dir: &Path, lock: Option<RunDirLock>) -> Result<LocalCluster, LocalError> {
         let state_err = |reason: String| LocalError::State {
             dir: run_dir.display().to_string(),
             reason,
@@ -404,20 +456,22 @@ impl LocalCluster {
             .map_err(|e| state_err(format!("no cluster state ({STATE_FILE}): {e}")))?;
         let state: StateFile = serde_json::from_str(&text)
             .map_err(|e| state_err(format!("unreadable {STATE_FILE}: {e}")))?;
+        let marked = marked_members(run_dir);
         let members = state
             .member
             .iter()
             .enumerate()
             .map(|(i, m)| {
-                let config_path = run_dir.join(format!("member-{i}.xml"));
-                let child = m
-                    .pid
-                    .filter(|&pid| pid_is_member(pid, &config_path))
-                    .map(Proc::Pid);
+                // The live process marked as this member, whatever pid was recorded (an
+                // interrupted start may not have recorded it).
+                let child = marked
+                    .iter()
+                    .find(|p| p.member == i + 1)
+                    .map(|p| Proc::Pid(p.pid));
                 LocalMember {
                     port: m.port,
                     child,
-                    config_path,
+                    config_path: run_dir.join(format!("member-{i}.xml")),
                     log_path: run_dir.join(format!("member-{i}.log")),
                     stats_port_path: run_dir.join(format!("member-{i}.stats-port")),
                     starts: m.starts,
@@ -438,6 +492,8 @@ impl LocalCluster {
             jar: state.jar,
             classes: state.classes,
             run_dir: run_dir.to_path_buf(),
+            lock,
+            starting: false,
             detached: true,
             owns_run_dir: false,
             members,
@@ -445,11 +501,13 @@ impl LocalCluster {
     }
 
     /// Leaves the members running when this value is dropped, and records them in the run
-    /// directory for [`LocalCluster::attach`]. Returns the run directory.
+    /// directory for [`LocalCluster::attach`]; lets go of the lock. Returns the run
+    /// directory.
     pub fn detach(mut self) -> Result<PathBuf, LocalError> {
         self.detached = true;
         self.owns_run_dir = false;
         self.save_state()?;
+        self.lock = None;
         Ok(self.run_dir.clone())
     }
 
@@ -465,6 +523,7 @@ impl LocalCluster {
             start_timeout_secs: self.config.start_timeout.as_secs(),
             jar: self.jar.clone(),
             classes: self.classes.clone(),
+            starting: self.starting,
             member: self
                 .members
                 .iter()
@@ -479,6 +538,17 @@ impl LocalCluster {
             dir: self.run_dir.display().to_string(),
             reason: e.to_string(),
         })?;
+        // Attached without the lock: take it for the write (another command may hold it
+        // for a while; the directory may be gone after `down`).
+        let _held = match self.lock {
+            Some(_) => None,
+            None => Some(RunDirLock::acquire(
+                &self.run_dir,
+                "hazelcast-client local cluster",
+                false,
+                |_| {},
+            )?),
+        };
         let tmp = self.run_dir.join(format!("{STATE_FILE}.tmp"));
         std::fs::write(&tmp, text)?;
         std::fs::rename(&tmp, self.run_dir.join(STATE_FILE))?;
@@ -486,6 +556,18 @@ impl LocalCluster {
     }
 
     fn spawn(&mut self, index: usize) -> Result<(), LocalError> {
+        // Never a second process for a member that runs, even one this value does not
+        // know of.
+        if let Some(m) = marked_members(&self.run_dir)
+            .into_iter()
+            .find(|m| m.member == index + 1)
+        {
+            return Err(LocalError::StillRunning {
+                index,
+                pid: m.pid,
+                dir: self.run_dir.display().to_string(),
+            });
+        }
         let classpath = std::env::join_paths([&self.jar, &self.classes])
             .map_err(|e| LocalError::Jar(format!("bad class path: {e}")))?;
         let own_group = self.config.own_process_group;
@@ -498,6 +580,7 @@ impl LocalCluster {
             .open(&m.log_path)?;
         let mut command = Command::new("java");
         command
+            .args(rundir::mark_args(&self.run_dir, index + 1))
             .arg(format!("-Xmx{}", self.config.heap))
             .arg("-XX:+UseSerialGC")
             .arg("-Dhazelcast.phone.home.enabled=false")
@@ -519,9 +602,9 @@ impl LocalCluster {
             reason: format!("cannot run java: {e}"),
         })?;
         m.child = Some(Proc::Child(child));
-        Ok(())
+        // The pid as soon as it exists.
+        self.save_state()
     }
-
     async fn wait_port(&mut self, index: usize, deadline: Instant) -> Result<(), LocalError> {
         loop {
             let port = self.members[index].port;
@@ -632,16 +715,16 @@ impl LocalCluster {
 
     /// Kills a member abruptly (SIGKILL): no goodbye to the cluster.
     pub fn kill(&mut self, index: usize) -> Result<(), LocalError> {
+        let run_dir = self.run_dir.clone();
         let m = self.child(index)?;
-        let config_path = m.config_path.clone();
         match m.child.take() {
             Some(Proc::Child(mut child)) => {
                 let _ = child.kill();
                 let _ = child.wait();
             }
-            Some(Proc::Pid(pid)) if pid_is_member(pid, &config_path) => {
-                signal(pid, "KILL");
-                wait_gone(pid, &config_path, Duration::from_secs(10));
+            Some(Proc::Pid(pid)) if rundir::is_marked(pid, &run_dir, index + 1) => {
+                rundir::send(pid, Signal::KILL);
+                rundir::wait_gone(pid, &run_dir, index + 1, Duration::from_secs(10));
             }
             _ => {}
         }
@@ -663,22 +746,22 @@ impl LocalCluster {
             match m.child.take() {
                 Some(Proc::Child(mut child)) => {
                     let _ = child.kill();
-                    waits.push((Proc::Child(child), m.config_path.clone()));
+                    waits.push((Proc::Child(child), i));
                 }
-                Some(Proc::Pid(pid)) if pid_is_member(pid, &m.config_path) => {
-                    signal(pid, "KILL");
-                    waits.push((Proc::Pid(pid), m.config_path.clone()));
+                Some(Proc::Pid(pid)) if rundir::is_marked(pid, &self.run_dir, i + 1) => {
+                    rundir::send(pid, Signal::KILL);
+                    waits.push((Proc::Pid(pid), i));
                 }
                 _ => {}
             }
         }
-        for (proc, config_path) in waits {
+        for (proc, i) in waits {
             match proc {
                 Proc::Child(mut c) => {
                     let _ = c.wait();
                 }
                 Proc::Pid(pid) => {
-                    wait_gone(pid, &config_path, Duration::from_secs(10));
+                    rundir::wait_gone(pid, &self.run_dir, i + 1, Duration::from_secs(10));
                 }
             }
         }
@@ -692,11 +775,13 @@ impl LocalCluster {
     /// waiting up to `timeout` before killing it. Blocks the calling thread: from async
     /// code, call it through `tokio::task::spawn_blocking`.
     pub fn stop(&mut self, index: usize, timeout: Duration) -> Result<(), LocalError> {
+        let run_dir = self.run_dir.clone();
         let m = self.child(index)?;
-        let config_path = m.config_path.clone();
         if let Some(proc) = m.child.take() {
             let pid = proc.id();
-            signal(pid, "TERM");
+            if matches!(proc, Proc::Child(_)) || rundir::is_marked(pid, &run_dir, index + 1) {
+                rundir::send(pid, Signal::TERM);
+            }
             let deadline = Instant::now() + timeout;
             match proc {
                 Proc::Child(mut child) => loop {
@@ -711,15 +796,27 @@ impl LocalCluster {
                     std::thread::sleep(Duration::from_millis(100));
                 },
                 Proc::Pid(pid) => {
-                    if !wait_gone(pid, &config_path, timeout) {
-                        signal(pid, "KILL");
-                        wait_gone(pid, &config_path, Duration::from_secs(10));
+                    if !rundir::wait_gone(pid, &run_dir, index + 1, timeout) {
+                        rundir::send(pid, Signal::KILL);
+                        rundir::wait_gone(pid, &run_dir, index + 1, Duration::from_secs(10));
                     }
                 }
             }
         }
         if self.detached {
             self.save_state()?;
+        }
+        Ok(())
+    }
+
+    /// Asks a running member to leave gracefully (SIGTERM) without waiting for it: poll
+    /// [`LocalCluster::is_running`], then [`LocalCluster::kill`] to reap it.
+    pub fn terminate(&mut self, index: usize) -> Result<(), LocalError> {
+        if !self.is_running(index) {
+            return Err(LocalError::NotRunning { index });
+        }
+        if let Some(pid) = self.pid(index) {
+            rundir::send(pid, Signal::TERM);
         }
         Ok(())
     }
@@ -751,7 +848,7 @@ impl LocalCluster {
         };
         match m.child.as_mut() {
             Some(Proc::Child(c)) => matches!(c.try_wait(), Ok(None)),
-            Some(Proc::Pid(pid)) => pid_is_member(*pid, &m.config_path),
+            Some(Proc::Pid(pid)) => rundir::is_marked(*pid, &self.run_dir, index + 1),
             None => false,
         }
     }
@@ -813,42 +910,6 @@ impl LocalCluster {
         let all: Vec<usize> = (0..self.members.len()).collect();
         let _ = self.kill_many(&all);
     }
-}
-
-/// Sends a signal with the `kill` command (no libc binding needed).
-fn signal(pid: u32, signal: &str) {
-    let _ = Command::new("kill")
-        .args([&format!("-{signal}"), &pid.to_string()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status();
-}
-
-/// Whether process `pid` has finished exiting (or the id now belongs to another process): a
-/// killed process whose memory is still being released has an empty command line but is not
-/// gone yet.
-fn pid_gone(pid: u32, config_path: &Path) -> bool {
-    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-        return true;
-    };
-    let state = stat.rsplit(')').next().unwrap_or("").trim_start();
-    if state.starts_with('Z') || state.starts_with('X') {
-        return true;
-    }
-    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-    !cmdline.is_empty() && !pid_is_member(pid, config_path)
-}
-
-/// Waits until process `pid` has exited; whether it went within `timeout`.
-fn wait_gone(pid: u32, config_path: &Path, timeout: Duration) -> bool {
-    let deadline = Instant::now() + timeout;
-    while !pid_gone(pid, config_path) {
-        if Instant::now() > deadline {
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    true
 }
 
 impl Drop for LocalCluster {

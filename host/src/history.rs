@@ -28,7 +28,8 @@ use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
@@ -95,11 +96,19 @@ pub enum HistoryError {
     },
 }
 
+/// How often the history's buffered lines reach the file while a run goes on: a process
+/// killed outright (SIGKILL) loses at most the lines of the last interval.
+pub const FLUSH_INTERVAL: Duration = Duration::from_millis(250);
+
 /// Writes events as JSON lines; shared by every instance of a run.
+///
+/// Lines are buffered and written out whole: when the buffer fills, and every
+/// [`FLUSH_INTERVAL`] by a thread of the writer's own, so the file grows as the run goes on
+/// and holds only complete lines whenever it is read or the process is killed.
 #[derive(Debug)]
 pub struct HistoryWriter {
     path: PathBuf,
-    state: Mutex<WriterState>,
+    state: Arc<Mutex<WriterState>>,
 }
 
 #[derive(Debug)]
@@ -107,31 +116,61 @@ struct WriterState {
     /// Given to events that name no run (see [`HistoryWriter::set_run`]).
     run: Option<String>,
     out: BufWriter<File>,
+    /// One event's line, serialized before it goes to `out` whole.
+    line: Vec<u8>,
+    /// Lines in `out` not flushed yet.
+    dirty: bool,
     events: u64,
     error: Option<io::Error>,
 }
 
-impl HistoryWriter {
-    /// Creates (or truncates) `path`, and its directory if missing.
-    pub fn create(path: &Path) -> Result<HistoryWriter, HistoryError> {
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|source| HistoryError::Write {
-                path: path.to_owned(),
-                source,
-            })?;
+impl WriterState {
+    fn flush(&mut self) {
+        if !self.dirty || self.error.is_some() {
+            return;
         }
-        let file = File::create(path).map_err(|source| HistoryError::Write {
+        self.dirty = false;
+        if let Err(e) = self.out.flush() {
+            self.error = Some(e);
+        }
+    }
+}
+
+impl HistoryWriter {
+    /// Creates (or truncates) `path`, and its directory if missing, and checks that it takes
+    /// writes (an empty write: a full device such as `/dev/full` refuses it), so that an
+    /// unwritable history is found before the run starts.
+    pub fn create(path: &Path) -> Result<HistoryWriter, HistoryError> {
+        let err = |source| HistoryError::Write {
             path: path.to_owned(),
             source,
-        })?;
+        };
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(err)?;
+        }
+        let mut file = File::create(path).map_err(err)?;
+        probe_write(&mut file).map_err(err)?;
+        let state = Arc::new(Mutex::new(WriterState {
+            run: None,
+            out: BufWriter::with_capacity(1 << 16, file),
+            line: Vec::with_capacity(256),
+            dirty: false,
+            events: 0,
+            error: None,
+        }));
+        let weak = Arc::downgrade(&state);
+        std::thread::Builder::new()
+            .name("hzlab-history".into())
+            .spawn(move || loop {
+                std::thread::sleep(FLUSH_INTERVAL);
+                // Ends with the writer.
+                let Some(state) = weak.upgrade() else { return };
+                state.lock().unwrap_or_else(|e| e.into_inner()).flush();
+            })
+            .map_err(err)?;
         Ok(HistoryWriter {
             path: path.to_owned(),
-            state: Mutex::new(WriterState {
-                run: None,
-                out: BufWriter::with_capacity(1 << 16, file),
-                events: 0,
-                error: None,
-            }),
+            state,
         })
     }
 
@@ -158,14 +197,22 @@ impl HistoryWriter {
             return;
         }
         let s = &mut *s;
+        s.line.clear();
         let r = match (&s.run, &event.run) {
-            (Some(run), None) => serde_json::to_writer(&mut s.out, &Labelled { run, event }),
-            _ => serde_json::to_writer(&mut s.out, event),
+            (Some(run), None) => serde_json::to_writer(&mut s.line, &Labelled { run, event }),
+            _ => serde_json::to_writer(&mut s.line, event),
         }
         .map_err(io::Error::from)
-        .and_then(|()| s.out.write_all(b"\n"));
+        .and_then(|()| {
+            s.line.push(b'\n');
+            // Whole: the buffer is written out before a line that does not fit in it.
+            s.out.write_all(&s.line)
+        });
         match r {
-            Ok(()) => s.events += 1,
+            Ok(()) => {
+                s.events += 1;
+                s.dirty = true;
+            }
             Err(e) => s.error = Some(e),
         }
     }
@@ -173,15 +220,23 @@ impl HistoryWriter {
     /// Flushes; returns the number of events written.
     pub fn finish(&self) -> Result<u64, HistoryError> {
         let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        let r = match s.error.take() {
-            Some(e) => Err(e),
-            None => s.out.flush(),
-        };
-        r.map(|()| s.events).map_err(|source| HistoryError::Write {
-            path: self.path.clone(),
-            source,
-        })
+        s.dirty = true;
+        s.flush();
+        match s.error.take() {
+            Some(source) => Err(HistoryError::Write {
+                path: self.path.clone(),
+                source,
+            }),
+            None => Ok(s.events),
+        }
     }
+}
+
+/// Writes nothing to `file`, which fails where any write would for want of room (`/dev/full`)
+/// or of permission, and costs nothing where writes go through (files, pipes, terminals).
+pub fn probe_write(file: &mut File) -> io::Result<()> {
+    // `write`, not `write_all`: an empty `write_all` never reaches the system.
+    file.write(&[]).map(drop)
 }
 
 /// Reads a history file written by [`HistoryWriter`].
@@ -190,8 +245,13 @@ pub fn read(path: &Path) -> Result<Vec<Event>, HistoryError> {
         path: path.to_owned(),
         source,
     })?;
+    read_from(path, BufReader::new(file))
+}
+
+/// Reads history lines from `reader`; `path` names it in errors.
+pub fn read_from(path: &Path, reader: impl BufRead) -> Result<Vec<Event>, HistoryError> {
     let mut events = Vec::new();
-    for (i, line) in BufReader::new(file).lines().enumerate() {
+    for (i, line) in reader.lines().enumerate() {
         let line = line.map_err(|source| HistoryError::Read {
             path: path.to_owned(),
             source,
@@ -423,7 +483,9 @@ fn check_counters(events: &[&Event]) -> Vec<CounterCheck> {
             initial,
             final_value,
             increments,
-            lost_updates: increments as i64 - (final_value - initial),
+            // Wide arithmetic: a guest may write any i64 (i64::MIN, then i64::MAX).
+            lost_updates: (i128::from(increments) - (i128::from(final_value) - i128::from(initial)))
+                .clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64,
             uncertain_writes,
         });
     }
@@ -559,6 +621,65 @@ mod tests {
             start_us: t,
             end_us: t + 0.5,
         }
+    }
+
+    /// A guest may write any integer: `final − initial` overflowed i64 (a panic in debug
+    /// builds, a wrapped figure in release ones). Found while writing the history fuzz target.
+    #[test]
+    fn counters_at_the_ends_of_i64_do_not_overflow() {
+        let events = vec![
+            ev(
+                Phase::Setup,
+                0,
+                "map.set",
+                "m",
+                vec![json!("k"), json!(i64::MIN)],
+                OpOutcome::Ok,
+                None,
+                1.0,
+            ),
+            ev(
+                Phase::Run,
+                0,
+                "map.set",
+                "m",
+                vec![json!("k"), json!(1)],
+                OpOutcome::Ok,
+                None,
+                3.0,
+            ),
+            ev(
+                Phase::Run,
+                1,
+                "map.set",
+                "m",
+                vec![json!("k"), json!(i64::MAX)],
+                OpOutcome::Ok,
+                None,
+                5.0,
+            ),
+        ];
+        let c = check(&events);
+        assert_eq!(c.counters.len(), 1);
+        assert_eq!(
+            (c.counters[0].initial, c.counters[0].final_value),
+            (i64::MIN, i64::MAX)
+        );
+        assert_eq!(
+            c.counters[0].lost_updates,
+            i64::MIN,
+            "2 − (2^64 − 1), saturated"
+        );
+        let events: Vec<Event> = events
+            .into_iter()
+            .map(|mut e| {
+                if let Some(v) = e.args.get_mut(1) {
+                    *v = json!(-v.as_i64().unwrap().saturating_add(1));
+                }
+                e
+            })
+            .collect();
+        assert_eq!(check(&events).counters[0].lost_updates, i64::MAX);
     }
 
     #[test]
@@ -846,5 +967,55 @@ mod tests {
         let back = read(&path).unwrap();
         assert_eq!(back, vec![e.clone(), e]);
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn lines_reach_the_file_while_the_run_goes_on() {
+        let dir = std::env::temp_dir().join(format!("hzlab-stream-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("h.jsonl");
+        let w = HistoryWriter::create(&path).unwrap();
+        let e = ev(
+            Phase::Run,
+            1,
+            "map.set",
+            "m",
+            vec![json!("k"), json!(1)],
+            OpOutcome::Ok,
+            None,
+            1.0,
+        );
+        for _ in 0..3 {
+            w.write(&e);
+        }
+        // Without finish: the flushing thread has put them there.
+        std::thread::sleep(FLUSH_INTERVAL * 4);
+        assert_eq!(read(&path).unwrap().len(), 3);
+        // Past the buffer's size, the file holds whole lines only, whenever it is read.
+        for _ in 0..2000 {
+            w.write(&e);
+        }
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.is_empty() || text.ends_with('\n'), "a cut line");
+        assert!(text.lines().count() > 3, "the full buffer was written out");
+        for line in text.lines() {
+            serde_json::from_str::<Event>(line).unwrap();
+        }
+        assert_eq!(w.finish().unwrap(), 2003);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_full_device_is_refused_at_once() {
+        let e = HistoryWriter::create(Path::new("/dev/full")).unwrap_err();
+        assert!(
+            e.to_string().contains("/dev/full") && e.to_string().contains("No space"),
+            "{e}"
+        );
+        // A file that takes writes is fine.
+        let mut ok =
+            File::create(std::env::temp_dir().join(format!("hzlab-probe-{}", std::process::id())))
+                .unwrap();
+        probe_write(&mut ok).unwrap();
     }
 }

@@ -13,6 +13,7 @@ pub mod cluster;
 pub mod engine;
 pub mod history;
 pub mod imports;
+pub mod interrupt;
 pub mod kit;
 pub mod latency;
 pub mod plan;

@@ -33,10 +33,15 @@ pub enum Status {
     Trapped,
     /// Ran past its time budget.
     TimedOut,
-    /// Tried to grow its memory past its cap.
+    /// Tried to grow its memory past its cap, or to make the host keep more than its
+    /// host-side cap (`--record-limit`).
     MemoryExceeded,
+    /// The host failed it: could not allocate its memory or stack, say.
+    HostError,
     /// Not run, because an earlier phase failed.
     Skipped,
+    /// Stopped, or not started, because the run was interrupted (Ctrl-C, SIGTERM).
+    Interrupted,
 }
 
 impl Status {
@@ -51,7 +56,9 @@ impl Status {
             Status::Trapped => "trapped",
             Status::TimedOut => "timed out",
             Status::MemoryExceeded => "memory cap",
+            Status::HostError => "host error",
             Status::Skipped => "skipped",
+            Status::Interrupted => "interrupted",
         }
     }
 }
@@ -77,6 +84,14 @@ impl Outcome {
         Outcome {
             status: Status::Skipped,
             error: Some(why.into()),
+        }
+    }
+
+    /// Stopped (or not started: `what` says which) because the run was interrupted.
+    pub fn interrupted(what: &str) -> Outcome {
+        Outcome {
+            status: Status::Interrupted,
+            error: Some(format!("{what}: the run was interrupted")),
         }
     }
 }
@@ -179,6 +194,9 @@ pub struct RunResult {
     pub elapsed_ms: f64,
     pub scenarios: Vec<ScenarioResult>,
     pub passed: bool,
+    /// The run was interrupted (Ctrl-C, SIGTERM): instances were stopped, later phases not
+    /// run; the results are what it had gathered by then.
+    pub interrupted: bool,
     /// What the run did to each queue over time (see [`crate::timeline`]): `queues[]`
     /// (`name`, `base`, `events[]`, `full[]`, `blocked[]`, `dropped`, `complete_until_us`)
     /// and `queue_ops_untracked`, both absent when no queue was used.
@@ -192,6 +210,20 @@ pub(crate) fn millis(d: Duration) -> f64 {
 
 /// Most log lines kept per scenario.
 pub const MAX_LOG_LINES: usize = 1000;
+
+/// Most bytes of log text kept per scenario.
+pub const MAX_LOG_BYTES: usize = 1 << 20;
+
+/// Bytes the host keeps for a recorded value (its JSON text's payload; the entry's overhead
+/// apart).
+pub fn kept_size(v: &serde_json::Value) -> usize {
+    match v {
+        serde_json::Value::String(s) => s.len(),
+        serde_json::Value::Array(a) => a.iter().map(|x| kept_size(x) + 8).sum(),
+        serde_json::Value::Object(o) => o.iter().map(|(k, x)| k.len() + kept_size(x) + 8).sum(),
+        _ => 8,
+    }
+}
 
 /// What the instances of one scenario record while the run goes on.
 #[derive(Debug, Default)]
@@ -209,6 +241,8 @@ struct RecorderState {
     checks: Vec<Check>,
     logs: Vec<LogLine>,
     logs_dropped: u64,
+    /// Bytes of the messages in `logs`.
+    log_bytes: usize,
     latency: Latencies,
 }
 
@@ -227,6 +261,28 @@ impl Recorder {
     pub fn record(&self, instance: Option<u32>, name: String, value: serde_json::Value) {
         self.with(|s| {
             Self::target(s, instance).values.insert(name, value);
+        })
+    }
+
+    /// Bytes `name`'s value takes now in `instance`'s records (none: not recorded).
+    pub fn recorded_size(&self, instance: Option<u32>, name: &str) -> Option<usize> {
+        self.with(|s| {
+            let r = match instance {
+                Some(i) => s.instances.get(&i),
+                None => Some(&s.scenario),
+            };
+            r.and_then(|r| r.values.get(name)).map(kept_size)
+        })
+    }
+
+    /// Whether `instance` has a counter `name`.
+    pub fn has_counter(&self, instance: Option<u32>, name: &str) -> bool {
+        self.with(|s| {
+            let r = match instance {
+                Some(i) => s.instances.get(&i),
+                None => Some(&s.scenario),
+            };
+            r.is_some_and(|r| r.counters.contains_key(name))
         })
     }
 
@@ -251,12 +307,30 @@ impl Recorder {
         self.with(|s| s.checks.push(check))
     }
 
-    pub fn log(&self, line: LogLine) {
+    /// Whether a log line of `bytes` would be kept (the scenario's lines and bytes are
+    /// capped at [`MAX_LOG_LINES`] and [`MAX_LOG_BYTES`]).
+    pub fn log_fits(&self, bytes: usize) -> bool {
         self.with(|s| {
-            if s.logs.len() < MAX_LOG_LINES {
+            s.logs.len() < MAX_LOG_LINES && s.log_bytes.saturating_add(bytes) <= MAX_LOG_BYTES
+        })
+    }
+
+    /// Counts a log line dropped without looking at it (past the scenario's caps).
+    pub fn drop_log(&self) {
+        self.with(|s| s.logs_dropped += 1)
+    }
+
+    /// Keeps `line`, or counts it dropped past the scenario's caps; whether it was kept.
+    pub fn log(&self, line: LogLine) -> bool {
+        self.with(|s| {
+            let bytes = line.message.len();
+            if s.logs.len() < MAX_LOG_LINES && s.log_bytes.saturating_add(bytes) <= MAX_LOG_BYTES {
+                s.log_bytes += bytes;
                 s.logs.push(line);
+                true
             } else {
                 s.logs_dropped += 1;
+                false
             }
         })
     }
@@ -279,6 +353,12 @@ impl Recorder {
     /// What instance `index` recorded.
     pub fn instance(&self, index: u32) -> Recorded {
         self.with(|s| s.instances.get(&index).cloned().unwrap_or_default())
+    }
+
+    /// What instance `index` recorded, taken out (no copy kept): for the results, once
+    /// nothing reads it any more.
+    pub fn take_instance(&self, index: u32) -> Recorded {
+        self.with(|s| s.instances.remove(&index).unwrap_or_default())
     }
 
     /// Scenario-level records, totals, checks and logs.
@@ -341,5 +421,24 @@ mod tests {
         let (.., logs, dropped) = r.finish();
         assert_eq!(logs.len(), MAX_LOG_LINES);
         assert_eq!(dropped, 5);
+    }
+
+    #[test]
+    fn log_text_is_capped_in_bytes() {
+        let r = Recorder::default();
+        let line = |n: usize| LogLine {
+            at_ms: 0.0,
+            phase: Phase::Run,
+            instance: Some(0),
+            level: "info",
+            message: "x".repeat(n),
+        };
+        assert!(r.log(line(MAX_LOG_BYTES / 2)));
+        assert!(r.log(line(MAX_LOG_BYTES / 2)));
+        assert!(!r.log_fits(1));
+        assert!(!r.log(line(1)));
+        let (.., logs, dropped) = r.finish();
+        assert_eq!(logs.len(), 2);
+        assert_eq!(dropped, 1);
     }
 }

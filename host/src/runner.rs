@@ -8,6 +8,9 @@
 //!
 //! A trap, error, timeout or memory overrun in one instance is that instance's result; it does
 //! not stop the others.
+//!
+//! Raising [`Progress::interrupt`] stops the run (see [`crate::interrupt`]): the result then
+//! holds what was gathered so far and says `interrupted`.
 
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -21,6 +24,7 @@ use crate::engine::limits::Limits;
 use crate::engine::{InstanceLimits, ScenarioEngine};
 use crate::history::HistoryWriter;
 use crate::imports::{InstanceState, RunShared, ScenarioShared};
+use crate::interrupt::{Interrupt, Interrupted};
 use crate::results::{
     millis, Check, InstanceResult, Outcome, Phase, Recorder, RunResult, ScenarioResult, Status,
 };
@@ -60,6 +64,8 @@ pub struct Progress {
     pub label: std::sync::Mutex<String>,
     /// Notified when `stage` becomes 2 (every instance of the step has ended).
     pub instances_ended: tokio::sync::Notify,
+    /// Raised to stop the run (Ctrl-C): see [`crate::interrupt`].
+    pub interrupt: Interrupt,
 }
 
 impl Progress {
@@ -151,17 +157,33 @@ pub async fn run_with_history<B: Backend>(
     for prepared in steps.iter() {
         // Setup, once per scenario, in order; the first failure skips the rest of the run.
         let mut setups = Vec::new();
-        let mut setup_failed = None;
+        // What everything after a failed (or interrupted) setup is given instead of running.
+        let mut skip: Option<Outcome> = None;
         for p in prepared {
-            if let Some(name) = &setup_failed {
-                setups.push(Outcome::skipped(format!("setup of {name} failed")));
+            if skip.is_none() && progress.interrupt.is_raised() {
+                skip = Some(Outcome::interrupted("not run"));
+            }
+            if let Some(outcome) = &skip {
+                setups.push(outcome.clone());
                 continue;
             }
             let mut store = engine.store(new_state(&p.shared, 0, Phase::Setup, owner()));
-            let outcome = call_once(&p.pre, &mut store, Phase::Setup, &spec.limits).await;
+            let outcome = call_once(
+                &p.pre,
+                &mut store,
+                Phase::Setup,
+                &spec.limits,
+                &progress.interrupt,
+            )
+            .await;
             store.data_mut().release_locks().await;
-            if !outcome.status.is_ok() {
-                setup_failed = Some(p.shared.name.clone());
+            if outcome.status == Status::Interrupted {
+                skip = Some(Outcome::interrupted("not run"));
+            } else if !outcome.status.is_ok() {
+                skip = Some(Outcome::skipped(format!(
+                    "setup of {} failed",
+                    p.shared.name
+                )));
             }
             setups.push(outcome);
         }
@@ -170,14 +192,29 @@ pub async fn run_with_history<B: Backend>(
         progress.stage.store(1, Ordering::Relaxed);
         let mut instance_results: Vec<Vec<InstanceResult>> =
             prepared.iter().map(|_| Vec::new()).collect();
-        if setup_failed.is_none() {
+        if skip.is_none() {
             let mut tasks = tokio::task::JoinSet::new();
             for (si, p) in prepared.iter().enumerate() {
                 for index in 0..p.spec.instances {
+                    if progress.interrupt.is_raised() {
+                        instance_results[si].push(InstanceResult {
+                            index,
+                            outcome: Outcome::interrupted("not started"),
+                            elapsed_ms: 0.0,
+                            ops: 0,
+                            recorded: Default::default(),
+                        });
+                        continue;
+                    }
                     let mut store = engine.store(new_state(&p.shared, index, Phase::Run, owner()));
                     let instance = match p.pre.instantiate_async(&mut store).await {
                         Ok(i) => Ok(i),
-                        Err(e) => Err(classify(store.data(), e, &spec.limits)),
+                        Err(e) => Err(instantiation_failed(
+                            store.data(),
+                            e,
+                            &spec.limits,
+                            &format!("instance {index}"),
+                        )),
                     };
                     let limits = spec.limits;
                     let progress = progress.clone();
@@ -188,14 +225,16 @@ pub async fn run_with_history<B: Backend>(
                             Err(outcome) => outcome,
                             Ok(instance) => {
                                 let call = instance.call_run(&mut store);
-                                match tokio::time::timeout(limits.time_budget, call).await {
-                                    Err(_) => timed_out(&limits),
-                                    Ok(Ok(Ok(()))) => Outcome::ok(),
-                                    Ok(Ok(Err(message))) => Outcome {
+                                let call = tokio::time::timeout(limits.time_budget, call);
+                                match progress.interrupt.or_grace(call).await {
+                                    None => Outcome::interrupted("stopped"),
+                                    Some(Err(_)) => timed_out(&limits),
+                                    Some(Ok(Ok(Ok(())))) => Outcome::ok(),
+                                    Some(Ok(Ok(Err(message)))) => Outcome {
                                         status: Status::Failed,
                                         error: Some(message),
                                     },
-                                    Ok(Err(e)) => classify(store.data(), e, &limits),
+                                    Some(Ok(Err(e))) => classify(store.data(), e, &limits),
                                 }
                             }
                         };
@@ -220,7 +259,8 @@ pub async fn run_with_history<B: Backend>(
                     outcome,
                     elapsed_ms: millis(elapsed),
                     ops,
-                    recorded: prepared[si].shared.recorder.instance(index),
+                    // Filled once verify no longer reads the instances' counters.
+                    recorded: Default::default(),
                 });
             }
         }
@@ -230,11 +270,20 @@ pub async fn run_with_history<B: Backend>(
         // Verify, once per scenario.
         for ((p, setup), mut instances) in prepared.iter().zip(setups).zip(instance_results) {
             instances.sort_by_key(|i| i.index);
-            let verify = if let Some(name) = &setup_failed {
-                Outcome::skipped(format!("setup of {name} failed"))
+            let verify = if let Some(outcome) = &skip {
+                outcome.clone()
+            } else if progress.interrupt.is_raised() {
+                Outcome::interrupted("not run")
             } else {
                 let mut store = engine.store(new_state(&p.shared, 0, Phase::Verify, owner()));
-                let outcome = call_once(&p.pre, &mut store, Phase::Verify, &spec.limits).await;
+                let outcome = call_once(
+                    &p.pre,
+                    &mut store,
+                    Phase::Verify,
+                    &spec.limits,
+                    &progress.interrupt,
+                )
+                .await;
                 store.data_mut().release_locks().await;
                 outcome
             };
@@ -247,6 +296,9 @@ pub async fn run_with_history<B: Backend>(
                 });
             }
             let (recorded, totals, checks, logs, logs_dropped) = p.shared.recorder.finish();
+            for i in &mut instances {
+                i.recorded = p.shared.recorder.take_instance(i.index);
+            }
             scenarios.push(ScenarioResult {
                 step: p.step,
                 name: p.shared.name.clone(),
@@ -275,6 +327,7 @@ pub async fn run_with_history<B: Backend>(
         elapsed_ms: millis(started.elapsed()),
         scenarios,
         passed,
+        interrupted: progress.interrupt.is_raised(),
         queues: crate::timeline::collect(
             steps
                 .iter()
@@ -284,29 +337,51 @@ pub async fn run_with_history<B: Backend>(
     })
 }
 
+/// Where a once-only phase call failed.
+enum CallError {
+    Instantiate(wasmtime::Error),
+    Call(wasmtime::Error),
+}
+
 /// Instantiates and calls `setup` or `verify` within the time budget.
 async fn call_once<S: crate::backend::Session>(
     pre: &ScenarioPre<InstanceState<S>>,
     store: &mut Store<InstanceState<S>>,
     phase: Phase,
     limits: &InstanceLimits,
+    interrupt: &Interrupt,
 ) -> Outcome {
     let call = async {
-        let instance = pre.instantiate_async(&mut *store).await?;
+        let instance = match pre.instantiate_async(&mut *store).await {
+            Ok(i) => i,
+            Err(e) => return Err(CallError::Instantiate(e)),
+        };
         match phase {
             Phase::Setup => instance.call_setup(&mut *store).await,
             Phase::Verify => instance.call_verify(&mut *store).await,
             Phase::Run => instance.call_run(&mut *store).await,
         }
+        .map_err(CallError::Call)
     };
-    match tokio::time::timeout(limits.time_budget, call).await {
-        Err(_) => timed_out(limits),
-        Ok(Ok(Ok(()))) => Outcome::ok(),
-        Ok(Ok(Err(message))) => Outcome {
+    let result = interrupt
+        .or_grace(tokio::time::timeout(limits.time_budget, call))
+        .await;
+    match result {
+        None => Outcome::interrupted("stopped"),
+        Some(Err(_)) => timed_out(limits),
+        Some(Ok(Ok(Ok(())))) => Outcome::ok(),
+        Some(Ok(Ok(Err(message)))) => Outcome {
             status: Status::Failed,
             error: Some(message),
         },
-        Ok(Err(e)) => classify(store.data(), e, limits),
+        Some(Ok(Err(CallError::Call(e)))) => classify(store.data(), e, limits),
+        Some(Ok(Err(CallError::Instantiate(e)))) => {
+            let what = format!(
+                "the instance of its {} call",
+                format!("{phase:?}").to_lowercase()
+            );
+            instantiation_failed(store.data(), e, limits, &what)
+        }
     }
 }
 
@@ -320,8 +395,54 @@ fn timed_out(limits: &InstanceLimits) -> Outcome {
     }
 }
 
-/// Names what stopped a guest: its memory cap, its time budget, or a trap.
+/// Names what stopped an instance from starting: the guest (its cap, a trap in its start
+/// code), or the host (memory or a stack it could not map for the instance).
+fn instantiation_failed<S>(
+    state: &InstanceState<S>,
+    e: wasmtime::Error,
+    limits: &InstanceLimits,
+    what: &str,
+) -> Outcome {
+    if state.limits.memory_refused
+        || state.limits.host_refused
+        || e.downcast_ref::<wasmtime::Trap>().is_some()
+    {
+        return classify(state, e, limits);
+    }
+    Outcome {
+        status: Status::HostError,
+        error: Some(format!(
+            "the host could not set up {what} (its memory, stack and tables): {} (the \
+             host's own limits: free memory, `ulimit -v`, vm.max_map_count)",
+            root_cause(&e)
+        )),
+    }
+}
+
+/// Names what stopped a guest: its memory cap, its host-side cap, its time budget, or a trap.
 fn classify<S>(state: &InstanceState<S>, e: wasmtime::Error, limits: &InstanceLimits) -> Outcome {
+    let interrupt_trap = matches!(
+        e.downcast_ref::<wasmtime::Trap>(),
+        Some(wasmtime::Trap::Interrupt)
+    ) && state.interrupted()
+        && Instant::now() < state.limits.deadline;
+    if e.downcast_ref::<Interrupted>().is_some() || interrupt_trap {
+        return Outcome::interrupted("stopped");
+    }
+    if state.limits.host_refused {
+        let message = match e.downcast_ref::<crate::engine::limits::HostCapExceeded>() {
+            Some(cap) => cap.to_string(),
+            None => format!(
+                "recorded more than {} bytes and stopped: {}",
+                state.limits.host_cap(),
+                root_cause(&e)
+            ),
+        };
+        return Outcome {
+            status: Status::MemoryExceeded,
+            error: Some(message),
+        };
+    }
     if state.limits.memory_refused {
         return Outcome {
             status: Status::MemoryExceeded,

@@ -17,10 +17,11 @@ include!(concat!(env!("OUT_DIR"), "/shipped.rs"));
 pub enum LoadError {
     #[error("unknown scenario `{name}`: not a shipped scenario ({known}) nor a .wasm file")]
     Unknown { name: String, known: String },
-    #[error("cannot read scenario file {path}: {source}")]
+    // The cause is in the message (and not also a `source`, which would print it twice).
+    #[error("cannot read scenario file {path}: {cause}")]
     Read {
         path: PathBuf,
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     #[error("{what} is not a WebAssembly file (it does not start with the wasm magic bytes)")]
     NotWasm { what: String },
@@ -65,9 +66,9 @@ impl ScenarioSource {
                     .join(", "),
             });
         }
-        let bytes = std::fs::read(path).map_err(|source| LoadError::Read {
+        let bytes = read_limited(path, MAX_SCENARIO_BYTES).map_err(|cause| LoadError::Read {
             path: path.to_owned(),
-            source,
+            cause,
         })?;
         Ok(ScenarioSource::File {
             path: path.to_owned(),
@@ -108,6 +109,35 @@ impl ScenarioSource {
             ScenarioSource::File { path, .. } => path.display().to_string(),
         }
     }
+}
+
+/// Largest scenario file read (a Python component weighs about 19 MB, a Rust one 60 KB).
+pub const MAX_SCENARIO_BYTES: u64 = 128 << 20;
+
+/// Reads `path` whole, refusing (with an error naming the limit) a file longer than `limit`
+/// bytes, endless ones (`/dev/zero`, a pipe) included, having read at most one byte more.
+pub fn read_limited(path: &Path, limit: u64) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let file = std::fs::File::open(path)?;
+    let meta = file.metadata()?;
+    if meta.is_dir() {
+        return Err(std::io::Error::other("it is a directory"));
+    }
+    let too_large = || {
+        std::io::Error::new(
+            std::io::ErrorKind::FileTooLarge,
+            format!("it is larger than {limit} bytes, the most hzlab reads for it"),
+        )
+    };
+    if meta.len() > limit {
+        return Err(too_large());
+    }
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    file.take(limit + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > limit {
+        return Err(too_large());
+    }
+    Ok(bytes)
 }
 
 /// The SHA-256 of a scenario file, as lowercase hex: what plans pin and `inspect` shows.
@@ -341,6 +371,29 @@ mod tests {
         let err = ScenarioSource::resolve("rase").unwrap_err().to_string();
         assert!(err.contains("unknown scenario `rase`"), "{err}");
         assert!(err.contains("race"), "{err}");
+    }
+
+    #[test]
+    fn endless_and_oversized_files_are_refused_at_the_limit() {
+        let started = std::time::Instant::now();
+        let err = read_limited(Path::new("/dev/zero"), 1 << 20).unwrap_err();
+        assert!(
+            err.to_string().contains("larger than 1048576 bytes"),
+            "{err}"
+        );
+        assert!(started.elapsed() < std::time::Duration::from_secs(5));
+        let err = ScenarioSource::resolve("/dev/zero")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("/dev/zero"), "{err}");
+        assert!(err.contains("larger than"), "{err}");
+        let dir = std::env::temp_dir().join(format!("hzlab-read-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("big.wasm");
+        std::fs::write(&file, vec![0u8; 4096]).unwrap();
+        assert!(read_limited(&file, 4095).is_err());
+        assert_eq!(read_limited(&file, 4096).unwrap().len(), 4096);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

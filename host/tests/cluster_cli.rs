@@ -145,10 +145,7 @@ fn up_status_kill_start_down_from_separate_processes() {
     assert_eq!(e.iter().map(|x| x.1).sum::<u64>(), 1000);
     assert_eq!(e.iter().map(|x| x.2).sum::<u64>(), 1000);
     let pid = doc["members"][1]["pid"].as_u64().unwrap();
-    Command::new("kill")
-        .args(["-9", &pid.to_string()])
-        .status()
-        .unwrap();
+    common::cluster::send(pid as u32, rustix::process::Signal::KILL);
     std::thread::sleep(std::time::Duration::from_millis(500));
     let out = hzlab(&dir, &name, &["status"]);
     assert!(

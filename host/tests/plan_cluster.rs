@@ -125,22 +125,31 @@ fn a_plan_runs_on_given_members_with_faults_only_where_hzlab_started_them() {
     assert!(up.status.success(), "{}", text(&up));
     let address = format!("127.0.0.1:{base}");
 
-    // hzlab's own cluster: found by address (no --cluster-name), faults injected.
+    // hzlab's own cluster: found by address (no --cluster-name) under `--dir`, named
+    // relatively where `up` had an absolute path (HZLAB_CLUSTERS_DIR points elsewhere);
+    // faults injected, the killed members restarted (not mistaken for dead while alive).
     let report = root.join("report");
     let history = root.join("history.jsonl");
-    let o = run(
-        &clusters,
-        &[
+    let elsewhere = root.join("no-clusters");
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_hzlab"))
+        .arg("run")
+        .args([
             plan.to_str().unwrap(),
             "--cluster",
             &address,
+            "--dir",
+            "clusters",
             "-q",
             "--report",
             report.to_str().unwrap(),
             "--history",
             history.to_str().unwrap(),
-        ],
-    );
+        ])
+        .env("HZLAB_CLUSTERS_DIR", &elsewhere)
+        .current_dir(&root)
+        .output()
+        .unwrap();
     let out = text(&o);
     assert_eq!(o.status.code(), Some(0), "{out}");
     assert!(out.contains("faults are injected there"), "{out}");
@@ -182,8 +191,6 @@ fn a_plan_runs_on_given_members_with_faults_only_where_hzlab_started_them() {
 
     // The same members as a cluster hzlab did not start: fault steps fail (exit 3) and say
     // why; the other cases still run and pass.
-    let elsewhere = root.join("no-clusters");
-    std::fs::create_dir_all(&elsewhere).unwrap();
     let json_path = root.join("foreign.json");
     let o = run(
         &elsewhere,

@@ -136,3 +136,41 @@ fn a_bad_argument_traps_with_its_name_in_the_log() {
         s.logs
     );
 }
+
+#[test]
+fn every_kind_of_kept_bytes_counts_against_the_host_side_cap() {
+    // 2 MiB in 16 KiB pieces against a 256 KiB cap: as records, check details, log lines and
+    // counter names.
+    for kind in ["record", "check", "log", "counter"] {
+        let mut run = Run::new(vec![vec![test_guest("hoard", 2)]]).args(&[
+            ("kind", kind),
+            ("mib", "2"),
+            ("chunk-kib", "16"),
+        ]);
+        run.limits.host_cap = 256 << 10;
+        let r = run.execute().unwrap();
+        let hoard = scenario(&r, "hoard");
+        for i in &hoard.instances {
+            assert_eq!(i.outcome.status, Status::MemoryExceeded, "{kind}: {i:#?}");
+            let error = i.outcome.error.as_deref().unwrap();
+            assert!(error.contains("recorded more than 262144 bytes"), "{error}");
+            let kib = i.recorded.counters["kib"];
+            assert!((128..256).contains(&kib), "{kind}: kept {kib} KiB");
+        }
+    }
+}
+
+#[test]
+fn a_value_recorded_again_replaces_the_old_one_in_the_count() {
+    // 8 MiB recorded in 16 KiB pieces under one name hold 16 KiB at a time.
+    let mut run = Run::new(vec![vec![test_guest("hoard", 1)]]).args(&[
+        ("mib", "8"),
+        ("chunk-kib", "16"),
+        ("same-name", "true"),
+    ]);
+    run.limits.host_cap = 256 << 10;
+    let r = run.execute().unwrap();
+    let hoard = scenario(&r, "hoard");
+    assert!(hoard.passed(), "{:#?}", hoard.instances);
+    assert_eq!(hoard.instances[0].recorded.counters["kib"], 8 * 1024);
+}

@@ -359,11 +359,24 @@ pub fn list_uuid(r: &mut MessageReader<'_>) -> Result<Vec<Option<Uuid>>, CodecEr
     packed(r, Uuid::SIZE, |f| f.uuid())
 }
 
+/// Most partitions a cluster may have for this client (members default to 271). A larger
+/// partition count or id is garbage, and would have the client allocate a table that large.
+pub const MAX_PARTITION_COUNT: i32 = 1 << 20;
+
 /// A partition table: (member UUID, partition ids owned).
 pub fn entry_list_uuid_list_i32(
     r: &mut MessageReader<'_>,
 ) -> Result<Vec<(Uuid, Vec<i32>)>, CodecError> {
     let values = list(r, list_i32)?;
+    if let Some(p) = values
+        .iter()
+        .flatten()
+        .find(|p| !(0..MAX_PARTITION_COUNT).contains(*p))
+    {
+        return Err(CodecError::new(format!(
+            "partition id {p} in the partition table is outside 0..{MAX_PARTITION_COUNT}"
+        )));
+    }
     let keys = list_uuid(r)?;
     if keys.len() != values.len() {
         return Err(CodecError::new(format!(
@@ -433,4 +446,47 @@ pub fn error_holders(msg: &ClientMessage) -> Result<Vec<ErrorHolder>, CodecError
     let mut r = msg.reader();
     r.next_frame()?;
     list(&mut r, error_holder)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn table(ids: &[i32]) -> ClientMessage {
+        let mut packed = Vec::new();
+        for id in ids {
+            packed.extend_from_slice(&id.to_le_bytes());
+        }
+        let mut uuid = Vec::new();
+        encode_uuid(&mut uuid, Some(Uuid { msb: 1, lsb: 2 }));
+        RequestBuilder::new(0)
+            .begin()
+            .frame(Frame::new(0, packed))
+            .end()
+            .frame(Frame::new(0, uuid))
+            .build()
+    }
+
+    fn decode(msg: &ClientMessage) -> Result<Vec<(Uuid, Vec<i32>)>, CodecError> {
+        let mut r = msg.reader();
+        r.next_frame()?;
+        entry_list_uuid_list_i32(&mut r)
+    }
+
+    #[test]
+    fn a_partition_table_decodes() {
+        let t = decode(&table(&[0, 5, 270])).unwrap();
+        assert_eq!(t, vec![(Uuid { msb: 1, lsb: 2 }, vec![0, 5, 270])]);
+    }
+
+    /// Found by the `responses` fuzz target: a partition id near i32::MAX in a partitions
+    /// view event had the cluster view allocate an owner table of that many entries.
+    #[test]
+    fn partition_ids_beyond_the_limit_are_refused() {
+        for bad in [MAX_PARTITION_COUNT, i32::MAX, -1, i32::MIN] {
+            let e = decode(&table(&[0, bad])).unwrap_err();
+            assert!(e.0.contains(&format!("partition id {bad}")), "{e}");
+        }
+        decode(&table(&[MAX_PARTITION_COUNT - 1])).unwrap();
+    }
 }

@@ -8,7 +8,9 @@ use super::CodecError;
 
 /// Size of a frame's header: length (4 bytes) and flags (2 bytes).
 pub const HEADER_SIZE: usize = 6;
-/// Largest frame this client accepts; anything longer is taken as garbage on the wire.
+/// Largest frame [`decode_frame`] accepts, and the length over which a connection's first
+/// answer is taken as another protocol; connections otherwise apply the client's configured
+/// limits (see [`Limits`](crate::codec::Limits)).
 pub const MAX_FRAME_SIZE: usize = 64 * 1024 * 1024;
 
 pub mod flags {
@@ -79,27 +81,45 @@ impl Frame {
 /// Returns `Ok(None)` when `buf` does not yet hold a whole frame, or the frame and the number
 /// of bytes it took. A length below the header size or above [`MAX_FRAME_SIZE`] is an error.
 pub fn decode_frame(buf: &[u8]) -> Result<Option<(Frame, usize)>, CodecError> {
-    if buf.len() < HEADER_SIZE {
+    let Some(len) = frame_length(buf)? else {
         return Ok(None);
-    }
-    let len = i32::from_le_bytes([buf[0], buf[1], buf[2], buf[3]]);
-    if len < HEADER_SIZE as i32 || len as usize > MAX_FRAME_SIZE {
+    };
+    if len > MAX_FRAME_SIZE {
         return Err(CodecError::new(format!(
             "frame length {len} is outside {HEADER_SIZE}..={MAX_FRAME_SIZE} (not a Hazelcast member, or a protocol mismatch?)"
         )));
     }
-    let len = len as usize;
     if buf.len() < len {
         return Ok(None);
     }
-    let flags = u16::from_le_bytes([buf[4], buf[5]]);
     Ok(Some((
         Frame {
-            flags,
+            flags: frame_flags(buf),
             content: buf[HEADER_SIZE..len].to_vec(),
         },
         len,
     )))
+}
+
+/// The length (header included) that the frame at the start of `buf` declares, once `buf`
+/// holds its header: `Ok(None)` before that. A length below the header size (negative
+/// included) is an error; an upper bound is the caller's to apply.
+pub fn frame_length(buf: &[u8]) -> Result<Option<usize>, CodecError> {
+    if buf.len() < HEADER_SIZE {
+        return Ok(None);
+    }
+    let len = i32::from_le_bytes([buf[0], buf[1], buf[2], buf[3]]);
+    if len < HEADER_SIZE as i32 {
+        return Err(CodecError::new(format!(
+            "frame length {len} is below the {HEADER_SIZE}-byte header (not a Hazelcast member, or a protocol mismatch?)"
+        )));
+    }
+    Ok(Some(len as usize))
+}
+
+/// The flags of the frame at the start of `buf`, which must hold its header.
+pub fn frame_flags(buf: &[u8]) -> u16 {
+    u16::from_le_bytes([buf[4], buf[5]])
 }
 
 /// Reads all frames of `buf`, which must hold whole frames only.

@@ -6,7 +6,9 @@ pub mod message;
 
 pub use builtin::{Address, ErrorHolder, MemberInfo, RequestBuilder, Uuid};
 pub use frame::Frame;
-pub use message::{ClientMessage, MessageAssembler, MessageReader};
+pub use message::{
+    ClientMessage, Limit, LimitExceeded, Limits, MessageAssembler, MessageReader, ReadError,
+};
 
 /// Bytes that do not decode as the protocol says they should.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -78,6 +78,13 @@ pub fn decode_authentication(msg: &ClientMessage) -> Result<AuthResponse, CodecE
     let member_uuid = f.uuid()?;
     let serialization_version = f.u8()?;
     let partition_count = f.i32()?;
+    if partition_count > builtin::MAX_PARTITION_COUNT {
+        return Err(CodecError::new(format!(
+            "the member reports {partition_count} partitions, more than the {} this client \
+             accepts",
+            builtin::MAX_PARTITION_COUNT
+        )));
+    }
     let cluster_id = f.uuid()?;
     let _failover_supported = f.bool()?;
     let versions = if f.remaining() >= 8 {
@@ -180,4 +187,34 @@ pub fn encode_local_backup_listener() -> ClientMessage {
 pub fn decode_backup_event(msg: &ClientMessage) -> Result<i64, CodecError> {
     let mut r = msg.reader();
     event_fixed(&mut r)?.i64()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::codec::builtin::MAX_PARTITION_COUNT;
+    use crate::codec::Frame;
+
+    fn auth_answer(partition_count: i32) -> ClientMessage {
+        let mut content = vec![0u8; crate::codec::message::RESPONSE_HEADER_SIZE];
+        content[..4].copy_from_slice(&(AUTHENTICATION + 1).to_le_bytes());
+        content.push(auth_status::CREDENTIALS_FAILED);
+        builtin::encode_uuid(&mut content, None);
+        content.push(1);
+        content.extend_from_slice(&partition_count.to_le_bytes());
+        builtin::encode_uuid(&mut content, None);
+        content.push(0);
+        ClientMessage::from_frames(vec![Frame::new(0, content)]).unwrap()
+    }
+
+    /// Found with the `responses` fuzz target: the partition count of the authentication
+    /// answer sized the client's partition table, whatever it was.
+    #[test]
+    fn a_partition_count_beyond_the_limit_is_refused() {
+        let ok = decode_authentication(&auth_answer(271)).unwrap();
+        assert_eq!(ok.partition_count, 271);
+        decode_authentication(&auth_answer(MAX_PARTITION_COUNT)).unwrap();
+        let e = decode_authentication(&auth_answer(MAX_PARTITION_COUNT + 1)).unwrap_err();
+        assert!(e.0.contains("partitions, more than"), "{e}");
+    }
 }

@@ -20,27 +20,45 @@ pub enum Reply {
     Answer(ClientMessage),
     Silent,
     Close,
+    /// Writes these bytes as they are (garbage, a header without its frame...), then goes on
+    /// serving.
+    Raw(Vec<u8>),
+    /// Writes each piece in turn until there is none left or the client closes, then closes:
+    /// frames that never end a message, for one.
+    Stream(Box<dyn Iterator<Item = Arc<Vec<u8>>> + Send>),
 }
 
 /// Which connection (0 for the first one accepted) a request came on.
 pub type Handler = Arc<dyn Fn(usize, &ClientMessage) -> Reply + Send + Sync>;
 
 /// Starts a fake member on a free loopback port, serving connections until the test
-/// ends; returns its address.
+/// ends; returns its address. It answers authentication as a 5.7.0 member does.
 pub async fn serve(handler: Handler) -> String {
+    serve_with(Arc::new(|_, msg| Reply::Answer(auth_answer(msg))), handler).await
+}
+
+/// Like [`serve`], with `auth` deciding what to do with authentication requests.
+pub async fn serve_with(auth: Handler, handler: Handler) -> String {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap().to_string();
     let count = Arc::new(AtomicUsize::new(0));
     tokio::spawn(async move {
         while let Ok((s, _)) = listener.accept().await {
             let n = count.fetch_add(1, Ordering::Relaxed);
-            tokio::spawn(connection(s, n, handler.clone()));
+            tokio::spawn(connection(s, n, auth.clone(), handler.clone()));
         }
     });
     address
 }
 
-async fn connection(mut s: TcpStream, n: usize, handler: Handler) {
+/// The answer a 5.7.0 member gave to an authentication (captured), for `request`.
+pub fn auth_answer(request: &ClientMessage) -> ClientMessage {
+    let mut answer = ClientMessage::from_frames(decode_frames(&unhex(AUTH_RESP)).unwrap()).unwrap();
+    answer.set_correlation_id(request.correlation_id());
+    answer
+}
+
+async fn connection(mut s: TcpStream, n: usize, auth: Handler, handler: Handler) {
     let mut preamble = [0u8; 3];
     if s.read_exact(&mut preamble).await.is_err() {
         return;
@@ -60,10 +78,7 @@ async fn connection(mut s: TcpStream, n: usize, handler: Handler) {
                 continue;
             };
             let reply = if msg.message_type() == AUTHENTICATION {
-                let mut answer =
-                    ClientMessage::from_frames(decode_frames(&unhex(AUTH_RESP)).unwrap()).unwrap();
-                answer.set_correlation_id(msg.correlation_id());
-                Reply::Answer(answer)
+                auth(n, &msg)
             } else {
                 handler(n, &msg)
             };
@@ -72,6 +87,19 @@ async fn connection(mut s: TcpStream, n: usize, handler: Handler) {
                     if s.write_all(&answer.to_bytes()).await.is_err() {
                         return;
                     }
+                }
+                Reply::Raw(bytes) => {
+                    if s.write_all(&bytes).await.is_err() {
+                        return;
+                    }
+                }
+                Reply::Stream(pieces) => {
+                    for piece in pieces {
+                        if s.write_all(&piece).await.is_err() {
+                            return;
+                        }
+                    }
+                    return;
                 }
                 Reply::Silent => {}
                 Reply::Close => return,

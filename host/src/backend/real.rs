@@ -238,6 +238,7 @@ fn op_error(e: ClientError) -> OpError {
         ClientError::NotLockOwner { .. } => OpError::NotLockOwner,
         e @ (ClientError::Connect { .. }
         | ClientError::ConnectionClosed { .. }
+        | ClientError::MessageLimit { .. }
         | ClientError::Indeterminate { .. }
         | ClientError::Unavailable(_)
         | ClientError::ClusterLost { .. }

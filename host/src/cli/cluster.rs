@@ -1,9 +1,11 @@
 //! `hzlab cluster`: local Hazelcast members that outlive the command, for experiments by hand.
 //!
 //! State lives in a run directory (`.hzlab/clusters/<name>/` under the current directory,
-//! or `--dir`/`HZLAB_CLUSTERS_DIR`): member configs, logs and `cluster.json` (ports, pids).
-//! Every command attaches to the members recorded there, so commands from separate shells
-//! act on the same cluster.
+//! or `--dir`/`HZLAB_CLUSTERS_DIR`; made canonical): member configs, logs, `cluster.json`
+//! (ports, pids) and `lock`. Every command locks the directory (`up` refuses when another
+//! command holds it; the others wait), and finds the members by the mark they carry on their
+//! command line, so commands from separate shells act on the same cluster, however they name
+//! its directory, and `down` finds members whose `cluster.json` is lost.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -11,6 +13,7 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 use clap::{Args, Subcommand};
 
+use hazelcast_client::local::{self as harness, LocalError, MarkedMember, RunDirLock};
 use hzlab::cluster::{ClusterControl, LocalMembers, LocalMembersConfig};
 
 use super::exit;
@@ -82,7 +85,8 @@ enum ClusterCommand {
         #[arg(long, default_value_t = 120, value_name = "SECONDS")]
         timeout: u64,
     },
-    /// Stop every member (kill) and remove the run directory.
+    /// Stop every member of the cluster (kill), found by the mark on its command line even
+    /// without `cluster.json`, and remove the run directory.
     Down,
 }
 
@@ -99,15 +103,35 @@ fn clusters_root(dir: Option<PathBuf>) -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(".hzlab/clusters"))
 }
 
-fn run_dir(args: &ClusterArgs) -> PathBuf {
-    clusters_root(args.dir.clone()).join(&args.name)
+/// The canonical run directory of cluster `args.name`.
+fn run_dir(args: &ClusterArgs) -> anyhow::Result<PathBuf> {
+    let name = &args.name;
+    let plain = !name.is_empty()
+        && name != "."
+        && name != ".."
+        && !name.contains(['/', '\0'])
+        && name.len() <= 200;
+    if !plain {
+        bail!(
+            "--name `{}` cannot name a run directory: use a plain name (no `/`, not `.` or \
+             `..`, at most 200 bytes)",
+            name.escape_debug()
+        );
+    }
+    let dir = clusters_root(args.dir.clone()).join(name);
+    harness::canonical_dir(&dir).with_context(|| format!("cannot resolve {}", dir.display()))
 }
 
 /// The cluster name to use with members at `addresses`, and their run directory when
-/// `hzlab cluster up` started them (found under the default clusters root): the name given,
-/// else that cluster's, else `dev`.
-pub(super) fn identify(addresses: &[String], name: Option<&str>) -> (String, Option<PathBuf>) {
-    let (dir, found) = hzlab::cluster::find_run_dir(&clusters_root(None), addresses).unzip();
+/// `hzlab cluster up` started them (found under `clusters_dir`, else the default clusters
+/// root): the name given, else that cluster's, else `dev`.
+pub(super) fn identify(
+    addresses: &[String],
+    name: Option<&str>,
+    clusters_dir: Option<&Path>,
+) -> (String, Option<PathBuf>) {
+    let root = clusters_root(clusters_dir.map(Path::to_path_buf));
+    let (dir, found) = hzlab::cluster::find_run_dir(&root, addresses).unzip();
     let name = name
         .map(str::to_owned)
         .or(found)
@@ -115,15 +139,107 @@ pub(super) fn identify(addresses: &[String], name: Option<&str>) -> (String, Opt
     (name, dir)
 }
 
-fn attach(dir: &Path, name: &str) -> anyhow::Result<LocalMembers> {
-    if !dir.join("cluster.json").is_file() {
-        bail!(
-            "no cluster `{name}` in {}: start one with `hzlab cluster up --name {name}`",
+/// `cluster.json` as far as it can be read: ports and pids by member, and whether the `up`
+/// that wrote it was still starting the members.
+struct Recorded {
+    ports: Vec<Option<u16>>,
+    pids: Vec<Option<u32>>,
+    starting: bool,
+}
+
+fn recorded(dir: &Path) -> Result<Recorded, String> {
+    let path = dir.join("cluster.json");
+    let text = std::fs::read_to_string(&path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => "no cluster.json".to_string(),
+        _ => format!("cannot read cluster.json: {e}"),
+    })?;
+    let v: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| format!("unreadable cluster.json ({e})"))?;
+    let members = v["member"].as_array().cloned().unwrap_or_default();
+    Ok(Recorded {
+        ports: members
+            .iter()
+            .map(|m| m["port"].as_u64().and_then(|p| u16::try_from(p).ok()))
+            .collect(),
+        pids: members
+            .iter()
+            .map(|m| m["pid"].as_u64().and_then(|p| u32::try_from(p).ok()))
+            .collect(),
+        starting: v["starting"].as_bool().unwrap_or(false),
+    })
+}
+
+/// `member 1 (127.0.0.1:5701, pid 123), member 2 (...)` for members found by their mark.
+fn describe(found: &[MarkedMember], ports: &[Option<u16>]) -> String {
+    found
+        .iter()
+        .map(|m| match ports.get(m.member - 1).copied().flatten() {
+            Some(port) => format!("member {} (127.0.0.1:{port}, pid {})", m.member, m.pid),
+            None => format!("member {} (pid {})", m.member, m.pid),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Why there is no cluster `name` in `dir` to act on: none at all, or members that run
+/// without a readable state.
+fn no_cluster(dir: &Path, name: &str, problem: &str) -> anyhow::Error {
+    let found = harness::marked_members(dir);
+    if found.is_empty() {
+        anyhow::anyhow!(
+            "no cluster `{name}` in {} ({problem}): start one with `hzlab cluster up --name \
+             {name}`",
             dir.display()
+        )
+    } else {
+        anyhow::anyhow!(
+            "cluster `{name}` in {} has {problem}, but its members run: {}; `hzlab cluster \
+             down --name {name}` stops them",
+            dir.display(),
+            describe(&found, &[])
+        )
+    }
+}
+
+/// Locks the run directory of an existing cluster for `command`, waiting (and saying so)
+/// while another command holds it.
+fn lock(dir: &Path, name: &str, command: &str) -> anyhow::Result<RunDirLock> {
+    let what = format!("hzlab cluster {command}");
+    let waiting = |holder: &harness::LockHolder| {
+        eprintln!(
+            "hzlab: waiting for {holder}, which holds cluster `{name}` ({})",
+            dir.display()
+        )
+    };
+    match RunDirLock::acquire(dir, &what, false, waiting) {
+        Ok(lock) => Ok(lock),
+        Err(LocalError::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => {
+            Err(no_cluster(dir, name, "no run directory"))
+        }
+        Err(e) => Err(e).with_context(|| format!("cannot lock {}", dir.display())),
+    }
+}
+
+/// Takes over cluster `name` in the run directory `lock` holds; with `hold`, keeps the lock
+/// until the members are detached, else lets go of it at once (read-only commands).
+fn attach(lock: RunDirLock, name: &str, hold: bool) -> anyhow::Result<LocalMembers> {
+    let dir = lock.dir().to_path_buf();
+    let state = recorded(&dir).map_err(|problem| no_cluster(&dir, name, &problem))?;
+    let members = if hold {
+        LocalMembers::attach_locked(lock)
+    } else {
+        let m = LocalMembers::attach(&dir);
+        drop(lock);
+        m
+    }
+    .map_err(|e| no_cluster(&dir, name, &e.to_string()))?;
+    if state.starting {
+        eprintln!(
+            "hzlab: warning: the `hzlab cluster up` that started cluster `{name}` did not \
+             finish (interrupted or killed); the members that run are taken over, `hzlab \
+             cluster down --name {name}` stops them"
         );
     }
-    let members = LocalMembers::attach(dir)
-        .with_context(|| format!("cannot read cluster `{name}` in {}", dir.display()))?;
     for m in members.vanished() {
         eprintln!(
             "hzlab: warning: member {m} died outside hzlab (not killed by `hzlab cluster`); \
@@ -135,7 +251,7 @@ fn attach(dir: &Path, name: &str) -> anyhow::Result<LocalMembers> {
 }
 
 pub fn run(args: ClusterArgs) -> anyhow::Result<u8> {
-    let dir = run_dir(&args);
+    let dir = run_dir(&args)?;
     let rt = runtime()?;
     rt.block_on(async {
         match args.command {
@@ -146,26 +262,7 @@ pub fn run(args: ClusterArgs) -> anyhow::Result<u8> {
                 async_backup_count,
                 queue_capacity,
             } => {
-                if dir.join("cluster.json").is_file() {
-                    let mut existing = LocalMembers::attach(&dir)?;
-                    let running: Vec<usize> = existing
-                        .members()
-                        .iter()
-                        .filter(|m| m.running)
-                        .map(|m| m.member)
-                        .collect();
-                    if !running.is_empty() {
-                        bail!(
-                            "cluster `{}` is already up in {} (members {running:?} run): \
-                             `hzlab cluster down --name {}` first",
-                            args.name,
-                            dir.display(),
-                            args.name
-                        );
-                    }
-                    drop(existing);
-                    std::fs::remove_dir_all(&dir).ok();
-                }
+                let lock = up_lock(&dir, &args.name)?;
                 let mut config = LocalMembersConfig::new(args.name.clone(), members);
                 config.base_port = Some(base_port);
                 config.backup_count = backup_count;
@@ -177,9 +274,38 @@ pub fn run(args: ClusterArgs) -> anyhow::Result<u8> {
                     "starting {members} members of cluster `{}` on 127.0.0.1:{base_port}..",
                     args.name
                 );
-                let mut cluster = LocalMembers::start(config)
-                    .await
-                    .context("cannot start the members")?;
+                // A second handle keeps the directory locked while the members stopped by an
+                // interrupted or failed start are swept up.
+                let keep = lock
+                    .try_clone()
+                    .with_context(|| format!("cannot lock {}", dir.display()))?;
+                let mut int = signal(tokio::signal::unix::SignalKind::interrupt())?;
+                let mut term = signal(tokio::signal::unix::SignalKind::terminate())?;
+                let started = tokio::select! {
+                    r = LocalMembers::start_locked(config, lock) => Ok(r),
+                    _ = int.recv() => Err("SIGINT"),
+                    _ = term.recv() => Err("SIGTERM"),
+                };
+                let mut cluster = match started {
+                    Ok(Ok(cluster)) => cluster,
+                    Ok(Err(e)) => {
+                        let stopped = sweep(&dir);
+                        drop(keep);
+                        return Err(anyhow::Error::new(e).context(format!(
+                            "cannot start the members{stopped}; logs in {}",
+                            dir.display()
+                        )));
+                    }
+                    Err(signal) => {
+                        let stopped = sweep(&dir);
+                        drop(keep);
+                        eprintln!(
+                            "hzlab: interrupted ({signal}){stopped}; logs kept in {}",
+                            dir.display()
+                        );
+                        return Ok(exit::INTERRUPTED);
+                    }
+                };
                 print_members(&mut cluster);
                 println!(
                     "map backup-count {backup_count}, async-backup-count {async_backup_count}, \
@@ -193,10 +319,11 @@ pub fn run(args: ClusterArgs) -> anyhow::Result<u8> {
                     args.name
                 );
                 cluster.detach()?;
+                drop(keep);
                 Ok(exit::OK)
             }
             ClusterCommand::Status { maps, json } => {
-                let mut cluster = attach(&dir, &args.name)?;
+                let mut cluster = attach(lock(&dir, &args.name, "status")?, &args.name, false)?;
                 let result = status(&mut cluster, &maps, json).await;
                 cluster.detach()?;
                 result
@@ -206,7 +333,7 @@ pub fn run(args: ClusterArgs) -> anyhow::Result<u8> {
                 graceful,
                 wait_safe,
             } => {
-                let mut cluster = attach(&dir, &args.name)?;
+                let mut cluster = attach(lock(&dir, &args.name, "kill")?, &args.name, true)?;
                 let before = cluster.members();
                 let result = async {
                     if graceful {
@@ -236,7 +363,7 @@ pub fn run(args: ClusterArgs) -> anyhow::Result<u8> {
                 result
             }
             ClusterCommand::Start { member } => {
-                let mut cluster = attach(&dir, &args.name)?;
+                let mut cluster = attach(lock(&dir, &args.name, "start")?, &args.name, true)?;
                 let result = cluster.start(member).await;
                 let members = cluster.members();
                 cluster.detach()?;
@@ -250,29 +377,154 @@ pub fn run(args: ClusterArgs) -> anyhow::Result<u8> {
                 Ok(exit::OK)
             }
             ClusterCommand::WaitSafe { timeout } => {
-                let mut cluster = attach(&dir, &args.name)?;
+                let mut cluster = attach(lock(&dir, &args.name, "wait-safe")?, &args.name, false)?;
                 let result = cluster.wait_safe(Duration::from_secs(timeout)).await;
                 cluster.detach()?;
                 result?;
                 println!("cluster safe");
                 Ok(exit::OK)
             }
-            ClusterCommand::Down => {
-                let mut cluster = attach(&dir, &args.name)?;
-                let running = cluster.members().iter().filter(|m| m.running).count();
-                cluster.shutdown();
-                drop(cluster);
-                std::fs::remove_dir_all(&dir)
-                    .with_context(|| format!("cannot remove {}", dir.display()))?;
-                println!(
-                    "cluster `{}` down: {running} running member(s) stopped, {} removed",
-                    args.name,
-                    dir.display()
-                );
-                Ok(exit::OK)
-            }
+            ClusterCommand::Down => down(&dir, &args.name),
         }
     })
+}
+
+fn signal(kind: tokio::signal::unix::SignalKind) -> anyhow::Result<tokio::signal::unix::Signal> {
+    tokio::signal::unix::signal(kind).context("cannot handle signals")
+}
+
+/// Locks the run directory for `up`: refused, naming the holder and what it recorded, when
+/// another command holds it, or when members of the cluster run. Clears what an earlier
+/// cluster left (logs, configs, state).
+fn up_lock(dir: &Path, name: &str) -> anyhow::Result<RunDirLock> {
+    let lock = match RunDirLock::try_acquire(dir, "hzlab cluster up")
+        .with_context(|| format!("cannot lock {}", dir.display()))?
+    {
+        Ok(lock) => lock,
+        Err(holder) => {
+            let state = match recorded(dir) {
+                Ok(r) => {
+                    let ports: Vec<String> = r
+                        .ports
+                        .iter()
+                        .map(|p| p.map_or("?".into(), |p| p.to_string()))
+                        .collect();
+                    let pids: Vec<String> = r
+                        .pids
+                        .iter()
+                        .map(|p| p.map_or("-".into(), |p| p.to_string()))
+                        .collect();
+                    format!(
+                        "; it recorded ports {} and pids {}",
+                        ports.join(", "),
+                        pids.join(", ")
+                    )
+                }
+                Err(_) => String::new(),
+            };
+            let doing = if holder.command == "hzlab cluster up" {
+                "is already up or being started"
+            } else {
+                "is busy"
+            };
+            bail!(
+                "cluster `{name}` {doing} in {}: {holder} holds it{state}; `hzlab cluster \
+                 down --name {name}` stops it",
+                dir.display()
+            );
+        }
+    };
+    let found = harness::marked_members(lock.dir());
+    if !found.is_empty() {
+        let ports = recorded(dir).map(|r| r.ports).unwrap_or_default();
+        bail!(
+            "cluster `{name}` is already up in {} (running: {}); `hzlab cluster down --name \
+             {name}` first",
+            dir.display(),
+            describe(&found, &ports)
+        );
+    }
+    for entry in std::fs::read_dir(lock.dir())? {
+        let entry = entry?;
+        if entry.file_name() == harness::LOCK_FILE {
+            continue;
+        }
+        let path = entry.path();
+        let removed = if entry.file_type()?.is_dir() {
+            std::fs::remove_dir_all(&path)
+        } else {
+            std::fs::remove_file(&path)
+        };
+        removed.with_context(|| format!("cannot clear {}", path.display()))?;
+    }
+    Ok(lock)
+}
+
+/// After a start that failed or was interrupted (the directory still locked): kills any
+/// member left (the start already killed those it knew), removes the state, and says which
+/// members were stopped, as `: stopped member 1 (pid N), ...` (empty when none had started).
+fn sweep(dir: &Path) -> String {
+    let state = recorded(dir).ok();
+    let mut stopped: Vec<MarkedMember> = state
+        .iter()
+        .flat_map(|r| r.pids.iter().enumerate())
+        .filter_map(|(i, p)| p.map(|pid| MarkedMember { member: i + 1, pid }))
+        .collect();
+    match harness::kill_marked(dir) {
+        Ok(found) => {
+            for m in found {
+                if !stopped.contains(&m) {
+                    stopped.push(m);
+                }
+            }
+        }
+        Err(e) => eprintln!("hzlab: {e}"),
+    }
+    let _ = std::fs::remove_file(dir.join("cluster.json"));
+    if stopped.is_empty() {
+        String::new()
+    } else {
+        let ports = state.map(|r| r.ports).unwrap_or_default();
+        stopped.sort_by_key(|m| m.member);
+        format!(": stopped {}", describe(&stopped, &ports))
+    }
+}
+
+/// `down`: kills every member carrying the cluster's mark (whatever `cluster.json` says, or
+/// without one), names each, and removes the run directory.
+fn down(dir: &Path, name: &str) -> anyhow::Result<u8> {
+    let waiting = |holder: &harness::LockHolder| {
+        eprintln!(
+            "hzlab: waiting for {holder}, which holds cluster `{name}` ({})",
+            dir.display()
+        )
+    };
+    let lock = match RunDirLock::acquire(dir, "hzlab cluster down", false, waiting) {
+        Ok(lock) => Some(lock),
+        // No run directory: members whose directory was removed by hand are still found.
+        Err(LocalError::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return Err(e).with_context(|| format!("cannot lock {}", dir.display())),
+    };
+    let ports = recorded(dir).map(|r| r.ports).unwrap_or_default();
+    let stopped = harness::kill_marked(dir)?;
+    if lock.is_none() && stopped.is_empty() {
+        bail!(
+            "no cluster `{name}` in {} (no run directory, no member running)",
+            dir.display()
+        );
+    }
+    for m in &stopped {
+        println!("stopped {}", describe(std::slice::from_ref(m), &ports));
+    }
+    if lock.is_some() {
+        std::fs::remove_dir_all(dir).with_context(|| format!("cannot remove {}", dir.display()))?;
+    }
+    println!(
+        "cluster `{name}` down: {} member(s) stopped, {} removed",
+        stopped.len(),
+        dir.display()
+    );
+    Ok(exit::OK)
 }
 
 fn print_members(cluster: &mut LocalMembers) {

@@ -3,8 +3,11 @@
 mod build_cmd;
 mod cluster;
 mod inspect;
+mod interrupt;
 mod lab;
 mod new;
+mod out;
+mod outputs;
 mod plan;
 mod progress;
 mod run;
@@ -23,6 +26,8 @@ pub mod exit {
     pub const BAD_INPUT: u8 = 2;
     /// The cluster could not be reached.
     pub const UNREACHABLE: u8 = 3;
+    /// The run was interrupted (Ctrl-C, SIGTERM); its results were still written.
+    pub const INTERRUPTED: u8 = 130;
 }
 
 const AFTER_HELP: &str = "\
@@ -30,7 +35,8 @@ Exit codes:
   0  every instance ran and every check held
   1  a check failed, or an instance failed (error, trap, time budget, memory cap)
   2  bad input: unknown scenario, invalid or foreign component, bad argument
-  3  the cluster could not be reached (--cluster), or a plan's fault could not be injected";
+  3  the cluster could not be reached (--cluster), or a plan's fault could not be injected
+  130  interrupted (Ctrl-C, SIGTERM): the results so far were written, marked `interrupted`";
 
 #[derive(Debug, Parser)]
 #[command(
@@ -79,6 +85,7 @@ fn check_positive(flag: &str, value: f64) -> anyhow::Result<()> {
 }
 
 pub fn main() -> ExitCode {
+    out::quiet_broken_pipes();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Run(args) => run::run(*args),
@@ -90,7 +97,7 @@ pub fn main() -> ExitCode {
         Command::Inspect { file } => inspect::run(file),
         Command::Scenarios => {
             for s in hzlab::scenario::all_shipped() {
-                println!("{:<12} {}", s.name, s.description);
+                out::print(&format!("{:<12} {}\n", s.name, s.description));
             }
             Ok(exit::OK)
         }
@@ -98,7 +105,7 @@ pub fn main() -> ExitCode {
     match result {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            eprintln!("hzlab: error: {e:#}");
+            out::eprint(&format!("hzlab: error: {e:#}\n"));
             ExitCode::from(exit::BAD_INPUT)
         }
     }

@@ -6,14 +6,15 @@ use std::time::Duration;
 
 use anyhow::Context;
 
-use hzlab::engine::InstanceLimits;
 use hzlab::history::HistoryWriter;
 use hzlab::plan::exec::{self, ClusterTarget, PlanBackend, PlanOptions, PlanResult};
 use hzlab::plan::{summary, Plan};
 use hzlab::report::HistorySection;
 use hzlab::runner::Progress;
 
-use super::{exit, progress};
+use super::out::Human;
+use super::outputs::{self, JsonOut};
+use super::{exit, interrupt, progress};
 
 /// Whether the positional arguments name a plan file rather than scenarios.
 pub fn is_plan(scenarios: &[String]) -> bool {
@@ -28,13 +29,15 @@ pub struct PlanRun<'a> {
     pub cases: &'a [String],
     pub seed: Option<u64>,
     pub timeout: f64,
-    pub memory_limit_mib: usize,
+    pub memory: super::run::MemoryOptions,
     pub quiet: bool,
     pub report: Option<&'a Path>,
     pub json: Option<&'a Path>,
     /// Members that run already (`--cluster`); empty: none.
     pub cluster: &'a [String],
     pub cluster_name: Option<&'a str>,
+    /// Where `hzlab cluster up` run directories live (`--dir`).
+    pub clusters_dir: Option<&'a Path>,
     pub invocation_timeout: f64,
     /// `--heartbeat-timeout`, with `--cluster`.
     pub heartbeat_timeout: f64,
@@ -55,7 +58,8 @@ pub fn run(p: PlanRun<'_>) -> anyhow::Result<u8> {
     let backend = if !p.cluster.is_empty() {
         super::check_positive("--invocation-timeout", p.invocation_timeout)?;
         super::check_positive("--heartbeat-timeout", p.heartbeat_timeout)?;
-        let (cluster_name, run_dir) = super::cluster::identify(p.cluster, p.cluster_name);
+        let (cluster_name, run_dir) =
+            super::cluster::identify(p.cluster, p.cluster_name, p.clusters_dir);
         match &run_dir {
             Some(dir) => eprintln!(
                 "hzlab: members at {} are hzlab's cluster in {}: faults are injected there",
@@ -80,13 +84,25 @@ pub fn run(p: PlanRun<'_>) -> anyhow::Result<u8> {
     } else {
         PlanBackend::Embedded
     };
+    // Every output is checked before anything runs: an unwritable target is found now.
+    let json = p.json.map(JsonOut::open).transpose()?;
+    if let Some(dir) = p.report {
+        outputs::check_report_dir(dir)?;
+    }
+    // With `--json -`, standard output carries the JSON only; the summary goes to stderr.
+    let human = if json.as_ref().is_some_and(JsonOut::is_stdout) {
+        Human::Stderr
+    } else {
+        Human::Stdout
+    };
     let options = PlanOptions {
         backend,
         repeat: p.repeat,
-        limits: InstanceLimits {
-            time_budget: Duration::from_secs_f64(p.timeout),
-            memory_cap: p.memory_limit_mib << 20,
-        },
+        limits: p.memory.limits(
+            Duration::from_secs_f64(p.timeout),
+            plan.most_instances_at_once(),
+            p.quiet,
+        )?,
         echo_logs: !p.quiet,
         seed: p.seed.unwrap_or_else(super::run::random_seed),
         fail_on_indeterminate: p.fail_on_indeterminate,
@@ -95,28 +111,29 @@ pub fn run(p: PlanRun<'_>) -> anyhow::Result<u8> {
             None => None,
         },
     };
+    let state = Arc::new(Progress::default());
+    interrupt::watch(&state)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
     let result = runtime.block_on(async {
-        let state = Arc::new(Progress::default());
         let line = progress::spawn(state.clone(), !p.quiet);
         let result = exec::run_plan(&plan, &options, state).await;
         progress::stop(line);
         result
     })?;
-    print!("{}", summary::summary(&result));
+    human.print(&summary::summary(&result));
     let history = match (&options.history, p.history) {
-        (Some(writer), Some(path)) => Some(super::run::finish_history(writer, path)?),
+        (Some(writer), Some(path)) => Some(super::run::finish_history(writer, path, human)?),
         _ => None,
     };
     let document = PlanDocument {
         result: &result,
         history: history.as_ref(),
     };
-    if let Some(path) = p.json {
-        write(path, &to_json(&document))?;
+    if let Some(json) = json {
+        json.write(&to_json(&document))?;
     }
     if let Some(dir) = p.report {
         let mut doc = hzlab::report::from_plan(&result);
@@ -124,9 +141,11 @@ pub fn run(p: PlanRun<'_>) -> anyhow::Result<u8> {
             doc.set_history(h);
         }
         hzlab::report::write_report_as(dir, &doc, &document)?;
-        println!("report written to {}", dir.display());
+        human.print(&format!("report written to {}\n", dir.display()));
     }
-    Ok(if result.infrastructure_failed {
+    Ok(if result.interrupted {
+        exit::INTERRUPTED
+    } else if result.infrastructure_failed {
         exit::UNREACHABLE
     } else if result.passed {
         exit::OK
@@ -147,15 +166,6 @@ struct PlanDocument<'a> {
 
 fn to_json(r: &PlanDocument<'_>) -> String {
     serde_json::to_string_pretty(r).expect("plan results always serialize")
-}
-
-fn write(path: &Path, text: &str) -> anyhow::Result<()> {
-    if path.as_os_str() == "-" {
-        println!("{text}");
-        return Ok(());
-    }
-    std::fs::write(path, format!("{text}\n"))
-        .with_context(|| format!("cannot write {}", path.display()))
 }
 
 /// Keeps the cases whose name contains one of `patterns` (every case when there is none); an

@@ -15,7 +15,9 @@ use hzlab::report;
 use hzlab::runner::{self, Progress, RunSpec, ScenarioSpec};
 use hzlab::scenario::ScenarioSource;
 
-use super::{exit, progress};
+use super::out::{self, Human};
+use super::outputs::{self, JsonOut};
+use super::{exit, interrupt, progress};
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
@@ -27,8 +29,14 @@ pub struct RunArgs {
     #[arg(required = true, value_name = "SCENARIO[:N]")]
     scenarios: Vec<String>,
 
-    /// Instances of each scenario given without `:N`.
-    #[arg(short = 'n', long, default_value_t = 1, value_name = "N")]
+    /// Instances of each scenario given without `:N` (at most 20,000 per run step).
+    #[arg(
+        short = 'n',
+        long,
+        default_value_t = 1,
+        value_name = "N",
+        value_parser = clap::value_parser!(u32).range(1..=hzlab::engine::budget::MAX_INSTANCES as i64)
+    )]
     instances: u32,
 
     /// An argument for the scenarios (repeatable), read with `runtime.arg`.
@@ -59,6 +67,11 @@ pub struct RunArgs {
     /// at those addresses, else `dev`].
     #[arg(long, value_name = "NAME", requires = "cluster")]
     cluster_name: Option<String>,
+
+    /// Where `hzlab cluster up` keeps its run directories, to find the cluster at
+    /// `--cluster` [env: HZLAB_CLUSTERS_DIR; default: .hzlab/clusters].
+    #[arg(long, value_name = "DIR", requires = "cluster")]
+    dir: Option<PathBuf>,
 
     /// Longest a non-blocking operation on real members may take, retries included, in
     /// seconds.
@@ -113,9 +126,20 @@ pub struct RunArgs {
     #[arg(long, default_value_t = 300.0, value_name = "SECONDS")]
     timeout: f64,
 
-    /// Memory cap of each instance, in MiB.
-    #[arg(long, default_value_t = 64, value_name = "MIB")]
-    memory_limit: usize,
+    /// Memory cap of each instance, in MiB [default: 64, scaled down when a step's instances
+    /// would not fit the memory budget].
+    #[arg(long, value_name = "MIB", value_parser = clap::value_parser!(u64).range(1..=65536))]
+    memory_limit: Option<u64>,
+
+    /// Most each instance may make the host keep (recorded values, counter names, log lines,
+    /// check details), in MiB [default: 4, scaled down like --memory-limit].
+    #[arg(long, value_name = "MIB", value_parser = clap::value_parser!(u64).range(1..=65536))]
+    record_limit: Option<u64>,
+
+    /// Memory a run step may plan for: its instances × (memory cap + record limit + 128 KiB),
+    /// in MiB [default: 3/4 of the machine's memory, or of its cgroup's limit].
+    #[arg(long, value_name = "MIB", value_parser = clap::value_parser!(u64).range(1..))]
+    memory_budget: Option<u64>,
 
     /// Most scheduler yields one simulated network trip takes on the embedded backend
     /// (0 runs operations back to back, with no interleaving between them).
@@ -150,6 +174,47 @@ pub struct RunArgs {
     plan_report: Option<PathBuf>,
 }
 
+/// `--memory-limit`, `--record-limit` and `--memory-budget`, as given.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct MemoryOptions {
+    pub memory_limit_mib: Option<u64>,
+    pub record_limit_mib: Option<u64>,
+    pub memory_budget_mib: Option<u64>,
+}
+
+impl MemoryOptions {
+    /// The instance limits for runs whose largest step starts `at_once` instances: the caps
+    /// given, or the defaults scaled down to fit the memory budget (said on stderr unless
+    /// `quiet`); an error with the figures when they cannot fit.
+    pub fn limits(
+        &self,
+        time_budget: Duration,
+        at_once: u64,
+        quiet: bool,
+    ) -> anyhow::Result<InstanceLimits> {
+        use hzlab::engine::budget::{self, Budget};
+        let mib = |v: Option<u64>| v.map(|m| (m as usize) << 20);
+        let budget = match self.memory_budget_mib {
+            Some(m) => Budget::given(m.saturating_mul(1 << 20)),
+            None => Budget::of_machine(),
+        };
+        let fitted = budget::fit(
+            at_once,
+            mib(self.memory_limit_mib),
+            mib(self.record_limit_mib),
+            &budget,
+            budget::max_map_count(),
+        )?;
+        if let (Some(notice), false) = (&fitted.notice, quiet) {
+            eprintln!("hzlab: {notice}");
+        }
+        Ok(fitted.apply(InstanceLimits {
+            time_budget,
+            ..InstanceLimits::default()
+        }))
+    }
+}
+
 fn parse_arg(s: &str) -> Result<(String, String), String> {
     match s.split_once('=') {
         Some((k, v)) if !k.is_empty() => Ok((k.to_owned(), v.to_owned())),
@@ -165,12 +230,17 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
             cases: &args.cases,
             seed: args.seed,
             timeout: args.timeout,
-            memory_limit_mib: args.memory_limit,
+            memory: MemoryOptions {
+                memory_limit_mib: args.memory_limit,
+                record_limit_mib: args.record_limit,
+                memory_budget_mib: args.memory_budget,
+            },
             quiet: args.quiet,
             report: args.report.as_deref().or(args.plan_report.as_deref()),
             json: args.json.as_deref(),
             cluster: &args.cluster,
             cluster_name: args.cluster_name.as_deref(),
+            clusters_dir: args.dir.as_deref(),
             invocation_timeout: args.invocation_timeout,
             heartbeat_timeout: args.heartbeat_timeout,
             history: args.history.as_deref(),
@@ -212,20 +282,40 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
     } else {
         0
     };
+    let at_once = steps
+        .iter()
+        .map(|step| step.iter().map(|s| s.instances as u64).sum::<u64>())
+        .max()
+        .unwrap_or(0);
+    let memory = MemoryOptions {
+        memory_limit_mib: args.memory_limit,
+        record_limit_mib: args.record_limit,
+        memory_budget_mib: args.memory_budget,
+    };
     let spec = RunSpec {
         steps,
         args: args.args.clone(),
-        limits: InstanceLimits {
-            time_budget: Duration::from_secs_f64(args.timeout),
-            memory_cap: args.memory_limit << 20,
-        },
+        limits: memory.limits(Duration::from_secs_f64(args.timeout), at_once, args.quiet)?,
         seed,
         echo_logs: !args.quiet,
     };
+    // Every output is checked before anything runs: an unwritable target is found now.
+    let json = args.json.as_deref().map(JsonOut::open).transpose()?;
+    if let Some(dir) = &args.report {
+        outputs::check_report_dir(dir)?;
+    }
     let history = match &args.history {
         Some(path) => Some(Arc::new(HistoryWriter::create(path)?)),
         None => None,
     };
+    // With `--json -`, standard output carries the JSON only; the summary goes to stderr.
+    let human = if json.as_ref().is_some_and(JsonOut::is_stdout) {
+        Human::Stderr
+    } else {
+        Human::Stdout
+    };
+    let progress_state = Arc::new(Progress::default());
+    interrupt::watch(&progress_state)?;
     let engine = ScenarioEngine::new()?;
     // Why the cluster counted as gone when the run ended (real members only).
     let gone = std::sync::Mutex::new(None::<String>);
@@ -236,7 +326,6 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
         .build()
         .context("cannot start the async runtime")?;
     let result = runtime.block_on(async {
-        let progress_state = Arc::new(Progress::default());
         if args.cluster.is_empty() {
             let cluster = EmbeddedCluster::new(EmbeddedConfig {
                 members: args.members,
@@ -248,30 +337,47 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
                 seed,
             })?;
             let line = progress::spawn(progress_state.clone(), !args.quiet);
-            let result =
-                runner::run_with_history(&engine, &cluster, &spec, progress_state, history.clone())
-                    .await;
+            let result = runner::run_with_history(
+                &engine,
+                &cluster,
+                &spec,
+                progress_state.clone(),
+                history.clone(),
+            )
+            .await;
             progress::stop(line);
             Ok::<_, anyhow::Error>(Ok(result?))
         } else {
             super::check_positive("--invocation-timeout", args.invocation_timeout)?;
             super::check_positive("--heartbeat-timeout", args.heartbeat_timeout)?;
-            let (name, _) = super::cluster::identify(&args.cluster, args.cluster_name.as_deref());
+            let (name, _) = super::cluster::identify(
+                &args.cluster,
+                args.cluster_name.as_deref(),
+                args.dir.as_deref(),
+            );
             let mut config = RealConfig::new(args.cluster.clone(), name);
             config.invocation_timeout = Duration::from_secs_f64(args.invocation_timeout);
             config.heartbeat_timeout = Duration::from_secs_f64(args.heartbeat_timeout);
             config.queue_capacity = args.queue_capacity;
             config.fail_on_indeterminate = args.fail_on_indeterminate;
-            let cluster = match RealCluster::connect(config).await {
-                Ok(c) => c,
-                Err(e) => return Ok(Err(e)),
+            let connect = RealCluster::connect(config);
+            let cluster = match progress_state.interrupt.or_raised(connect).await {
+                None => return Ok(Err(None)),
+                Some(Ok(c)) => c,
+                Some(Err(e)) => return Ok(Err(Some(e))),
             };
             let line = progress::spawn(progress_state.clone(), !args.quiet);
-            let result =
-                runner::run_with_history(&engine, &cluster, &spec, progress_state, history.clone())
-                    .await;
+            let result = runner::run_with_history(
+                &engine,
+                &cluster,
+                &spec,
+                progress_state.clone(),
+                history.clone(),
+            )
+            .await;
             progress::stop(line);
             *gone.lock().unwrap_or_else(|e| e.into_inner()) = cluster.gone();
+            // Closing the session also frees whatever the members still hold for it.
             cluster.shutdown().await;
             Ok(Ok(result?))
         }
@@ -279,14 +385,18 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
     let gone = gone.into_inner().unwrap_or_else(|e| e.into_inner());
     let result = match result {
         Ok(r) => r,
-        Err(unreachable) => {
-            eprintln!("hzlab: error: {unreachable}");
+        Err(Some(unreachable)) => {
+            out::eprint(&format!("hzlab: error: {unreachable}\n"));
             return Ok(exit::UNREACHABLE);
         }
+        Err(None) => {
+            out::eprint("hzlab: interrupted before the run started\n");
+            return Ok(exit::INTERRUPTED);
+        }
     };
-    print!("{}", report::summary(&result));
+    human.print(&report::summary(&result));
     let history = match (&history, &args.history) {
-        (Some(writer), Some(path)) => Some(finish_history(writer, path)?),
+        (Some(writer), Some(path)) => Some(finish_history(writer, path, human)?),
         _ => None,
     };
     if let Some(dir) = &args.report {
@@ -296,22 +406,19 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
             doc.set_history(h);
         }
         report::write_report(dir, &doc)?;
-        eprintln!(
-            "hzlab: report written to {}",
+        out::eprint(&format!(
+            "hzlab: report written to {}\n",
             dir.join("report.html").display()
-        );
+        ));
     }
-    if let Some(path) = &args.json {
-        let json = report::to_json(&result);
-        if path.as_os_str() == "-" {
-            println!("{json}");
-        } else {
-            std::fs::write(path, json + "\n")
-                .with_context(|| format!("cannot write the JSON report to {}", path.display()))?;
-        }
+    if let Some(json) = json {
+        json.write(&report::to_json(&result))?;
+    }
+    if result.interrupted {
+        return Ok(exit::INTERRUPTED);
     }
     if let Some(why) = gone {
-        eprintln!("hzlab: error: {why}");
+        out::eprint(&format!("hzlab: error: {why}\n"));
         return Ok(exit::UNREACHABLE);
     }
     Ok(if result.passed {
@@ -326,13 +433,14 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
 pub(super) fn finish_history(
     writer: &HistoryWriter,
     path: &Path,
+    human: Human,
 ) -> anyhow::Result<report::HistorySection> {
     let events = writer.finish()?;
     let check = hzlab::history::check(&hzlab::history::read(path)?);
-    print!(
-        "{}",
-        report::history_summary(&path.display().to_string(), &check)
-    );
+    human.print(&report::history_summary(
+        &path.display().to_string(),
+        &check,
+    ));
     Ok(report::HistorySection {
         file: path.display().to_string(),
         events,

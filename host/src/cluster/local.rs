@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use hazelcast_client::local::{LocalCluster, LocalClusterConfig, MemberStats};
+use hazelcast_client::local::{LocalCluster, LocalClusterConfig, MemberStats, RunDirLock};
 
 use super::distribution::keys_in_partitions;
 use super::{check_members, ClusterControl, ClusterError, Distribution, MemberDistribution};
@@ -57,6 +57,28 @@ pub struct LocalMembers {
 impl LocalMembers {
     /// Starts the members and waits until all have joined.
     pub async fn start(config: LocalMembersConfig) -> Result<LocalMembers, ClusterError> {
+        let c = Self::harness_config(config)?;
+        Ok(LocalMembers {
+            cluster: LocalCluster::start(c).await?,
+            vanished: Vec::new(),
+        })
+    }
+
+    /// Starts the members in the run directory `lock` holds (`config.run_dir` is ignored),
+    /// holding the lock until dropped or detached. Dropping the future part-way kills the
+    /// members started so far.
+    pub async fn start_locked(
+        config: LocalMembersConfig,
+        lock: RunDirLock,
+    ) -> Result<LocalMembers, ClusterError> {
+        let c = Self::harness_config(config)?;
+        Ok(LocalMembers {
+            cluster: LocalCluster::start_locked(c, lock).await?,
+            vanished: Vec::new(),
+        })
+    }
+
+    fn harness_config(config: LocalMembersConfig) -> Result<LocalClusterConfig, ClusterError> {
         if config.members == 0 {
             return Err(ClusterError::InvalidConfig(
                 "a cluster needs at least one member".into(),
@@ -90,21 +112,32 @@ impl LocalMembers {
         c.queue_max_size = config.queue_capacity.unwrap_or(0);
         c.run_dir = config.run_dir;
         c.own_process_group = config.detachable;
-        Ok(LocalMembers {
-            cluster: LocalCluster::start(c).await?,
-            vanished: Vec::new(),
-        })
+        Ok(c)
     }
 
-    /// Takes over members a detached cluster left running in `run_dir`.
+    /// Takes over members a detached cluster left running in `run_dir` (found by their
+    /// mark), without holding its lock but for each write of its state file.
     pub fn attach(run_dir: &Path) -> Result<LocalMembers, ClusterError> {
         let recorded = recorded_running(run_dir);
-        let mut cluster = LocalCluster::attach(run_dir)?;
+        Ok(Self::attached(LocalCluster::attach(run_dir)?, &recorded))
+    }
+
+    /// [`LocalMembers::attach`] to the run directory `lock` holds, holding the lock until
+    /// dropped or detached.
+    pub fn attach_locked(lock: RunDirLock) -> Result<LocalMembers, ClusterError> {
+        let recorded = recorded_running(lock.dir());
+        Ok(Self::attached(
+            LocalCluster::attach_locked(lock)?,
+            &recorded,
+        ))
+    }
+
+    fn attached(mut cluster: LocalCluster, recorded: &[usize]) -> LocalMembers {
         let vanished = (0..cluster.len())
             .filter(|&i| recorded.contains(&i) && !cluster.is_running(i))
             .map(|i| i + 1)
             .collect();
-        Ok(LocalMembers { cluster, vanished })
+        LocalMembers { cluster, vanished }
     }
 
     /// Leaves the members running (for `attach` from another process); returns the run
@@ -303,15 +336,7 @@ impl ClusterControl for LocalMembers {
         // SIGTERM runs the member's graceful shutdown (partitions handed over first); wait
         // for it without blocking the runtime, so scenarios running meanwhile go on.
         let index = member - 1;
-        let pid = self
-            .cluster
-            .pid(index)
-            .ok_or(ClusterError::NotRunning(member))?;
-        let _ = std::process::Command::new("kill")
-            .args(["-TERM", &pid.to_string()])
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .status();
+        self.cluster.terminate(index)?;
         let deadline = Instant::now() + Duration::from_secs(120);
         while self.cluster.is_running(index) && Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(100)).await;
@@ -443,6 +468,7 @@ fn loopback_normal(address: &str) -> String {
 /// name.
 pub fn find_run_dir(root: &Path, addresses: &[String]) -> Option<(PathBuf, String)> {
     let wanted: Vec<String> = addresses.iter().map(|a| loopback_normal(a)).collect();
+    let root = hazelcast_client::local::canonical_dir(root).ok()?;
     let mut dirs: Vec<PathBuf> = std::fs::read_dir(root)
         .ok()?
         .filter_map(|e| e.ok().map(|e| e.path()))

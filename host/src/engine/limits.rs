@@ -1,4 +1,5 @@
-//! Per-instance limits: a time budget and a memory cap.
+//! Per-instance limits: a time budget, a memory cap, and a cap on what an instance makes the
+//! host keep.
 
 use std::time::{Duration, Instant};
 
@@ -9,13 +10,27 @@ pub struct InstanceLimits {
     pub time_budget: Duration,
     /// Most linear memory (bytes) one instance may grow to.
     pub memory_cap: usize,
+    /// Most bytes one instance (or one `setup`/`verify` call) may make the host keep: recorded
+    /// values and their names, counter names, log lines, check names and details.
+    pub host_cap: usize,
 }
+
+/// The default [`InstanceLimits::memory_cap`]: 64 MiB.
+pub const DEFAULT_MEMORY_CAP: usize = 64 << 20;
+
+/// The default [`InstanceLimits::host_cap`]: 4 MiB.
+pub const DEFAULT_HOST_CAP: usize = 4 << 20;
+
+/// What one kept item costs besides its text: the map node or vector slot, the `String` and
+/// JSON value headers (an estimate on the high side).
+pub const ENTRY_OVERHEAD: usize = 64;
 
 impl Default for InstanceLimits {
     fn default() -> Self {
         InstanceLimits {
             time_budget: Duration::from_secs(300),
-            memory_cap: 64 << 20,
+            memory_cap: DEFAULT_MEMORY_CAP,
+            host_cap: DEFAULT_HOST_CAP,
         }
     }
 }
@@ -30,6 +45,11 @@ pub struct Limits {
     pub memory_refused: bool,
     /// Most memory the guest asked for.
     pub peak_memory: usize,
+    host_cap: usize,
+    /// Bytes the host keeps for this instance (see [`InstanceLimits::host_cap`]).
+    host_kept: usize,
+    /// Set when the guest asked the host to keep more than its host-side cap.
+    pub host_refused: bool,
     /// The instance's operation count at the last epoch tick; none before the first tick, so
     /// that the first tick never yields (whether it comes before the instance's first
     /// operation is a matter of timing, and yielding then would make the interleaving depend
@@ -46,6 +66,9 @@ impl Limits {
             deadline: Instant::now() + limits.time_budget,
             memory_refused: false,
             peak_memory: 0,
+            host_cap: limits.host_cap,
+            host_kept: 0,
+            host_refused: false,
             ops_at_last_tick: None,
             ticks_without_ops: 0,
         }
@@ -54,6 +77,43 @@ impl Limits {
     pub fn memory_cap(&self) -> usize {
         self.memory_cap
     }
+
+    pub fn host_cap(&self) -> usize {
+        self.host_cap
+    }
+
+    /// Bytes the host keeps for this instance so far.
+    pub fn host_kept(&self) -> usize {
+        self.host_kept
+    }
+
+    /// Accounts for the host keeping `more` bytes more and `less` bytes fewer (a value that
+    /// replaces another); refused, and nothing counted, when that would pass the cap.
+    pub fn keep(&mut self, more: usize, less: usize) -> Result<(), HostCapExceeded> {
+        let kept = self.host_kept.saturating_sub(less).saturating_add(more);
+        if kept > self.host_cap {
+            self.host_refused = true;
+            return Err(HostCapExceeded {
+                cap: self.host_cap,
+                kept: self.host_kept,
+                asked: more,
+            });
+        }
+        self.host_kept = kept;
+        Ok(())
+    }
+}
+
+/// A guest asked the host to keep more than its host-side cap.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "recorded more than {cap} bytes (values, counter names, log lines and checks the host \
+     keeps for one instance; {kept} kept, {asked} more asked): raise --record-limit to keep more"
+)]
+pub struct HostCapExceeded {
+    pub cap: usize,
+    pub kept: usize,
+    pub asked: usize,
 }
 
 impl wasmtime::ResourceLimiter for Limits {

@@ -6,6 +6,7 @@
 //! the scheduler every tick and stops the guest once its time budget is spent.
 
 pub mod bindings;
+pub mod budget;
 pub mod limits;
 
 use std::time::{Duration, Instant};
@@ -25,6 +26,10 @@ const EPOCH_TICK: Duration = Duration::from_millis(2);
 /// Ticks in a row without a cluster operation after which a guest yields to the others.
 const COMPUTE_TICKS: u32 = 3;
 
+/// Memory mappings (address-space regions) a live instance of a Rust scenario takes: its
+/// fiber stack and guard page, its linear memory and the reservation behind it.
+pub const MAPPINGS_PER_INSTANCE: u64 = 4;
+
 /// The package every import of a scenario must come from.
 pub const WORLD_PACKAGE: &str = "hzlab:scenario";
 /// The exports a scenario must have.
@@ -40,6 +45,17 @@ impl ScenarioEngine {
         let mut config = Config::new();
         config.wasm_component_model(true);
         config.epoch_interruption(true);
+        // Every live instance costs the process memory mappings, and Linux allows a process
+        // vm.max_map_count of them (65,530 by default): with wasmtime's defaults an instance
+        // took 7 (a guard page and its fiber stack; a guard region before its linear memory,
+        // the memory split around its copy-on-write data image, the reservation after it), so
+        // the 9,362nd live instance failed to map memory. Without the guard region before
+        // memories and with data segments copied rather than mapped, an instance takes 4
+        // (`MAPPINGS_PER_INSTANCE`): the stack and its guard page, the accessible memory and
+        // its reservation. Guest code keeps the 4 GiB reservation and the guard after it, so
+        // loads and stores still need no bounds checks.
+        config.guard_before_linear_memory(false);
+        config.memory_init_cow(false);
         let engine = Engine::new(&config).map_err(|e| LoadError::Engine(format!("{e:#}")))?;
         // The ticker ends by itself once the engine is dropped.
         let weak = engine.weak();
@@ -138,7 +154,7 @@ impl ScenarioEngine {
         store.limiter(|s| &mut s.limits);
         store.epoch_deadline_callback(|mut ctx| {
             let state = ctx.data_mut();
-            if Instant::now() >= state.limits.deadline {
+            if Instant::now() >= state.limits.deadline || state.interrupted() {
                 return Ok(UpdateDeadline::Interrupt);
             }
             // A guest that called the cluster since the last tick gave others their turns at

@@ -139,10 +139,14 @@ impl<S: Session> InstanceState<S> {
         }
     }
 
-    /// Counts an operation and turns its result into what the guest sees.
+    /// Counts an operation and turns its result into what the guest sees; once the run is
+    /// interrupted, stops the instance instead (the operation was carried out and recorded).
     fn finish<T>(&mut self, result: OpResult<T>) -> wasmtime::Result<Result<T, WitError>> {
         self.ops += 1;
         self.run.progress.ops.fetch_add(1, Ordering::Relaxed);
+        if self.interrupted() {
+            return Err(wasmtime::Error::new(crate::interrupt::Interrupted));
+        }
         Ok(result.map_err(convert::error_to_wit))
     }
 
@@ -167,6 +171,13 @@ impl<S: Session> InstanceState<S> {
         {
             self.held_locks.swap_remove(pos);
         }
+    }
+}
+
+impl<S> InstanceState<S> {
+    /// Whether the run was interrupted (see [`crate::interrupt`]).
+    pub(crate) fn interrupted(&self) -> bool {
+        self.run.progress.interrupt.is_raised()
     }
 }
 

@@ -185,6 +185,9 @@ pub struct PlanResult {
     pub passed: bool,
     /// A fault could not be injected or the cluster was unreachable.
     pub infrastructure_failed: bool,
+    /// The plan was interrupted (Ctrl-C, SIGTERM): the step under way was stopped, and no
+    /// later step, repeat or case was run (see [`crate::interrupt`]).
+    pub interrupted: bool,
 }
 
 /// The numeric value `name` recorded by the step (or run scenario) `label`.
@@ -384,6 +387,7 @@ async fn run_step<B: Backend + Clone, C: ClusterControl>(
                 let mut ended_at: Option<Duration> = None;
                 for (after, fault) in faults {
                     let at = tokio::time::Instant::from_std(started + *after);
+                    let mut interrupted = false;
                     while ended_at.is_none() {
                         let ended = progress.instances_ended.notified();
                         tokio::pin!(ended);
@@ -395,7 +399,14 @@ async fn run_step<B: Backend + Clone, C: ClusterControl>(
                         tokio::select! {
                             _ = tokio::time::sleep_until(at) => break,
                             _ = ended => {}
+                            _ = progress.interrupt.raised() => {
+                                interrupted = true;
+                                break;
+                            }
                         }
+                    }
+                    if interrupted {
+                        break;
                     }
                     if let Some(ended) = ended_at {
                         skipped.push(format!(
@@ -408,10 +419,14 @@ async fn run_step<B: Backend + Clone, C: ClusterControl>(
                         ));
                         continue;
                     }
+                    // Interrupted: a fault under way has its grace to be carried out; the wait
+                    // for the cluster to settle and its measurement are dropped.
                     let maps = fault_maps(step.map.as_deref(), &written);
-                    match apply_fault(control, fault, &maps, prefix).await {
-                        Ok(f) => done.extend(f),
-                        Err(e) => {
+                    let apply = apply_fault(&mut *control, fault, &maps, prefix);
+                    match progress.interrupt.or_grace(apply).await {
+                        None => break,
+                        Some(Ok(f)) => done.extend(f),
+                        Some(Err(e)) => {
                             errors.push(format!("{} {:?}: {e}", fault.kind(), fault.members()))
                         }
                     }
@@ -449,20 +464,23 @@ async fn run_step<B: Backend + Clone, C: ClusterControl>(
         Action::Fault(fault) => {
             result.kind = fault.kind();
             let maps = fault_maps(step.map.as_deref(), &ctx.written);
-            match apply_fault(ctx.control, fault, &maps, ctx.prefix).await {
-                Ok(f) => result.faults = f,
-                Err(e) => result.error = Some(e.to_string()),
+            let apply = apply_fault(ctx.control, fault, &maps, ctx.prefix);
+            match progress.interrupt.or_grace(apply).await {
+                None => {}
+                Some(Ok(f)) => result.faults = f,
+                Some(Err(e)) => result.error = Some(e.to_string()),
             }
         }
         Action::WaitSafe => {
             result.kind = "wait-safe";
-            if let Err(e) = ctx.control.wait_safe(SAFE_TIMEOUT).await {
+            let wait = ctx.control.wait_safe(SAFE_TIMEOUT);
+            if let Some(Err(e)) = progress.interrupt.or_raised(wait).await {
                 result.error = Some(e.to_string());
             }
         }
         Action::Sleep(d) => {
             result.kind = "sleep";
-            tokio::time::sleep(*d).await;
+            let _ = progress.interrupt.or_raised(tokio::time::sleep(*d)).await;
         }
     }
     result.elapsed_ms = millis(started.elapsed());
@@ -477,6 +495,9 @@ async fn run_repeat<B: Backend + Clone, C: ClusterControl>(
     let seed = ctx.seed;
     let mut steps = Vec::new();
     for step in &case.steps {
+        if ctx.plan.progress.interrupt.is_raised() {
+            break;
+        }
         let run_label = format!("{} #{}", case.name, index + 1);
         ctx.plan.progress.set_label(format!(
             "case {}/{} {run_label} · step {}/{} {}",
@@ -488,9 +509,12 @@ async fn run_repeat<B: Backend + Clone, C: ClusterControl>(
         ));
         steps.push(run_step(&mut ctx, step, &run_label).await?);
     }
+    // An interrupted repeat's checks would judge steps that did not run to their end.
+    let interrupted = ctx.plan.progress.interrupt.is_raised();
     let checks: Vec<CheckResult> = case
         .checks
         .iter()
+        .filter(|_| !interrupted)
         .map(|c| {
             let (ok, detail) = match c.expr.evaluate(|l, n| lookup(&steps, l, n)) {
                 Ok(r) => r,
@@ -505,7 +529,8 @@ async fn run_repeat<B: Backend + Clone, C: ClusterControl>(
         })
         .collect();
     // A timed fault that was not injected did not test what the case says: not passed.
-    let passed = checks.iter().all(|c| c.ok)
+    let passed = !interrupted
+        && checks.iter().all(|c| c.ok)
         && steps.iter().all(|s| {
             s.error.is_none()
                 && s.not_injected.is_empty()
@@ -551,6 +576,9 @@ async fn run_case(
     let options = ctx.options;
     let mut results = Vec::new();
     for index in 0..repeats {
+        if ctx.progress.interrupt.is_raised() {
+            break;
+        }
         let seed = shape
             .seed
             .unwrap_or(options.seed)
@@ -878,8 +906,12 @@ pub async fn run_plan(
     );
     let mut cases = Vec::new();
     for (i, case) in plan.cases.iter().enumerate() {
+        if progress.interrupt.is_raised() {
+            break;
+        }
         cases.push(run_case(&ctx, case, i, repeats, &run_tag).await?);
     }
+    let interrupted = progress.interrupt.is_raised();
     let infrastructure_failed = cases
         .iter()
         .flat_map(|c| &c.repeats)
@@ -892,8 +924,9 @@ pub async fn run_plan(
         description: plan.description.clone(),
         repeat: repeats,
         elapsed_ms: millis(started.elapsed()),
-        passed: cases.iter().all(|c| c.passed),
+        passed: !interrupted && cases.iter().all(|c| c.passed),
         infrastructure_failed,
+        interrupted,
         cases,
     })
 }

@@ -23,10 +23,11 @@ use model::{ArgValue, ClusterSection, PlanFile, StepSection};
 /// Why a plan cannot be used. Every variant names the file; most name the line.
 #[derive(Debug, thiserror::Error)]
 pub enum PlanError {
-    #[error("cannot read plan {file}: {source}")]
+    // The cause is in the message (and not also a `source`, which would print it twice).
+    #[error("cannot read plan {file}: {cause}")]
     Read {
         file: PathBuf,
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     #[error("{file}: {message}")]
     Syntax { file: PathBuf, message: String },
@@ -250,6 +251,9 @@ pub struct Plan {
     pub cases: Vec<Case>,
 }
 
+/// Largest plan file read: plans are a few KiB of text.
+pub const MAX_PLAN_BYTES: u64 = 1 << 20;
+
 /// 1-based line of a byte offset.
 fn line_of(text: &str, offset: usize) -> usize {
     text[..offset.min(text.len())].matches('\n').count() + 1
@@ -269,9 +273,16 @@ fn args_of(maps: &[&BTreeMap<String, ArgValue>]) -> Vec<(String, String)> {
 pub fn split_instances(spec: &str, default: u32) -> Result<(String, u32), String> {
     if let Some((name, count)) = spec.rsplit_once(':') {
         if !name.is_empty() && !count.is_empty() && count.chars().all(|c| c.is_ascii_digit()) {
-            let n: u32 = count
-                .parse()
-                .map_err(|_| format!("instance count in `{spec}` is too large"))?;
+            let max = crate::engine::budget::MAX_INSTANCES;
+            let n: u32 = match count.parse::<u64>() {
+                Ok(n) if n <= max as u64 => n as u32,
+                _ => {
+                    return Err(format!(
+                        "`{spec}` asks for more than {max} instances, the most one run step \
+                         may start"
+                    ))
+                }
+            };
             if n == 0 {
                 return Err(format!("`{spec}` asks for 0 instances"));
             }
@@ -293,13 +304,33 @@ fn resolve_scenario(plan_dir: &Path, name: &str) -> Result<ScenarioSource, LoadE
 }
 
 impl Plan {
-    /// Reads and validates a plan file.
+    /// Reads and validates a plan file (at most [`MAX_PLAN_BYTES`]).
     pub fn load(path: &Path) -> Result<Plan, PlanError> {
-        let text = std::fs::read_to_string(path).map_err(|source| PlanError::Read {
+        let read_error = |cause| PlanError::Read {
             file: path.to_owned(),
-            source,
+            cause,
+        };
+        let bytes = crate::scenario::read_limited(path, MAX_PLAN_BYTES).map_err(read_error)?;
+        let text = String::from_utf8(bytes).map_err(|e| {
+            read_error(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                e.utf8_error(),
+            ))
         })?;
         Plan::parse(path, &text)
+    }
+
+    /// The most instances any run step of the plan starts together.
+    pub fn most_instances_at_once(&self) -> u64 {
+        self.cases
+            .iter()
+            .flat_map(|c| &c.steps)
+            .map(|s| match &s.action {
+                Action::Run { scenarios, .. } => scenarios.iter().map(|s| s.instances as u64).sum(),
+                _ => 0,
+            })
+            .max()
+            .unwrap_or(0)
     }
 
     /// Validates plan text; `path` names it in errors and anchors relative scenario paths.
@@ -524,11 +555,24 @@ impl Plan {
             if default == 0 {
                 return Err(msg("instances must be at least 1".into()));
             }
+            let max = crate::engine::budget::MAX_INSTANCES;
+            if default > max {
+                return Err(msg(format!(
+                    "instances = {default} is more than {max}, the most one run step may start"
+                )));
+            }
             let mut scenarios = Vec::new();
             for item in &items {
                 let (name, instances) = split_instances(item, default).map_err(msg)?;
                 let source = resolve_scenario(plan_dir, &name).map_err(StepError::Scenario)?;
                 scenarios.push(ScenarioSpec { source, instances });
+            }
+            let together: u64 = scenarios.iter().map(|s| s.instances as u64).sum();
+            if together > max as u64 {
+                return Err(msg(format!(
+                    "the step starts {together} instances, more than {max}, the most one run \
+                     step may start"
+                )));
             }
             if let Some(spanned) = &s.sha256 {
                 let pin = spanned.get_ref();

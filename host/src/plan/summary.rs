@@ -122,10 +122,19 @@ pub fn summary(r: &PlanResult) -> String {
             }
         }
     }
+    if r.interrupted {
+        let _ = writeln!(out, "\n{}", crate::report::INTERRUPTED_NOTE);
+    }
     let _ = writeln!(
         out,
         "\nresult: {}",
-        if r.passed { "passed" } else { "FAILED" }
+        if r.interrupted {
+            "interrupted"
+        } else if r.passed {
+            "passed"
+        } else {
+            "FAILED"
+        }
     );
     out
 }

@@ -7,6 +7,7 @@
 //! | `hzlab` | hzlab's version |
 //! | `title` | what was run (the command line's scenarios, or the plan's name) |
 //! | `passed` | every run passed and every check held |
+//! | `interrupted` | the run was stopped by Ctrl-C or SIGTERM: the results are what it had gathered by then |
 //! | `runs[]` | one per run: `label` (e.g. `race · repeat 2`) and `result`, the [`RunResult`] (`hzlab run --json`'s document: `backend`, `seed`, `elapsed_ms`, `scenarios[]` with `instances[]`, recorded `values` and `counters`, `totals`, `checks`, `logs`, and `latency` by operation: `count`, `mean_us`, `p50_us`, `p90_us`, `p99_us`, `max_us`; and, when queues were used, `queues[]`, each queue's timeline: `name`, `base`, `events[]` (`t_us`, `delta`, `scenario`, `instance`), `full[]` (`t_us`, `scenario`, `instance`), `blocked[]` (`start_us`, `end_us`, `scenario`, `instance`, `added`), `dropped`, `complete_until_us`, as [`crate::timeline`] describes them) |
 //! | `faults[]` | (plans) per fault: `label`, `map`, `before[]` / `after[]` entries per member (`member`, `address`, `running`, `owned_partitions`, `owned_entries`, `backup_entries`), `predicted_loss`, `observed_loss` |
 //! | `checks[]` | (plans) checks on recorded values: `label`, `that`, `ok`, `detail` |
@@ -21,6 +22,9 @@ use serde::Serialize;
 use crate::cluster::{Distribution, MemberDistribution};
 use crate::history::HistoryCheck;
 use crate::results::RunResult;
+
+/// The line a summary or report gives an interrupted run.
+pub const INTERRUPTED_NOTE: &str = "interrupted: the run was stopped by Ctrl-C (SIGINT) or SIGTERM; these results are what it had gathered by then";
 
 /// One run of the report: a `hzlab run`, or one step of one repeat of a plan.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -90,6 +94,8 @@ pub struct Report {
     pub hzlab: &'static str,
     pub title: String,
     pub passed: bool,
+    /// A run was interrupted (Ctrl-C, SIGTERM): what the report holds is what it had by then.
+    pub interrupted: bool,
     pub runs: Vec<ReportRun>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub faults: Vec<FaultSection>,
@@ -109,6 +115,7 @@ impl Report {
             hzlab: env!("CARGO_PKG_VERSION"),
             title: title.into(),
             passed: true,
+            interrupted: false,
             runs: Vec::new(),
             faults: Vec::new(),
             checks: Vec::new(),
@@ -121,6 +128,7 @@ impl Report {
     /// Adds a run; a run that did not pass fails the report.
     pub fn add_run(&mut self, label: impl Into<String>, result: RunResult) -> &mut Report {
         self.passed &= result.passed;
+        self.interrupted |= result.interrupted;
         self.runs.push(ReportRun {
             label: label.into(),
             result,

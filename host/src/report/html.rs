@@ -70,6 +70,13 @@ pub fn render(r: &Report) -> String {
         r.runs.len(),
         verdict(r.passed)
     );
+    if r.interrupted {
+        let _ = writeln!(
+            out,
+            "<p class=\"fail\" id=\"interrupted\">{}</p>",
+            esc(super::INTERRUPTED_NOTE)
+        );
+    }
     out.push_str("<nav><ul><li><a href=\"#overview\">Overview</a></li>");
     for (i, run) in r.runs.iter().enumerate() {
         let _ = write!(out, "<li><a href=\"#run-{i}\">{}</a></li>", esc(&run.label));

@@ -30,6 +30,9 @@ pub fn render(r: &Report) -> String {
         r.runs.len(),
         verdict(r.passed)
     );
+    if r.interrupted {
+        let _ = writeln!(out, "**{}**\n", super::INTERRUPTED_NOTE);
+    }
     out.push_str("## Overview\n\n| run | scenario | instances | result | run elapsed (ms) | final | expected | lost | retries |\n| --- | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: |\n");
     for run in &r.runs {
         for s in &run.result.scenarios {

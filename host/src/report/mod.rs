@@ -15,7 +15,7 @@ pub mod svg;
 
 pub use document::{
     write_report, write_report_as, FaultSection, HistorySection, Report, ReportCheck, ReportError,
-    ReportRun, SpreadRow,
+    ReportRun, SpreadRow, INTERRUPTED_NOTE,
 };
 pub use plan::from_plan;
 pub use summary::{history_summary, summary, thousands};

@@ -73,6 +73,7 @@ pub fn from_plan(r: &PlanResult) -> Report {
         }
     }
     report.passed = r.passed;
+    report.interrupted |= r.interrupted;
     report.set_plan(&serde_json::json!({
         "file": r.plan,
         "name": r.name,
@@ -80,6 +81,7 @@ pub fn from_plan(r: &PlanResult) -> Report {
         "repeat": r.repeat,
         "elapsed_ms": r.elapsed_ms,
         "infrastructure_failed": r.infrastructure_failed,
+        "interrupted": r.interrupted,
     }));
     report
 }

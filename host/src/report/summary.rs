@@ -254,7 +254,10 @@ pub fn summary(r: &RunResult) -> String {
         .filter(|s| !s.passed())
         .map(|s| s.name.as_str())
         .collect();
-    if failed.is_empty() {
+    if r.interrupted {
+        let _ = writeln!(out, "\n{}", super::INTERRUPTED_NOTE);
+        let _ = writeln!(out, "\nresult: interrupted");
+    } else if failed.is_empty() {
         let _ = writeln!(out, "\nresult: passed");
     } else {
         let _ = writeln!(out, "\nresult: FAILED ({})", failed.join(", "));
