@@ -36,6 +36,10 @@ struct State {
     by_member: HashMap<Uuid, u64>,
     connecting: HashSet<Uuid>,
     listener_conn: Option<u64>,
+    /// Since when no connection is open (after the first one), and why the last attempt
+    /// to reconnect failed.
+    disconnected_since: Option<Instant>,
+    reconnect_error: Option<String>,
 }
 
 pub(crate) struct Inner {
@@ -320,6 +324,12 @@ impl Client {
         invoke_traced(self.inner(), req).await
     }
 
+    /// [`ClientError::ClusterLost`] while the cluster counts as gone: no connection for
+    /// longer than the configured `cluster_lost_timeout`.
+    pub fn cluster_lost(&self) -> Option<ClientError> {
+        self.inner().cluster_lost()
+    }
+
     /// Closes all connections; later calls fail with [`ClientError::ShutDown`].
     pub async fn shutdown(&self) {
         self.inner().shutdown_now();
@@ -347,6 +357,22 @@ impl Inner {
             t.abort();
         }
         self.changed.notify_waiters();
+    }
+
+    /// [`ClientError::ClusterLost`] when no connection has been open for longer than the
+    /// configured `cluster_lost_timeout`.
+    pub(crate) fn cluster_lost(&self) -> Option<ClientError> {
+        let st = self.state.read().unwrap();
+        let since = st.disconnected_since?;
+        let after = since.elapsed();
+        if after < self.config.cluster_lost_timeout || st.conns.values().any(|c| !c.is_closed()) {
+            return None;
+        }
+        Some(ClientError::ClusterLost {
+            cluster: self.config.cluster_name.clone(),
+            after,
+            last_error: st.reconnect_error.clone(),
+        })
     }
 
     /// Waits until connections or the cluster view change, or `max` passes.
@@ -459,6 +485,8 @@ impl Inner {
                 _ => {
                     st.by_member.insert(member, id);
                     st.conns.insert(id, conn.clone());
+                    st.disconnected_since = None;
+                    st.reconnect_error = None;
                     None
                 }
             }
@@ -590,6 +618,9 @@ impl Inner {
         if st.listener_conn == Some(conn_id) {
             st.listener_conn = None;
         }
+        if st.conns.values().all(|c| c.is_closed()) && st.disconnected_since.is_none() {
+            st.disconnected_since = Some(Instant::now());
+        }
         drop(st);
         self.changed.notify_waiters();
     }
@@ -634,7 +665,14 @@ impl Inner {
         }
         let no_connection = self.state.read().unwrap().conns.is_empty();
         if no_connection {
-            let _ = self.connect_to_cluster().await;
+            if let Err(e) = self.connect_to_cluster().await {
+                let mut st = self.state.write().unwrap();
+                st.disconnected_since.get_or_insert_with(Instant::now);
+                st.reconnect_error = Some(e.to_string());
+                drop(st);
+                // Calls waiting for a connection look at the lost timeout again.
+                self.changed.notify_waiters();
+            }
         }
         self.ensure_listener(None).await;
         self.connect_missing_members();

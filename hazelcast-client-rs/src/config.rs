@@ -26,6 +26,12 @@ pub struct ClientConfig {
     pub heartbeat_interval: Duration,
     /// A connection with nothing read for this long is closed.
     pub heartbeat_timeout: Duration,
+    /// How long the client goes on trying to reach a cluster it has lost every connection
+    /// to before it calls the cluster gone: from then on, until a member answers again, calls
+    /// waiting for a connection and new calls fail at once with
+    /// [`ClientError::ClusterLost`](crate::ClientError) instead of retrying until their
+    /// invocation timeout. Default: the heartbeat timeout (60 s).
+    pub cluster_lost_timeout: Duration,
     /// First pause between retries; it doubles up to [`ClientConfig::max_retry_pause`].
     pub retry_pause: Duration,
     pub max_retry_pause: Duration,
@@ -79,6 +85,7 @@ impl Default for ClientConfig {
             connect_timeout: Duration::from_secs(5),
             heartbeat_interval: Duration::from_secs(5),
             heartbeat_timeout: Duration::from_secs(60),
+            cluster_lost_timeout: Duration::from_secs(60),
             retry_pause: Duration::from_millis(50),
             max_retry_pause: Duration::from_secs(1),
             redo_operation: false,

@@ -77,6 +77,17 @@ pub enum ClientError {
     /// No member could be reached to run the call.
     #[error("cluster unavailable: {0}")]
     Unavailable(String),
+    /// Every connection to the cluster has been lost for longer than the client's
+    /// `cluster_lost_timeout`, and no member answered since.
+    #[error(
+        "the cluster `{cluster}` is gone: no member has been reachable for {after:?}{}",
+        last_error.as_ref().map(|e| format!(" (last error: {e})")).unwrap_or_default()
+    )]
+    ClusterLost {
+        cluster: String,
+        after: Duration,
+        last_error: Option<String>,
+    },
     /// The member refused the client's credentials (for open-source members: the cluster
     /// name).
     #[error("authentication to {address} failed: {reason}")]

@@ -14,7 +14,9 @@
 //!   limits ([`ClientError::MessageLimit`]), fails the calls pending on it at once;
 //! - the pause between attempts doubles from `retry_pause` to `max_retry_pause`, and no
 //!   attempt starts after the invocation timeout: the call then fails with
-//!   [`ClientError::Timeout`] naming the last error.
+//!   [`ClientError::Timeout`] naming the last error;
+//! - a call that finds no open connection after the client has had none for its
+//!   `cluster_lost_timeout` fails at once with [`ClientError::ClusterLost`].
 
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -101,6 +103,9 @@ async fn attempts(
             return Err(timeout(last_error));
         }
         let Some(conn) = inner.pick_connection(req.partition) else {
+            if let Some(lost) = inner.cluster_lost() {
+                return Err(lost);
+            }
             last_error = Some(ClientError::Unavailable(
                 "no open connection to any member".into(),
             ));

@@ -138,6 +138,7 @@ impl Backend for NullBackend {
             kind: "null",
             description: "answers every operation at once".into(),
             members: 0,
+            members_at_end: 0,
             partitions: 0,
             backup_count: None,
             async_backup_count: None,

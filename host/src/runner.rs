@@ -18,7 +18,7 @@ use std::time::Instant;
 
 use wasmtime::Store;
 
-use crate::backend::{Backend, OwnerId};
+use crate::backend::{Backend, BackendInfo, OwnerId};
 use crate::engine::bindings::ScenarioPre;
 use crate::engine::limits::Limits;
 use crate::engine::{InstanceLimits, ScenarioEngine};
@@ -62,6 +62,8 @@ pub struct Progress {
     pub stage: AtomicU32,
     /// What runs, for a display (a plan's case and step); empty for a single run.
     pub label: std::sync::Mutex<String>,
+    /// Notified when `stage` becomes 2 (every instance of the step has ended).
+    pub instances_ended: tokio::sync::Notify,
     /// Raised to stop the run (Ctrl-C): see [`crate::interrupt`].
     pub interrupt: Interrupt,
 }
@@ -105,6 +107,7 @@ pub async fn run_with_history<B: Backend>(
     history: Option<Arc<HistoryWriter>>,
 ) -> Result<RunResult, LoadError> {
     let started = Instant::now();
+    let info_at_start = backend.info();
     // Load everything first: a bad scenario stops the run before anything touches the cluster.
     let mut steps = Vec::new();
     for (step, specs) in spec.steps.iter().enumerate() {
@@ -262,6 +265,7 @@ pub async fn run_with_history<B: Backend>(
             }
         }
         progress.stage.store(2, Ordering::Relaxed);
+        progress.instances_ended.notify_waiters();
 
         // Verify, once per scenario.
         for ((p, setup), mut instances) in prepared.iter().zip(setups).zip(instance_results) {
@@ -314,7 +318,10 @@ pub async fn run_with_history<B: Backend>(
     let passed = scenarios.iter().all(ScenarioResult::passed);
     Ok(RunResult {
         hzlab: env!("CARGO_PKG_VERSION"),
-        backend: backend.info(),
+        backend: BackendInfo {
+            members_at_end: backend.info().members,
+            ..info_at_start
+        },
         seed: spec.seed,
         args: spec.args.clone(),
         elapsed_ms: millis(started.elapsed()),

@@ -159,6 +159,191 @@ pub fn all_shipped() -> &'static [ShippedScenario] {
     SHIPPED
 }
 
+/// The type a scenario parses an argument as (with Rust's `FromStr`, as `runtime::arg_or`
+/// does in the guest).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ArgType {
+    Text,
+    Bool,
+    I32,
+    U32,
+    I64,
+    U64,
+}
+
+impl ArgType {
+    /// Whether `value` parses as this type.
+    pub fn accepts(self, value: &str) -> bool {
+        match self {
+            ArgType::Text => true,
+            ArgType::Bool => value.parse::<bool>().is_ok(),
+            ArgType::I32 => value.parse::<i32>().is_ok(),
+            ArgType::U32 => value.parse::<u32>().is_ok(),
+            ArgType::I64 => value.parse::<i64>().is_ok(),
+            ArgType::U64 => value.parse::<u64>().is_ok(),
+        }
+    }
+
+    pub fn describe(self) -> &'static str {
+        match self {
+            ArgType::Text => "text",
+            ArgType::Bool => "true or false",
+            ArgType::I32 => "a 32-bit integer",
+            ArgType::U32 => "a whole number from 0 to 4294967295",
+            ArgType::I64 => "a 64-bit integer",
+            ArgType::U64 => "a whole number from 0",
+        }
+    }
+}
+
+/// What a shipped scenario reads and records, known without running it: the arguments it
+/// parses, and the names of the numbers it records or counts (what a plan's checks can read
+/// as `scenario.value`). A test runs every shipped scenario and holds it to this.
+#[derive(Debug)]
+pub struct Contract {
+    pub args: &'static [(&'static str, ArgType)],
+    pub values: &'static [&'static str],
+}
+
+const COUNTER_ARGS: &[(&str, ArgType)] = &[
+    ("map", ArgType::Text),
+    ("key", ArgType::Text),
+    ("iterations", ArgType::U32),
+];
+const COUNTER_VALUES: &[&str] = &[
+    "final",
+    "expected",
+    "uncertain",
+    "lost",
+    "attempts",
+    "increments",
+    "refused",
+];
+const PIPELINE_ARGS: [(&str, ArgType); 3] = [
+    ("queue", ArgType::Text),
+    ("items", ArgType::I32),
+    ("producers", ArgType::U32),
+];
+
+/// The contract of shipped scenario `name`, if it is one.
+pub fn contract(name: &str) -> Option<&'static Contract> {
+    static CONTRACTS: &[(&str, Contract)] = &[
+        (
+            "populate",
+            Contract {
+                args: &[
+                    ("map", ArgType::Text),
+                    ("keys", ArgType::I32),
+                    ("clear", ArgType::Bool),
+                ],
+                values: &["size", "written"],
+            },
+        ),
+        (
+            "count",
+            Contract {
+                args: &[
+                    ("map", ArgType::Text),
+                    ("keys", ArgType::I32),
+                    ("expect-present", ArgType::I64),
+                ],
+                values: &["present", "missing", "wrong"],
+            },
+        ),
+        (
+            "race",
+            Contract {
+                args: COUNTER_ARGS,
+                values: COUNTER_VALUES,
+            },
+        ),
+        (
+            "pessimistic",
+            Contract {
+                args: COUNTER_ARGS,
+                values: COUNTER_VALUES,
+            },
+        ),
+        (
+            "optimistic",
+            Contract {
+                args: COUNTER_ARGS,
+                values: &[
+                    "final",
+                    "expected",
+                    "uncertain",
+                    "lost",
+                    "attempts",
+                    "increments",
+                    "refused",
+                    "retries",
+                ],
+            },
+        ),
+        (
+            "producer",
+            Contract {
+                args: &[
+                    PIPELINE_ARGS[0],
+                    PIPELINE_ARGS[1],
+                    PIPELINE_ARGS[2],
+                    ("give-up-ms", ArgType::U64),
+                ],
+                values: &["produced", "full", "blocked-ns", "blocked-at", "queue-size"],
+            },
+        ),
+        (
+            "consumer",
+            Contract {
+                args: &[
+                    PIPELINE_ARGS[0],
+                    PIPELINE_ARGS[1],
+                    PIPELINE_ARGS[2],
+                    ("poll-ms", ArgType::U64),
+                ],
+                values: &["consumed", "consumed-once", "duplicates"],
+            },
+        ),
+    ];
+    CONTRACTS.iter().find(|(n, _)| *n == name).map(|(_, c)| c)
+}
+
+impl ScenarioSource {
+    /// The contract of a shipped scenario (none for a file: hzlab cannot know what it reads).
+    pub fn contract(&self) -> Option<&'static Contract> {
+        match self {
+            ScenarioSource::Shipped(s) => contract(s.name),
+            ScenarioSource::File { .. } => None,
+        }
+    }
+}
+
+/// Checks `args` against what the scenarios read: an argument a shipped scenario parses must
+/// parse (`iterations=abc` is refused before anything runs, with the scenario and the type it
+/// wants), as the guest would otherwise stop every instance with it.
+pub fn check_args<'a>(
+    scenarios: impl IntoIterator<Item = &'a ScenarioSource>,
+    args: &[(String, String)],
+) -> Result<(), String> {
+    for source in scenarios {
+        let Some(contract) = source.contract() else {
+            continue;
+        };
+        for (key, value) in args {
+            if let Some((_, ty)) = contract.args.iter().find(|(k, _)| k == key) {
+                if !ty.accepts(value) {
+                    return Err(format!(
+                        "argument {key}={value:?} is not valid for {}: {key} must be {}",
+                        source.display_name(),
+                        ty.describe()
+                    ));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

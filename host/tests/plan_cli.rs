@@ -214,3 +214,201 @@ fn a_plan_runs_on_local_members_and_predicts_their_loss() {
         .sum();
     assert_eq!(owned, 300);
 }
+
+#[test]
+fn check_refuses_what_run_refuses() {
+    let cases = [
+        (
+            "backup-count = 99",
+            "backup-count = 99 is more than Hazelcast allows",
+        ),
+        ("async-backup-count = 6", "at most 6"),
+        ("network-yields = 4294967295", "more than the maximum, 1000"),
+    ];
+    for (i, (key, message)) in cases.iter().enumerate() {
+        let plan = temp_plan(
+            &format!("range{i}.toml"),
+            &SMALL.replace("members = 3", &format!("members = 3\n{key}")),
+        );
+        for cmd in ["check", "run"] {
+            let o = match cmd {
+                "run" => hzlab(&[cmd, plan.to_str().unwrap(), "-q"]),
+                _ => hzlab(&[cmd, plan.to_str().unwrap()]),
+            };
+            let t = text(&o);
+            assert_eq!(o.status.code(), Some(2), "{cmd} {key}: {t}");
+            assert!(t.contains(message), "{cmd} {key}: {t}");
+            assert!(t.contains("line 4"), "{cmd} {key}: {t}");
+        }
+    }
+    let edits = [
+        ("kill = [1, 2]", "kill = [2, 2]", "member 2 is named twice"),
+        (
+            "run = \"count\"",
+            "run = \"count\"\nsha256 = \"zz\"",
+            "sha256 = \"zz\" is not a SHA-256",
+        ),
+        (
+            "count.missing > 0",
+            "count.mising > 0",
+            "`count` has no value `mising`",
+        ),
+        (
+            "kill = [1, 2]",
+            "sleep-ms = 31536000000",
+            "sleep-ms = 31536000000",
+        ),
+        ("{ keys = 300 }", "{ keys = \"lots\" }", "keys=\"lots\""),
+    ];
+    for (i, (from, to, message)) in edits.iter().enumerate() {
+        let plan = temp_plan(&format!("edit{i}.toml"), &SMALL.replace(from, to));
+        for cmd in ["check", "run"] {
+            let o = match cmd {
+                "run" => hzlab(&[cmd, plan.to_str().unwrap(), "-q"]),
+                _ => hzlab(&[cmd, plan.to_str().unwrap()]),
+            };
+            let t = text(&o);
+            assert_eq!(o.status.code(), Some(2), "{cmd} {to}: {t}");
+            assert!(t.contains(message), "{cmd} {to}: {t}");
+            assert!(t.contains("line "), "{cmd} {to}: {t}");
+        }
+    }
+}
+
+#[test]
+fn a_kill_is_measured_on_the_maps_the_case_wrote() {
+    let plan = temp_plan(
+        "maps.toml",
+        r#"
+[cluster]
+members = 3
+
+[[case]]
+name = "counter only"
+
+[[case.step]]
+run = "race"
+instances = 2
+args = { iterations = 50 }
+
+[[case.step]]
+kill = [1, 2]
+
+[[case.step]]
+run = "populate"
+args = { keys = 200, map = "other" }
+
+[[case.step]]
+kill = [3]
+as = "named"
+map = "distributed-map"
+"#,
+    );
+    let json = plan.with_file_name("maps.json");
+    let o = hzlab(&[
+        "run",
+        plan.to_str().unwrap(),
+        "-q",
+        "--json",
+        json.to_str().unwrap(),
+    ]);
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{t}");
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let steps = &doc["cases"][0]["repeats"][0]["steps"];
+    let faults = steps[1]["faults"].as_array().unwrap();
+    let maps: Vec<&str> = faults.iter().map(|f| f["map"].as_str().unwrap()).collect();
+    assert_eq!(maps, ["counter"], "{t}");
+    assert!(!t.contains("distributed-map` : predicted"), "{t}");
+    // The named map has no entries: no figures, not zeros.
+    assert!(steps[3].get("faults").is_none(), "{}", steps[3]);
+    assert!(t.contains("no map with entries to measure"), "{t}");
+}
+
+#[test]
+fn a_fault_after_the_instances_ended_is_reported_not_waited_for() {
+    let plan = temp_plan(
+        "late.toml",
+        r#"
+[[case]]
+name = "late fault"
+
+[[case.step]]
+run = "race"
+args = { iterations = 10 }
+faults = [{ after-ms = 3000000, kill = [3] }]
+"#,
+    );
+    let started = std::time::Instant::now();
+    let o = hzlab(&["run", plan.to_str().unwrap(), "-q"]);
+    let t = text(&o);
+    assert!(
+        started.elapsed().as_secs() < 60,
+        "waited for the fault: {t}"
+    );
+    assert_eq!(o.status.code(), Some(1), "{t}");
+    assert!(
+        t.contains("kill [3] at 3000000 ms: not injected: the step's instances ended at"),
+        "{t}"
+    );
+}
+
+#[test]
+fn instances_that_fail_count_what_they_did() {
+    let plan = temp_plan(
+        "all-die.toml",
+        r#"
+[[case]]
+name = "every member dies"
+
+[[case.step]]
+run = "race"
+instances = 3
+args = { iterations = 100000000 }
+faults = [{ after-ms = 1500, kill = [1, 2, 3] }]
+"#,
+    );
+    let json = plan.with_file_name("all-die.json");
+    let history = plan.with_file_name("all-die.jsonl");
+    let o = hzlab(&[
+        "run",
+        plan.to_str().unwrap(),
+        "-q",
+        "--json",
+        json.to_str().unwrap(),
+        "--history",
+        history.to_str().unwrap(),
+    ]);
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{t}");
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let step = &doc["cases"][0]["repeats"][0]["steps"][0];
+    let race = &step["run"]["scenarios"][0];
+    let mut acknowledged = 0;
+    for i in race["instances"].as_array().unwrap() {
+        assert_eq!(i["status"], "failed", "{i}");
+        let error = i["error"].as_str().unwrap();
+        assert!(error.contains("stopped at increment"), "{error}");
+        assert!(error.contains("of 100000000"), "{error}");
+        assert!(error.contains("no cluster member is running"), "{error}");
+        let done = i["counters"]["increments"].as_i64().unwrap();
+        assert!(done > 0 && done < 100_000_000, "{i}");
+        assert!(error.contains(&format!("({done} acknowledged)")), "{error}");
+        acknowledged += done;
+    }
+    assert_eq!(race["totals"]["increments"], acknowledged);
+    // As the history checker counts them: writes that ended ok, and those whose outcome is
+    // unknown (the write each instance was sending when the members died).
+    let totals = &race["totals"];
+    let uncertain =
+        totals["attempts"].as_i64().unwrap() - acknowledged - totals["refused"].as_i64().unwrap();
+    let counter = &doc["history"]["check"]["counters"][0];
+    assert_eq!(counter["increments"], acknowledged, "{counter}");
+    assert_eq!(counter["uncertain_writes"], uncertain, "{counter}");
+    // The run started with three members and ended with none.
+    assert_eq!(step["run"]["backend"]["members"], 3);
+    assert_eq!(step["run"]["backend"]["members_at_end"], 0);
+    assert!(t.contains("[3 members at the start, 0 at the end]"), "{t}");
+}

@@ -154,3 +154,79 @@ fn pessimistic_run_survives_a_member_kill() {
         cluster.shutdown().await;
     });
 }
+
+/// Kills the child process when dropped (also when the test fails).
+struct ChildGuard(std::process::Child);
+
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn a_run_whose_cluster_goes_away_ends_within_the_heartbeat_timeout() {
+    use std::process::{Command, Stdio};
+    let rt = runtime();
+    let mut local = rt.block_on(start("gone", 2));
+    let child = Command::new(env!("CARGO_BIN_EXE_hzlab"))
+        .args([
+            "run",
+            "pessimistic:3",
+            "--arg",
+            "iterations=100000000",
+            "-q",
+        ])
+        .args(["--cluster", &local.addresses().join(",")])
+        .args(["--cluster-name", local.cluster_name()])
+        .args(["--heartbeat-timeout", "5"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut child = ChildGuard(child);
+    // Let it connect and run a while, then take every member away.
+    std::thread::sleep(Duration::from_secs(4));
+    assert!(child.0.try_wait().unwrap().is_none(), "hzlab ended early");
+    let killed = Instant::now();
+    local.kill_many(&[0, 1]).unwrap();
+    let status = loop {
+        if let Some(status) = child.0.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            killed.elapsed() < Duration::from_secs(60),
+            "hzlab still runs 60 s after its cluster went away"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let waited = killed.elapsed();
+    let mut stdout = String::new();
+    let mut stderr = String::new();
+    use std::io::Read;
+    child
+        .0
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut stdout)
+        .unwrap();
+    child
+        .0
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    let all = format!("{stdout}{stderr}");
+    assert_eq!(status.code(), Some(3), "{all}");
+    assert!(
+        stderr.contains(&format!("the cluster `{}` is gone", local.cluster_name())),
+        "{all}"
+    );
+    assert!(stdout.contains("result: FAILED"), "{all}");
+    // The heartbeat timeout (5 s) and a margin, not the invocation timeout (120 s).
+    assert!(waited < Duration::from_secs(20), "took {waited:?}: {all}");
+    eprintln!("the run ended {waited:?} after every member was killed");
+}

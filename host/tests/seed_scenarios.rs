@@ -138,3 +138,172 @@ fn producer_alone_blocks_on_a_full_queue() {
     assert!(i.elapsed_ms >= 200.0, "it did not wait: {}", i.elapsed_ms);
     assert_eq!(i.outcome.status, Status::Ok);
 }
+
+/// Runs `steps` on an embedded cluster with `history` recording, within `budget` per
+/// instance; returns the result and what the history checker found.
+fn run_with_history(
+    steps: Vec<Vec<hzlab::runner::ScenarioSpec>>,
+    args: &[(&str, &str)],
+    budget: std::time::Duration,
+    config: hzlab::backend::embedded::EmbeddedConfig,
+    history: &std::path::Path,
+) -> (hzlab::results::RunResult, hzlab::history::HistoryCheck) {
+    use hzlab::runner::{Progress, RunSpec};
+    use std::sync::Arc;
+    let cluster = hzlab::backend::embedded::EmbeddedCluster::new(config.clone()).unwrap();
+    let engine = hzlab::engine::ScenarioEngine::new().unwrap();
+    let spec = RunSpec {
+        steps,
+        args: common::args(args),
+        limits: hzlab::engine::InstanceLimits {
+            time_budget: budget,
+            ..Default::default()
+        },
+        seed: config.seed,
+        echo_logs: false,
+    };
+    let writer = Arc::new(hzlab::history::HistoryWriter::create(history).unwrap());
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let r = rt
+        .block_on(hzlab::runner::run_with_history(
+            &engine,
+            &cluster,
+            &spec,
+            Arc::new(Progress::default()),
+            Some(writer.clone()),
+        ))
+        .unwrap();
+    writer.finish().unwrap();
+    let check = hzlab::history::check(&hzlab::history::read(history).unwrap());
+    (r, check)
+}
+
+#[test]
+fn increments_stopped_part_way_count_what_was_acknowledged() {
+    let dir = std::env::temp_dir().join(format!("hzlab-honest-{}", std::process::id()));
+    for name in ["race", "pessimistic", "optimistic"] {
+        let history = dir.join(format!("{name}.jsonl"));
+        // Far more increments than the time budget allows: every instance is stopped.
+        let (r, check) = run_with_history(
+            vec![vec![spec(name, 3)]],
+            &[("iterations", "100000000")],
+            std::time::Duration::from_millis(400),
+            hzlab::backend::embedded::EmbeddedConfig {
+                seed: 5,
+                ..Default::default()
+            },
+            &history,
+        );
+        let s = scenario(&r, name);
+        assert!(
+            s.instances
+                .iter()
+                .all(|i| i.outcome.status == Status::TimedOut),
+            "{name}: {:#?}",
+            s.instances
+        );
+        let acknowledged = s.totals["increments"];
+        assert!(acknowledged > 0, "{name}: nothing done in 400 ms");
+        assert!(acknowledged < 300_000_000, "{name}");
+        // Each instance's own counters say how far it got.
+        let per_instance: i64 = s
+            .instances
+            .iter()
+            .map(|i| i.recorded.counters["increments"])
+            .sum();
+        assert_eq!(per_instance, acknowledged, "{name}");
+        assert_eq!(value(s, "expected"), acknowledged, "{name}");
+        let counter = check
+            .counters
+            .iter()
+            .find(|c| c.scenario == name)
+            .unwrap_or_else(|| panic!("{name}: {check:?}"));
+        // The scenario's figures and the history checker's agree, but for a write the
+        // cluster acknowledged just before the time budget stopped its instance: the guest
+        // never saw that answer and counts the write as uncertain (at most one per instance).
+        let uncertain = value(s, "uncertain");
+        assert!((0..=3).contains(&uncertain), "{name}: {uncertain}");
+        let unseen = counter.increments as i64 - acknowledged;
+        assert!(
+            (0..=uncertain).contains(&unseen),
+            "{name}: {counter:?}, uncertain {uncertain}"
+        );
+        assert_eq!(value(s, "final"), counter.final_value, "{name}");
+        assert_eq!(
+            value(s, "lost") + unseen,
+            counter.lost_updates,
+            "{name}: {counter:?}"
+        );
+        if name == "race" {
+            assert!(value(s, "lost") > 0, "no update lost without a lock");
+        } else {
+            // Nothing acknowledged is missing: the lock holds, the time budget aside.
+            let check = s
+                .checks
+                .iter()
+                .find(|c| c.name == "no-lost-updates")
+                .unwrap();
+            assert!(check.ok, "{name}: {check:?}");
+            assert!(value(s, "lost") <= 0, "{name}");
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn shipped_scenarios_record_what_their_contract_says() {
+    use std::collections::BTreeSet;
+    let mut seen: std::collections::BTreeMap<String, BTreeSet<String>> = Default::default();
+    let mut note = |r: &hzlab::results::RunResult| {
+        for s in &r.scenarios {
+            let names = seen.entry(s.name.clone()).or_default();
+            let numeric = |v: &serde_json::Value| v.is_number();
+            names.extend(
+                s.recorded
+                    .values
+                    .iter()
+                    .filter(|(_, v)| numeric(v))
+                    .map(|(k, _)| k.clone()),
+            );
+            names.extend(s.totals.keys().cloned());
+            for i in &s.instances {
+                names.extend(
+                    i.recorded
+                        .values
+                        .iter()
+                        .filter(|(_, v)| numeric(v))
+                        .map(|(k, _)| k.clone()),
+                );
+            }
+        }
+    };
+    note(
+        &Run::new(vec![
+            vec![spec("populate", 2)],
+            vec![spec("count", 2)],
+            vec![
+                spec("race", 2),
+                spec("pessimistic", 2),
+                spec("optimistic", 2),
+            ],
+            vec![spec("producer", 1), spec("consumer", 2)],
+        ])
+        .args(&[("keys", "50"), ("iterations", "50"), ("items", "20")])
+        .execute()
+        .unwrap(),
+    );
+    let mut blocked =
+        Run::new(vec![vec![spec("producer", 1)]]).args(&[("items", "20"), ("give-up-ms", "10")]);
+    blocked.config.queue_capacity = Some(5);
+    note(&blocked.execute().unwrap());
+    for shipped in hzlab::scenario::all_shipped() {
+        let contract = hzlab::scenario::contract(shipped.name)
+            .unwrap_or_else(|| panic!("{} has no contract", shipped.name));
+        let declared: BTreeSet<String> = contract.values.iter().map(|v| v.to_string()).collect();
+        let recorded = &seen[shipped.name];
+        assert_eq!(&declared, recorded, "{}", shipped.name);
+    }
+}

@@ -11,18 +11,21 @@ impl Scenario for Optimistic {
     }
 
     fn run() -> Outcome {
-        let (map, key) = counter::target();
-        let iterations = counter::iterations();
-        let mut retries = 0;
-        for _ in 0..iterations {
-            let (_, failed) = map.update(&key, |v| {
-                Value::Int(v.and_then(Value::as_i64).unwrap_or(0) as i32 + 1)
-            })?;
-            retries += failed;
-        }
-        runtime::count("increments", iterations as i64);
-        runtime::count("retries", retries as i64);
-        Ok(())
+        runtime::count("retries", 0);
+        counter::run(|map, key| loop {
+            let current = map.get(key)?;
+            let next = Value::Int(current.as_ref().and_then(Value::as_i64).unwrap_or(0) as i32 + 1);
+            let applied = match current {
+                Some(old) => counter::write(|| map.replace_if_same(key, old, &next), |ok| *ok)?,
+                None => {
+                    counter::write(|| map.put_if_absent(key, &next), Option::is_none)?.is_none()
+                }
+            };
+            if applied {
+                return Ok(());
+            }
+            runtime::count("retries", 1);
+        })
     }
 
     fn verify() -> Outcome {

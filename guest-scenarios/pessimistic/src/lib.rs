@@ -1,6 +1,6 @@
 //! Increments one key under a pessimistic lock: lock, get, put, unlock.
 
-use hzlab_guest::{counter, runtime, Outcome, Scenario};
+use hzlab_guest::{counter, Outcome, Scenario};
 
 struct Pessimistic;
 
@@ -10,16 +10,13 @@ impl Scenario for Pessimistic {
     }
 
     fn run() -> Outcome {
-        let (map, key) = counter::target();
-        let iterations = counter::iterations();
-        for _ in 0..iterations {
-            let guard = map.lock(&key)?;
-            let value = counter::read(&map, &key)?;
-            map.set(&key, (value + 1) as i32)?;
+        counter::run(|map, key| {
+            let guard = map.lock(key)?;
+            let value = counter::read(map, key)?;
+            counter::write(|| map.set(key, (value + 1) as i32), |_| true)?;
             guard.unlock()?;
-        }
-        runtime::count("increments", iterations as i64);
-        Ok(())
+            Ok(())
+        })
     }
 
     fn verify() -> Outcome {

@@ -1,7 +1,7 @@
 //! Increments one key with get + put and no lock, in every instance at once: updates are lost
 //! when two instances read the same value.
 
-use hzlab_guest::{counter, runtime, Outcome, Scenario};
+use hzlab_guest::{counter, Outcome, Scenario};
 
 struct Race;
 
@@ -11,14 +11,11 @@ impl Scenario for Race {
     }
 
     fn run() -> Outcome {
-        let (map, key) = counter::target();
-        let iterations = counter::iterations();
-        for _ in 0..iterations {
-            let value = counter::read(&map, &key)?;
-            map.set(&key, (value + 1) as i32)?;
-        }
-        runtime::count("increments", iterations as i64);
-        Ok(())
+        counter::run(|map, key| {
+            let value = counter::read(map, key)?;
+            counter::write(|| map.set(key, (value + 1) as i32), |_| true)?;
+            Ok(())
+        })
     }
 
     fn verify() -> Outcome {

@@ -40,13 +40,32 @@ pub struct BackendInfo {
     pub kind: &'static str,
     /// A one-line description for the terminal.
     pub description: String,
-    /// Members at the start of the run.
+    /// Members at the start of the run (running ones).
     pub members: usize,
+    /// Members running when the run ended (the runner fills it in).
+    pub members_at_end: usize,
     pub partitions: u32,
     /// Backups per partition, where the backend knows them.
     pub backup_count: Option<u32>,
     pub async_backup_count: Option<u32>,
     pub queue_capacity: Option<u32>,
+}
+
+impl BackendInfo {
+    /// `3 members`, or `3 members at the start, 2 at the end` when some left during the run.
+    pub fn members_line(&self) -> String {
+        let plural = |n: usize| if n == 1 { "member" } else { "members" };
+        if self.members == self.members_at_end {
+            format!("{} {}", self.members, plural(self.members))
+        } else {
+            format!(
+                "{} {} at the start, {} at the end",
+                self.members,
+                plural(self.members),
+                self.members_at_end
+            )
+        }
+    }
 }
 
 /// A cluster that scenario instances run against.
@@ -58,6 +77,12 @@ pub trait Backend: Send + Sync + 'static {
 
     /// What the report says about this cluster.
     fn info(&self) -> BackendInfo;
+
+    /// Why the cluster counts as gone (no member reachable for longer than the heartbeat
+    /// timeout), if it does: a run that ends so failed for want of a cluster (exit 3).
+    fn gone(&self) -> Option<String> {
+        None
+    }
 }
 
 /// One instance's operations on the cluster. Every operation may wait (for the network, a

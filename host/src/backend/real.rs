@@ -33,6 +33,9 @@ pub struct RealConfig {
     /// (5 s) with `unavailable` (outcome unknown) instead of counting it done: such a write is
     /// lost if its primary dies before the backups have it.
     pub fail_on_indeterminate: bool,
+    /// A connection silent this long is closed; with every connection lost this long, the
+    /// cluster counts as gone and operations fail at once (see [`RealCluster::gone`]).
+    pub heartbeat_timeout: Duration,
 }
 
 impl RealConfig {
@@ -44,6 +47,7 @@ impl RealConfig {
             queue_capacity: None,
             namespace: String::new(),
             fail_on_indeterminate: false,
+            heartbeat_timeout: Duration::from_secs(60),
         }
     }
 }
@@ -88,6 +92,11 @@ impl RealCluster {
                 .with_client_name("hzlab");
         client_config.connect_timeout = config.invocation_timeout.min(Duration::from_secs(5));
         client_config.fail_on_indeterminate_state = config.fail_on_indeterminate;
+        client_config.heartbeat_timeout = config.heartbeat_timeout;
+        client_config.heartbeat_interval = client_config
+            .heartbeat_interval
+            .min(config.heartbeat_timeout / 2);
+        client_config.cluster_lost_timeout = config.heartbeat_timeout;
         let client =
             Client::connect(client_config)
                 .await
@@ -166,6 +175,12 @@ impl RealCluster {
         &self.inner.client
     }
 
+    /// Why the cluster counts as gone (every member unreachable for longer than the
+    /// heartbeat timeout), if it does.
+    pub fn gone(&self) -> Option<String> {
+        self.inner.client.cluster_lost().map(|e| e.to_string())
+    }
+
     /// Closes the connections.
     pub async fn shutdown(&self) {
         self.inner.client.shutdown().await;
@@ -190,16 +205,21 @@ impl Backend for RealCluster {
         BackendInfo {
             kind: "real",
             description: format!(
-                "Hazelcast cluster `{}` at {} ({members} members)",
+                "Hazelcast cluster `{}` at {}",
                 c.cluster_name,
                 c.addresses.join(",")
             ),
             members,
+            members_at_end: members,
             partitions: self.inner.client.partition_count(),
             backup_count: None,
             async_backup_count: None,
             queue_capacity: c.queue_capacity,
         }
+    }
+
+    fn gone(&self) -> Option<String> {
+        RealCluster::gone(self)
     }
 }
 
@@ -221,6 +241,7 @@ fn op_error(e: ClientError) -> OpError {
         | ClientError::MessageLimit { .. }
         | ClientError::Indeterminate { .. }
         | ClientError::Unavailable(_)
+        | ClientError::ClusterLost { .. }
         | ClientError::ShutDown) => OpError::Unavailable(e.to_string()),
         e => OpError::Other(e.to_string()),
     }

@@ -78,13 +78,10 @@ enum Command {
     },
 }
 
-/// Fails unless `value` (the option `flag`, in seconds) is a positive, finite number.
+/// Fails unless `value` (the option `flag`, in seconds) is a positive, finite number, at
+/// most [`hzlab::plan::MAX_TIMEOUT_SECS`].
 fn check_positive(flag: &str, value: f64) -> anyhow::Result<()> {
-    if value > 0.0 && value.is_finite() {
-        Ok(())
-    } else {
-        anyhow::bail!("{flag} must be a positive number of seconds")
-    }
+    hzlab::plan::check_timeout_secs(flag, value).map_err(anyhow::Error::msg)
 }
 
 pub fn main() -> ExitCode {

@@ -39,6 +39,8 @@ pub struct PlanRun<'a> {
     /// Where `hzlab cluster up` run directories live (`--dir`).
     pub clusters_dir: Option<&'a Path>,
     pub invocation_timeout: f64,
+    /// `--heartbeat-timeout`, with `--cluster`.
+    pub heartbeat_timeout: f64,
     /// Record every operation of every run step here (`--history`).
     pub history: Option<&'a Path>,
     pub fail_on_indeterminate: bool,
@@ -52,8 +54,10 @@ pub fn run(p: PlanRun<'_>) -> anyhow::Result<u8> {
     if p.repeat == Some(0) {
         anyhow::bail!("--repeat must be at least 1");
     }
+    super::check_positive("--timeout", p.timeout)?;
     let backend = if !p.cluster.is_empty() {
         super::check_positive("--invocation-timeout", p.invocation_timeout)?;
+        super::check_positive("--heartbeat-timeout", p.heartbeat_timeout)?;
         let (cluster_name, run_dir) =
             super::cluster::identify(p.cluster, p.cluster_name, p.clusters_dir);
         match &run_dir {
@@ -72,6 +76,7 @@ pub fn run(p: PlanRun<'_>) -> anyhow::Result<u8> {
             addresses: p.cluster.to_vec(),
             cluster_name,
             invocation_timeout: Duration::from_secs_f64(p.invocation_timeout),
+            heartbeat_timeout: Duration::from_secs_f64(p.heartbeat_timeout),
             run_dir,
         })
     } else if p.local {

@@ -83,6 +83,17 @@ pub struct RunArgs {
     )]
     invocation_timeout: f64,
 
+    /// On real members: a member connection silent this long is closed, and once no member
+    /// has been reachable this long the cluster counts as gone: operations fail at once and
+    /// the run ends with exit code 3.
+    #[arg(
+        long,
+        default_value_t = 60.0,
+        value_name = "SECONDS",
+        requires = "cluster"
+    )]
+    heartbeat_timeout: f64,
+
     /// On real members: a write whose backups do not acknowledge it within 5 s fails with
     /// `unavailable` (recorded as outcome unknown: uncertain, not a lost update, in the
     /// history) instead of counting as done.
@@ -231,6 +242,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
             cluster_name: args.cluster_name.as_deref(),
             clusters_dir: args.dir.as_deref(),
             invocation_timeout: args.invocation_timeout,
+            heartbeat_timeout: args.heartbeat_timeout,
             history: args.history.as_deref(),
             fail_on_indeterminate: args.fail_on_indeterminate,
             local: args.local,
@@ -240,6 +252,9 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
         bail!("--instances must be at least 1");
     }
     super::check_positive("--timeout", args.timeout)?;
+    hzlab::plan::check_network_yields(args.network_yields).map_err(|m| anyhow::anyhow!("--{m}"))?;
+    hzlab::plan::check_backups(args.backup_count, args.async_backup_count)
+        .map_err(|m| anyhow::anyhow!("--{m}"))?;
     let mut steps = vec![Vec::new()];
     for spec in &args.scenarios {
         if spec == "then" {
@@ -260,6 +275,8 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
     if steps.last().is_some_and(Vec::is_empty) {
         bail!("`then` must be followed by a scenario");
     }
+    hzlab::scenario::check_args(steps.iter().flatten().map(|s| &s.source), &args.args)
+        .map_err(anyhow::Error::msg)?;
     let seed = if args.cluster.is_empty() {
         args.seed.unwrap_or_else(random_seed)
     } else {
@@ -300,6 +317,8 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
     let progress_state = Arc::new(Progress::default());
     interrupt::watch(&progress_state)?;
     let engine = ScenarioEngine::new()?;
+    // Why the cluster counted as gone when the run ended (real members only).
+    let gone = std::sync::Mutex::new(None::<String>);
     // One thread: instances interleave only at their operations (as the seed draws them on
     // the embedded cluster); on real members the client's connections share it.
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -330,6 +349,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
             Ok::<_, anyhow::Error>(Ok(result?))
         } else {
             super::check_positive("--invocation-timeout", args.invocation_timeout)?;
+            super::check_positive("--heartbeat-timeout", args.heartbeat_timeout)?;
             let (name, _) = super::cluster::identify(
                 &args.cluster,
                 args.cluster_name.as_deref(),
@@ -337,6 +357,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
             );
             let mut config = RealConfig::new(args.cluster.clone(), name);
             config.invocation_timeout = Duration::from_secs_f64(args.invocation_timeout);
+            config.heartbeat_timeout = Duration::from_secs_f64(args.heartbeat_timeout);
             config.queue_capacity = args.queue_capacity;
             config.fail_on_indeterminate = args.fail_on_indeterminate;
             let connect = RealCluster::connect(config);
@@ -355,11 +376,13 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
             )
             .await;
             progress::stop(line);
+            *gone.lock().unwrap_or_else(|e| e.into_inner()) = cluster.gone();
             // Closing the session also frees whatever the members still hold for it.
             cluster.shutdown().await;
             Ok(Ok(result?))
         }
     })?;
+    let gone = gone.into_inner().unwrap_or_else(|e| e.into_inner());
     let result = match result {
         Ok(r) => r,
         Err(Some(unreachable)) => {
@@ -391,9 +414,14 @@ pub fn run(args: RunArgs) -> anyhow::Result<u8> {
     if let Some(json) = json {
         json.write(&report::to_json(&result))?;
     }
-    Ok(if result.interrupted {
-        exit::INTERRUPTED
-    } else if result.passed {
+    if result.interrupted {
+        return Ok(exit::INTERRUPTED);
+    }
+    if let Some(why) = gone {
+        out::eprint(&format!("hzlab: error: {why}\n"));
+        return Ok(exit::UNREACHABLE);
+    }
+    Ok(if result.passed {
         exit::OK
     } else {
         exit::CHECK_FAILED

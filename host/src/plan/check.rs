@@ -141,6 +141,17 @@ impl CheckExpr {
             .collect()
     }
 
+    /// The `label.value` operands, as (label, value).
+    pub fn values(&self) -> Vec<(&str, &str)> {
+        [&self.left, &self.right]
+            .into_iter()
+            .filter_map(|o| match o {
+                Operand::Value { label, name } => Some((label.as_str(), name.as_str())),
+                Operand::Number(_) => None,
+            })
+            .collect()
+    }
+
     /// Evaluates with `lookup(label, value)`; `Err` names a value that was not recorded.
     pub fn evaluate(
         &self,

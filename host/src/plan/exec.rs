@@ -7,11 +7,11 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
+use super::written::{Tracked, Written};
 use super::{Action, Case, Fault, Plan, Step};
 use crate::backend::embedded::{EmbeddedCluster, EmbeddedConfig};
 use crate::backend::real::{RealCluster, RealConfig};
 use crate::backend::{Backend, Value};
-use crate::cluster::distribution::integer_keys;
 use crate::cluster::{
     ClusterControl, ClusterError, Distribution, EmbeddedMembers, LocalMembers, LocalMembersConfig,
     RemoteMembers,
@@ -55,6 +55,9 @@ pub struct ClusterTarget {
     pub cluster_name: String,
     /// Longest a non-blocking operation may take, retries included.
     pub invocation_timeout: Duration,
+    /// A member connection silent this long closes; no member for this long: the cluster
+    /// is gone.
+    pub heartbeat_timeout: Duration,
     /// The run directory of the members, when `hzlab cluster up` started them: faults and
     /// member statistics need it. Without it, steps that fault or observe members fail.
     pub run_dir: Option<PathBuf>,
@@ -104,9 +107,14 @@ pub struct StepResult {
     pub elapsed_ms: f64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub run: Option<RunResult>,
-    /// Faults: the step's own, or those injected during a run step.
+    /// Faults: the step's own, or those injected during a run step; one entry per map the
+    /// fault was measured on (the maps the case's scenarios wrote, or the step's `map`),
+    /// none for a map without entries.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub faults: Vec<FaultResult>,
+    /// Timed faults that were not injected, and why (the step's instances had ended).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub not_injected: Vec<String>,
     /// Why the step could not be carried out (a fault that could not be injected).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
@@ -207,10 +215,16 @@ pub fn lookup(steps: &[StepResult], label: &str, name: &str) -> Option<f64> {
         if let Some(r) = &step.run {
             return from_run(r, Some(label)).or_else(|| from_run(r, None));
         }
+        // Over every map the fault was measured on.
         let f = step.faults.first()?;
         return match name {
-            "predicted" => f.predicted_loss.map(|p| p as f64),
-            "observed" => Some(f.observed_loss as f64),
+            "predicted" => step
+                .faults
+                .iter()
+                .map(|f| f.predicted_loss)
+                .sum::<Option<u64>>()
+                .map(|p| p as f64),
+            "observed" => Some(step.faults.iter().map(|f| f.observed_loss).sum::<u64>() as f64),
             "running" => Some(f.after.members.iter().filter(|m| m.running).count() as f64),
             _ => None,
         };
@@ -221,26 +235,55 @@ pub fn lookup(steps: &[StepResult], label: &str, name: &str) -> Option<f64> {
         .find_map(|r| from_run(r, Some(label)))
 }
 
-/// Applies a fault and measures what it did to `map`: the distribution before, the loss
-/// predicted from the replica placement just before a kill, and (once the cluster is safe
-/// again) the distribution and the entries lost.
+/// The maps a fault is measured on, with their keys where known: the step's `map`, or
+/// every map the case's scenarios wrote so far.
+fn fault_maps(named: Option<&str>, written: &Written) -> Vec<(String, Option<Vec<Value>>)> {
+    match named {
+        Some(m) => vec![(m.to_owned(), written.keys(m))],
+        None => written
+            .maps()
+            .into_iter()
+            .map(|m| {
+                let keys = written.keys(&m);
+                (m, keys)
+            })
+            .collect(),
+    }
+}
+
+/// Applies a fault and measures what it did to each of `maps`: the distribution before, the
+/// loss predicted from the replica placement just before a kill, and (once the cluster is
+/// safe again) the distribution and the entries lost. A map without entries before the fault
+/// is left out; so is a kill's prediction on real members for a map whose keys are unknown.
 ///
 /// `prefix` is the run's structure-name prefix on the cluster (see [`RealConfig::namespace`]);
-/// results name the map without it.
+/// results name the maps without it.
 async fn apply_fault<C: ClusterControl>(
     control: &mut C,
     fault: &Fault,
-    map: &str,
+    maps: &[(String, Option<Vec<Value>>)],
     prefix: &str,
-    keys: &[Value],
-) -> Result<FaultResult, ClusterError> {
+) -> Result<Vec<FaultResult>, ClusterError> {
     control.can_fault()?;
-    let full = format!("{prefix}{map}");
-    let mut before = control.distribution(&full).await?;
-    let predicted_loss = match fault {
-        Fault::Kill(m) => Some(control.predicted_loss(&full, m, keys).await? as u64),
-        _ => None,
-    };
+    let mut measured = Vec::new();
+    for (map, keys) in maps {
+        let full = format!("{prefix}{map}");
+        let before = control.distribution(&full).await?;
+        if before.total_owned() == 0 {
+            continue;
+        }
+        let predicted_loss = match (fault, keys) {
+            (Fault::Kill(m), Some(keys)) => {
+                Some(control.predicted_loss(&full, m, keys).await? as u64)
+            }
+            // The embedded model counts its own entries.
+            (Fault::Kill(m), None) if control.kind() == "embedded" => {
+                Some(control.predicted_loss(&full, m, &[]).await? as u64)
+            }
+            _ => None,
+        };
+        measured.push((map, full, before, predicted_loss));
+    }
     match fault {
         Fault::Kill(m) => control.kill(m).await?,
         Fault::Stop(m) => {
@@ -255,30 +298,22 @@ async fn apply_fault<C: ClusterControl>(
         }
     }
     control.wait_safe(SAFE_TIMEOUT).await?;
-    let mut after = control.distribution(&full).await?;
-    before.map = map.to_owned();
-    after.map = map.to_owned();
-    Ok(FaultResult {
-        kind: fault.kind(),
-        members: fault.members().to_vec(),
-        map: map.to_owned(),
-        predicted_loss,
-        observed_loss: before.total_owned().saturating_sub(after.total_owned()),
-        before,
-        after,
-    })
-}
-
-/// The keys a kill's loss is predicted over on real members: the Integer keys 0..keys-1 of
-/// the `keys` argument (default 1000) of the latest run step, as `populate` writes them.
-fn plan_keys(args: &[(String, String)]) -> Vec<Value> {
-    let n = args
-        .iter()
-        .rev()
-        .find(|(k, _)| k == "keys")
-        .and_then(|(_, v)| v.parse().ok())
-        .unwrap_or(1000);
-    integer_keys(n)
+    let mut results = Vec::new();
+    for (map, full, mut before, predicted_loss) in measured {
+        let mut after = control.distribution(&full).await?;
+        before.map = map.clone();
+        after.map = map.clone();
+        results.push(FaultResult {
+            kind: fault.kind(),
+            members: fault.members().to_vec(),
+            map: map.clone(),
+            predicted_loss,
+            observed_loss: before.total_owned().saturating_sub(after.total_owned()),
+            before,
+            after,
+        });
+    }
+    Ok(results)
 }
 
 /// What every step of a plan run shares.
@@ -299,13 +334,14 @@ struct RepeatCtx<'a, B, C> {
     prefix: &'a str,
     /// The case's index in the plan (from 0), for the progress display.
     case_index: usize,
+    /// What the case's scenarios wrote so far: the maps faults are measured on.
+    written: Arc<Written>,
 }
 
 /// Runs one step; `run_label` names the case and repeat in the history.
-async fn run_step<B: Backend, C: ClusterControl>(
+async fn run_step<B: Backend + Clone, C: ClusterControl>(
     ctx: &mut RepeatCtx<'_, B, C>,
     step: &Step,
-    keys: &[Value],
     run_label: &str,
 ) -> Result<StepResult, LoadError> {
     let (options, progress, seed) = (ctx.plan.options, ctx.plan.progress, ctx.seed);
@@ -317,6 +353,7 @@ async fn run_step<B: Backend, C: ClusterControl>(
         elapsed_ms: 0.0,
         run: None,
         faults: Vec::new(),
+        not_injected: Vec::new(),
         error: None,
     };
     match &step.action {
@@ -332,33 +369,71 @@ async fn run_step<B: Backend, C: ClusterControl>(
                 seed,
                 echo_logs: options.echo_logs,
             };
+            let tracked = Tracked {
+                inner: ctx.backend.clone(),
+                written: ctx.written.clone(),
+            };
+            // The runner sets stage 2 when the step's instances have ended.
+            progress
+                .stage
+                .store(0, std::sync::atomic::Ordering::Relaxed);
+            let written = ctx.written.clone();
+            let control = &mut *ctx.control;
+            let prefix = ctx.prefix;
             let injector = async {
                 let mut done = Vec::new();
                 let mut errors = Vec::new();
+                let mut skipped = Vec::new();
+                let mut ended_at: Option<Duration> = None;
                 for (after, fault) in faults {
                     let at = tokio::time::Instant::from_std(started + *after);
-                    if progress
-                        .interrupt
-                        .or_raised(tokio::time::sleep_until(at))
-                        .await
-                        .is_none()
-                    {
+                    let mut interrupted = false;
+                    while ended_at.is_none() {
+                        let ended = progress.instances_ended.notified();
+                        tokio::pin!(ended);
+                        ended.as_mut().enable();
+                        if progress.stage.load(std::sync::atomic::Ordering::Relaxed) == 2 {
+                            ended_at = Some(started.elapsed());
+                            break;
+                        }
+                        tokio::select! {
+                            _ = tokio::time::sleep_until(at) => break,
+                            _ = ended => {}
+                            _ = progress.interrupt.raised() => {
+                                interrupted = true;
+                                break;
+                            }
+                        }
+                    }
+                    if interrupted {
                         break;
+                    }
+                    if let Some(ended) = ended_at {
+                        skipped.push(format!(
+                            "{} {:?} at {} ms: not injected: the step's instances ended at {} ms, \
+                             before it",
+                            fault.kind(),
+                            fault.members(),
+                            after.as_millis(),
+                            ended.as_millis()
+                        ));
+                        continue;
                     }
                     // Interrupted: a fault under way has its grace to be carried out; the wait
                     // for the cluster to settle and its measurement are dropped.
-                    let apply = apply_fault(ctx.control, fault, &step.map, ctx.prefix, keys);
+                    let maps = fault_maps(step.map.as_deref(), &written);
+                    let apply = apply_fault(&mut *control, fault, &maps, prefix);
                     match progress.interrupt.or_grace(apply).await {
                         None => break,
-                        Some(Ok(f)) => done.push(f),
+                        Some(Ok(f)) => done.extend(f),
                         Some(Err(e)) => {
                             errors.push(format!("{} {:?}: {e}", fault.kind(), fault.members()))
                         }
                     }
                 }
-                (done, errors)
+                (done, errors, skipped)
             };
-            let (run, (done, errors)) = tokio::join!(
+            let (run, (done, errors, skipped)) = tokio::join!(
                 async {
                     let history = options.history.clone();
                     if let Some(h) = &history {
@@ -366,7 +441,7 @@ async fn run_step<B: Backend, C: ClusterControl>(
                     }
                     runner::run_with_history(
                         ctx.plan.engine,
-                        ctx.backend,
+                        &tracked,
                         &spec,
                         progress.clone(),
                         history,
@@ -377,16 +452,22 @@ async fn run_step<B: Backend, C: ClusterControl>(
             );
             result.run = Some(run?);
             result.faults = done;
+            result.not_injected = skipped;
+            let mut errors = errors;
+            if let Some(gone) = ctx.backend.gone() {
+                errors.push(gone);
+            }
             if !errors.is_empty() {
                 result.error = Some(errors.join("; "));
             }
         }
         Action::Fault(fault) => {
             result.kind = fault.kind();
-            let apply = apply_fault(ctx.control, fault, &step.map, ctx.prefix, keys);
+            let maps = fault_maps(step.map.as_deref(), &ctx.written);
+            let apply = apply_fault(ctx.control, fault, &maps, ctx.prefix);
             match progress.interrupt.or_grace(apply).await {
                 None => {}
-                Some(Ok(f)) => result.faults.push(f),
+                Some(Ok(f)) => result.faults = f,
                 Some(Err(e)) => result.error = Some(e.to_string()),
             }
         }
@@ -406,21 +487,16 @@ async fn run_step<B: Backend, C: ClusterControl>(
     Ok(result)
 }
 
-async fn run_repeat<B: Backend, C: ClusterControl>(
+async fn run_repeat<B: Backend + Clone, C: ClusterControl>(
     mut ctx: RepeatCtx<'_, B, C>,
     case: &Case,
     index: u32,
 ) -> Result<RepeatResult, LoadError> {
     let seed = ctx.seed;
     let mut steps = Vec::new();
-    // A kill's loss is predicted over the keys the latest run step wrote.
-    let mut keys = plan_keys(&case.args);
     for step in &case.steps {
         if ctx.plan.progress.interrupt.is_raised() {
             break;
-        }
-        if let Action::Run { args, .. } = &step.action {
-            keys = plan_keys(args);
         }
         let run_label = format!("{} #{}", case.name, index + 1);
         ctx.plan.progress.set_label(format!(
@@ -431,7 +507,7 @@ async fn run_repeat<B: Backend, C: ClusterControl>(
             case.steps.len(),
             step.label
         ));
-        steps.push(run_step(&mut ctx, step, &keys, &run_label).await?);
+        steps.push(run_step(&mut ctx, step, &run_label).await?);
     }
     // An interrupted repeat's checks would judge steps that did not run to their end.
     let interrupted = ctx.plan.progress.interrupt.is_raised();
@@ -452,11 +528,14 @@ async fn run_repeat<B: Backend, C: ClusterControl>(
             }
         })
         .collect();
+    // A timed fault that was not injected did not test what the case says: not passed.
     let passed = !interrupted
         && checks.iter().all(|c| c.ok)
-        && steps
-            .iter()
-            .all(|s| s.error.is_none() && s.run.as_ref().is_none_or(|r| r.passed));
+        && steps.iter().all(|s| {
+            s.error.is_none()
+                && s.not_injected.is_empty()
+                && s.run.as_ref().is_none_or(|r| r.passed)
+        });
     Ok(RepeatResult {
         index,
         seed,
@@ -478,6 +557,7 @@ fn infrastructure(case: &Case, index: u32, seed: u64, error: String) -> RepeatRe
             elapsed_ms: 0.0,
             run: None,
             faults: Vec::new(),
+            not_injected: Vec::new(),
             error: Some(format!("case `{}`: {error}", case.name)),
         }],
         checks: Vec::new(),
@@ -525,6 +605,7 @@ async fn run_case(
                             seed,
                             prefix: "",
                             case_index,
+                            written: Arc::default(),
                         };
                         run_repeat(repeat, case, index).await?
                     }
@@ -555,6 +636,7 @@ async fn run_case(
                                     seed,
                                     prefix: "",
                                     case_index,
+                                    written: Arc::default(),
                                 };
                                 let r = run_repeat(repeat, case, index).await;
                                 cluster.shutdown().await;
@@ -662,6 +744,7 @@ async fn repeat_on_cluster(
     }
     let mut config = RealConfig::new(target.addresses.clone(), target.cluster_name.clone());
     config.invocation_timeout = target.invocation_timeout;
+    config.heartbeat_timeout = target.heartbeat_timeout;
     config.namespace = prefix.to_owned();
     config.fail_on_indeterminate = ctx.options.fail_on_indeterminate;
     let cluster = match RealCluster::connect(config).await {
@@ -690,6 +773,7 @@ async fn repeat_on_cluster(
                 seed,
                 prefix,
                 case_index,
+                written: Arc::default(),
             };
             run_repeat(repeat, case, index).await
         }
@@ -707,6 +791,7 @@ async fn repeat_on_cluster(
                 seed,
                 prefix,
                 case_index,
+                written: Arc::default(),
             };
             run_repeat(repeat, case, index).await
         }
@@ -735,6 +820,7 @@ async fn repeat_on_cluster(
             elapsed_ms: 0.0,
             run: None,
             faults: Vec::new(),
+            not_injected: Vec::new(),
             error: Some(cleanup.join("; ")),
         });
         repeat.passed = false;

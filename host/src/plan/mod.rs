@@ -9,6 +9,7 @@ pub mod check;
 pub mod exec;
 pub mod model;
 pub mod summary;
+pub mod written;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -55,19 +56,119 @@ pub struct ClusterShape {
     pub network_yields: u32,
 }
 
-impl ClusterShape {
-    fn resolve(case: &ClusterSection, plan: &ClusterSection) -> ClusterShape {
-        ClusterShape {
-            members: case.members.or(plan.members).unwrap_or(3),
-            backup_count: case.backup_count.or(plan.backup_count).unwrap_or(1),
-            async_backup_count: case
-                .async_backup_count
-                .or(plan.async_backup_count)
-                .unwrap_or(0),
-            queue_capacity: case.queue_capacity.or(plan.queue_capacity),
-            seed: case.seed.or(plan.seed),
-            network_yields: case.network_yields.or(plan.network_yields).unwrap_or(2),
+/// Most a plan's `sleep-ms` may wait (one hour).
+pub const MAX_SLEEP_MS: u64 = 3_600_000;
+/// Latest a timed fault's `after-ms` may be (one hour after its step started).
+pub const MAX_AFTER_MS: u64 = 3_600_000;
+/// Most scheduler yields per operation (`network-yields`, `--network-yields`).
+pub const MAX_NETWORK_YIELDS: u32 = 1_000;
+/// Most backups of each kind, and in all (Hazelcast's own limit).
+pub const MAX_BACKUPS: u32 = 6;
+/// Largest queue capacity (a Java `int`).
+pub const MAX_QUEUE_CAPACITY: u32 = i32::MAX as u32;
+/// Longest `--timeout` and `--invocation-timeout`, in seconds (one day).
+pub const MAX_TIMEOUT_SECS: f64 = 86_400.0;
+
+/// Checks `--network-yields` (or a plan's `network-yields`).
+pub fn check_network_yields(n: u32) -> Result<(), String> {
+    if n > MAX_NETWORK_YIELDS {
+        return Err(format!(
+            "network-yields = {n} is more than the maximum, {MAX_NETWORK_YIELDS}"
+        ));
+    }
+    Ok(())
+}
+
+/// Checks a time budget in seconds (`--timeout`, `--invocation-timeout`): positive, finite,
+/// at most [`MAX_TIMEOUT_SECS`].
+pub fn check_timeout_secs(flag: &str, secs: f64) -> Result<(), String> {
+    if !(secs > 0.0 && secs.is_finite()) {
+        return Err(format!("{flag} must be a positive number of seconds"));
+    }
+    if secs > MAX_TIMEOUT_SECS {
+        return Err(format!(
+            "{flag} {secs} is more than the maximum, {MAX_TIMEOUT_SECS} seconds (one day)"
+        ));
+    }
+    Ok(())
+}
+
+/// Checks a cluster's backup counts: each and their sum at most [`MAX_BACKUPS`].
+pub fn check_backups(backup_count: u32, async_backup_count: u32) -> Result<(), String> {
+    for (key, n) in [
+        ("backup-count", backup_count),
+        ("async-backup-count", async_backup_count),
+    ] {
+        if n > MAX_BACKUPS {
+            return Err(format!(
+                "{key} = {n} is more than Hazelcast allows ({MAX_BACKUPS})"
+            ));
         }
+    }
+    if backup_count + async_backup_count > MAX_BACKUPS {
+        return Err(format!(
+            "backup-count + async-backup-count is {}, Hazelcast allows at most {MAX_BACKUPS}",
+            backup_count + async_backup_count
+        ));
+    }
+    Ok(())
+}
+
+impl ClusterShape {
+    /// The case's shape over the plan's; an error names the offending key (and its offset in
+    /// the plan's text).
+    fn resolve(
+        case: &ClusterSection,
+        plan: &ClusterSection,
+    ) -> Result<ClusterShape, (usize, String)> {
+        fn pick<T: Copy>(
+            case: &Option<toml::Spanned<T>>,
+            plan: &Option<toml::Spanned<T>>,
+        ) -> Option<(T, usize)> {
+            case.as_ref()
+                .or(plan.as_ref())
+                .map(|s| (*s.get_ref(), s.span().start))
+        }
+        let members = pick(&case.members, &plan.members);
+        let backups = pick(&case.backup_count, &plan.backup_count);
+        let async_backups = pick(&case.async_backup_count, &plan.async_backup_count);
+        let queue = pick(&case.queue_capacity, &plan.queue_capacity);
+        let yields = pick(&case.network_yields, &plan.network_yields);
+        let shape = ClusterShape {
+            members: members.map_or(3, |m| m.0),
+            backup_count: backups.map_or(1, |b| b.0),
+            async_backup_count: async_backups.map_or(0, |b| b.0),
+            queue_capacity: queue.map(|q| q.0),
+            seed: case.seed.or(plan.seed),
+            network_yields: yields.map_or(2, |y| y.0),
+        };
+        fn at<T>(v: Option<(T, usize)>) -> usize {
+            v.map_or(0, |v| v.1)
+        }
+        if shape.members == 0 {
+            return Err((at(members), "a cluster needs at least one member".into()));
+        }
+        if let Err(m) = check_backups(shape.backup_count, shape.async_backup_count) {
+            let offset = match (backups, async_backups) {
+                (Some((b, o)), _) if b > MAX_BACKUPS => o,
+                (_, Some((_, o))) => o,
+                (b, None) => at(b),
+            };
+            return Err((offset, m));
+        }
+        if let Some(q) = shape.queue_capacity {
+            if q == 0 || q > MAX_QUEUE_CAPACITY {
+                return Err((
+                    at(queue),
+                    format!(
+                        "queue-capacity = {q} is out of range: 1..={MAX_QUEUE_CAPACITY} (leave \
+                         it out for an unbounded queue)"
+                    ),
+                ));
+            }
+        }
+        check_network_yields(shape.network_yields).map_err(|m| (at(yields), m))?;
+        Ok(shape)
     }
 }
 
@@ -117,8 +218,9 @@ pub struct Step {
     pub line: usize,
     /// What checks call this step's values.
     pub label: String,
-    /// The map a fault step reports on.
-    pub map: String,
+    /// The map a fault reports on, when the step names one (`map = "..."`); otherwise every
+    /// map the case's scenarios wrote before the fault.
+    pub map: Option<String>,
     pub action: Action,
 }
 
@@ -268,19 +370,22 @@ impl Plan {
                 ));
             }
             case_names.push(c.name.clone());
-            let cluster = ClusterShape::resolve(&c.cluster, &file.cluster);
-            if cluster.members == 0 {
-                return Err(invalid(
-                    case_at,
-                    "a cluster needs at least one member".into(),
-                ));
-            }
+            let cluster =
+                ClusterShape::resolve(&c.cluster, &file.cluster).map_err(|(offset, m)| {
+                    invalid(
+                        if offset == 0 { case_at } else { offset },
+                        format!("case `{}`: {m}", c.name),
+                    )
+                })?;
             let mut steps = Vec::new();
             for s in &c.steps {
                 let at = s.span().start;
                 let step = Self::step(plan_dir, s.get_ref(), &file.args, &c.args, &cluster)
                     .map_err(|e| match e {
                         StepError::Message(m) => invalid(at, format!("case `{}`: {m}", c.name)),
+                        StepError::At(offset, m) => {
+                            invalid(offset, format!("case `{}`: {m}", c.name))
+                        }
                         StepError::Scenario(source) => PlanError::Scenario {
                             file: path.to_owned(),
                             line: line_of(text, at),
@@ -339,6 +444,26 @@ impl Plan {
                         ));
                     }
                 }
+                for (label, name) in expr.values() {
+                    if let Some(values) = readable_values(&steps, label) {
+                        if !values.contains(&name) {
+                            return Err(invalid(
+                                at,
+                                format!(
+                                    "case `{}`: check `{}` reads `{label}.{name}`, but \
+                                     `{label}` has no value `{name}` (it has: {})",
+                                    c.name,
+                                    expr.source,
+                                    if values.is_empty() {
+                                        "none".to_owned()
+                                    } else {
+                                        values.join(", ")
+                                    }
+                                ),
+                            ));
+                        }
+                    }
+                }
                 checks.push(Check {
                     line: line_of(text, at),
                     expr,
@@ -393,12 +518,15 @@ impl Plan {
             if ms.is_empty() {
                 return Err(msg("the member list is empty".into()));
             }
-            for &m in ms {
+            for (i, &m) in ms.iter().enumerate() {
                 if m == 0 || m > cluster.members {
                     return Err(msg(format!(
                         "there is no member {m}: the cluster has members 1..={}",
                         cluster.members
                     )));
+                }
+                if ms[..i].contains(&m) {
+                    return Err(msg(format!("member {m} is named twice")));
                 }
             }
             Ok(())
@@ -412,7 +540,12 @@ impl Plan {
                 "instances, args, sha256 and faults belong to a `run` step".into(),
             ));
         }
-        let map = s.map.clone().unwrap_or_else(|| "distributed-map".into());
+        if let Some(m) = &s.map {
+            if m.is_empty() {
+                return Err(msg("map = \"\" names no map".into()));
+            }
+        }
+        let map = s.map.clone();
         let (label, action) = if let Some(run) = &s.run {
             let items = run.items();
             if items.is_empty() {
@@ -441,12 +574,23 @@ impl Plan {
                      step may start"
                 )));
             }
-            if let Some(pin) = &s.sha256 {
+            if let Some(spanned) = &s.sha256 {
+                let pin = spanned.get_ref();
                 if scenarios.len() != 1 {
                     return Err(msg("sha256 pins a step that runs one scenario".into()));
                 }
+                let digits = pin.trim();
+                if digits.len() != 64 || !digits.chars().all(|c| c.is_ascii_hexdigit()) {
+                    return Err(StepError::At(
+                        spanned.span().start,
+                        format!(
+                            "sha256 = {pin:?} is not a SHA-256: 64 hexadecimal digits, as \
+                             `hzlab inspect` prints them"
+                        ),
+                    ));
+                }
                 let actual = crate::scenario::sha256_hex(scenarios[0].source.bytes());
-                if !actual.eq_ignore_ascii_case(pin.trim()) {
+                if !actual.eq_ignore_ascii_case(digits) {
                     return Err(msg(format!(
                         "{} has SHA-256 {actual}, but the plan pins {pin}",
                         scenarios[0].source.display_name()
@@ -469,17 +613,31 @@ impl Plan {
                     Fault::Start(f.start.clone().unwrap_or_default())
                 };
                 check_members(fault.members())?;
-                faults.push((Duration::from_millis(f.after_ms), fault));
+                let after = *f.after_ms.get_ref();
+                if after > MAX_AFTER_MS {
+                    return Err(StepError::At(
+                        f.after_ms.span().start,
+                        format!(
+                            "after-ms = {after} is later than the maximum, {MAX_AFTER_MS} \
+                             (one hour)"
+                        ),
+                    ));
+                }
+                faults.push((Duration::from_millis(after), fault));
             }
+            faults.sort_by_key(|(after, _)| *after);
             let label = s
                 .label
                 .clone()
                 .unwrap_or_else(|| scenarios[0].source.name());
+            let args = args_of(&[plan_args, case_args, &s.args]);
+            crate::scenario::check_args(scenarios.iter().map(|sc| &sc.source), &args)
+                .map_err(msg)?;
             (
                 label,
                 Action::Run {
                     scenarios,
-                    args: args_of(&[plan_args, case_args, &s.args]),
+                    args,
                     faults,
                 },
             )
@@ -499,7 +657,17 @@ impl Plan {
                 }
                 Action::WaitSafe
             } else {
-                Action::Sleep(Duration::from_millis(s.sleep_ms.unwrap_or(0)))
+                let ms = s.sleep_ms.as_ref().map_or(0, |m| *m.get_ref());
+                if ms > MAX_SLEEP_MS {
+                    let at = s.sleep_ms.as_ref().map_or(0, |m| m.span().start);
+                    return Err(StepError::At(
+                        at,
+                        format!(
+                            "sleep-ms = {ms} is more than the maximum, {MAX_SLEEP_MS} (one hour)"
+                        ),
+                    ));
+                }
+                Action::Sleep(Duration::from_millis(ms))
             };
             let default_label = match &action {
                 Action::Fault(f) => f.kind().to_owned(),
@@ -518,8 +686,41 @@ impl Plan {
 }
 
 enum StepError {
+    /// At the step's header.
     Message(String),
+    /// At this offset of the plan's text (a key's value).
+    At(usize, String),
     Scenario(LoadError),
+}
+
+/// The values a check may read from the step or scenario `label`, where they are known: a
+/// fault step's figures, a shipped scenario's records and counters; `None` when they cannot
+/// be known before running (a scenario file).
+fn readable_values(steps: &[Step], label: &str) -> Option<Vec<&'static str>> {
+    let scenario_values = |sc: &ScenarioSpec| sc.source.contract().map(|c| c.values.to_vec());
+    if let Some(step) = steps.iter().find(|s| s.label == label) {
+        return match &step.action {
+            Action::Fault(Fault::Kill(_)) => Some(vec!["predicted", "observed", "running"]),
+            Action::Fault(_) => Some(vec!["observed", "running"]),
+            Action::WaitSafe | Action::Sleep(_) => Some(Vec::new()),
+            Action::Run { scenarios, .. } => {
+                // The scenario the label names, else the step's first one.
+                let sc = scenarios
+                    .iter()
+                    .find(|sc| sc.source.name() == label)
+                    .unwrap_or(&scenarios[0]);
+                scenario_values(sc)
+            }
+        };
+    }
+    steps
+        .iter()
+        .filter_map(|s| match &s.action {
+            Action::Run { scenarios, .. } => scenarios.iter().find(|sc| sc.source.name() == label),
+            _ => None,
+        })
+        .next()
+        .and_then(scenario_values)
 }
 
 #[cfg(test)]

@@ -50,14 +50,14 @@ pub struct PlanFile {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct ClusterSection {
-    pub members: Option<usize>,
-    pub backup_count: Option<u32>,
-    pub async_backup_count: Option<u32>,
-    pub queue_capacity: Option<u32>,
+    pub members: Option<Spanned<usize>>,
+    pub backup_count: Option<Spanned<u32>>,
+    pub async_backup_count: Option<Spanned<u32>>,
+    pub queue_capacity: Option<Spanned<u32>>,
     /// Seed of the embedded cluster's interleaving.
     pub seed: Option<u64>,
     /// Most scheduler yields per operation on the embedded cluster.
-    pub network_yields: Option<u32>,
+    pub network_yields: Option<Spanned<u32>>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -92,7 +92,7 @@ pub struct StepSection {
     #[serde(rename = "as")]
     pub label: Option<String>,
     /// A SHA-256 the scenario file must have (hex), for a single-scenario step.
-    pub sha256: Option<String>,
+    pub sha256: Option<Spanned<String>>,
     /// Crash these members (1-based) at once, like `kill -9`.
     pub kill: Option<Vec<usize>>,
     /// Stop these members gracefully, one after the other.
@@ -102,7 +102,7 @@ pub struct StepSection {
     /// Wait until no partition misses a replica (`true`).
     pub wait_safe: Option<bool>,
     /// Wait this long.
-    pub sleep_ms: Option<u64>,
+    pub sleep_ms: Option<Spanned<u64>>,
     /// The map whose distribution and loss a fault step reports (default `distributed-map`).
     pub map: Option<String>,
     /// Faults injected while this step's scenarios run.
@@ -114,7 +114,7 @@ pub struct StepSection {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct TimedFault {
-    pub after_ms: u64,
+    pub after_ms: Spanned<u64>,
     pub kill: Option<Vec<usize>>,
     pub stop: Option<Vec<usize>>,
     pub start: Option<Vec<usize>>,

@@ -84,6 +84,9 @@ pub fn summary(r: &PlanResult) -> String {
                     if !failed.is_empty() {
                         line.push_str(&format!("  ({})", failed.join(", ")));
                     }
+                    if run.backend.members != run.backend.members_at_end {
+                        line.push_str(&format!("  [{}]", run.backend.members_line()));
+                    }
                 }
                 let _ = writeln!(out, "{line}");
                 if let Some(e) = &step.error {
@@ -91,6 +94,16 @@ pub fn summary(r: &PlanResult) -> String {
                 }
                 for f in &step.faults {
                     distribution(&mut out, f);
+                }
+                let fault_step = matches!(step.kind, "kill" | "stop" | "start");
+                if fault_step && step.faults.is_empty() && step.error.is_none() {
+                    let _ = writeln!(
+                        out,
+                        "      no map with entries to measure (no loss figures)"
+                    );
+                }
+                for n in &step.not_injected {
+                    let _ = writeln!(out, "      {n}");
                 }
             }
             for k in &rep.checks {

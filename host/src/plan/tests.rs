@@ -118,12 +118,13 @@ fn unknown_members_and_labels_are_refused() {
 
 #[test]
 fn a_pinned_hash_must_match() {
+    let zeros = "0".repeat(64);
     let text = GOOD.replace(
         "run = \"pessimistic\"",
-        "run = \"pessimistic\"\nsha256 = \"00\"",
+        &format!("run = \"pessimistic\"\nsha256 = \"{zeros}\""),
     );
     let e = error(&text);
-    assert!(e.contains("pins 00"), "{e}");
+    assert!(e.contains(&format!("pins {zeros}")), "{e}");
     let real =
         crate::scenario::sha256_hex(crate::scenario::shipped("pessimistic").unwrap().component);
     let text = GOOD.replace(
@@ -152,4 +153,105 @@ fn scenario_instance_counts() {
     assert!(split_instances("race:0", 1)
         .unwrap_err()
         .contains("0 instances"));
+}
+
+#[test]
+fn a_pin_that_is_no_sha256_is_refused_at_its_key() {
+    for pin in ["zz", "00", &"g".repeat(64)] {
+        let text = GOOD.replace(
+            "run = \"pessimistic\"",
+            &format!("run = \"pessimistic\"\nsha256 = \"{pin}\""),
+        );
+        let e = error(&text);
+        assert!(e.contains("is not a SHA-256"), "{e}");
+        assert!(e.contains("line 22"), "{e}");
+    }
+}
+
+#[test]
+fn backup_counts_beyond_hazelcast_are_refused_at_their_key() {
+    let e = error(&GOOD.replace("backup-count = 2", "backup-count = 99"));
+    assert!(e.contains("backup-count = 99"), "{e}");
+    assert!(e.contains("line 14"), "{e}");
+    let e = error(&GOOD.replace(
+        "backup-count = 2 }",
+        "backup-count = 4, async-backup-count = 3 }",
+    ));
+    assert!(e.contains("at most 6"), "{e}");
+    // Large enough to overflow a sum.
+    let e = error(&GOOD.replace(
+        "backup-count = 2 }",
+        "backup-count = 4294967295, async-backup-count = 1 }",
+    ));
+    assert!(e.contains("more than Hazelcast allows"), "{e}");
+    let e = error(&GOOD.replace("queue-capacity = 10", "queue-capacity = 0"));
+    assert!(e.contains("queue-capacity = 0"), "{e}");
+    assert!(e.contains("line 7"), "{e}");
+}
+
+#[test]
+fn a_member_named_twice_is_refused() {
+    let e = error(&GOOD.replace("kill = [1, 2]", "kill = [2, 2]"));
+    assert!(e.contains("member 2 is named twice"), "{e}");
+    let e = error(&GOOD.replace("kill = [3]", "stop = [3, 3]"));
+    assert!(e.contains("member 3 is named twice"), "{e}");
+}
+
+#[test]
+fn waits_beyond_their_maxima_are_refused_at_their_key() {
+    let e = error(&GOOD.replace("kill = [1, 2]", "sleep-ms = 99999999999"));
+    assert!(e.contains("sleep-ms = 99999999999"), "{e}");
+    assert!(e.contains("3600000"), "{e}");
+    assert!(e.contains("line 26"), "{e}");
+    parse(&GOOD.replace("kill = [1, 2]", "sleep-ms = 3600000")).unwrap();
+    let e = error(&GOOD.replace("after-ms = 10", "after-ms = 31536000000"));
+    assert!(e.contains("after-ms = 31536000000"), "{e}");
+    assert!(e.contains("line 23"), "{e}");
+    let e = error(&GOOD.replace("queue-capacity = 10", "network-yields = 4294967295"));
+    assert!(e.contains("network-yields = 4294967295"), "{e}");
+    assert!(e.contains("line 7"), "{e}");
+}
+
+#[test]
+fn checks_may_read_only_values_a_shipped_scenario_or_fault_has() {
+    let e = error(&GOOD.replace("pessimistic.final == 300", "pessimistic.fnal == 300"));
+    assert!(e.contains("`pessimistic` has no value `fnal`"), "{e}");
+    assert!(e.contains("final"), "{e}");
+    let e = error(&GOOD.replace("pessimistic.final == 300", "kill.predictd == 0"));
+    assert!(e.contains("`kill` has no value `predictd`"), "{e}");
+    assert!(e.contains("predicted, observed"), "{e}");
+    // The counters' totals count too.
+    parse(&GOOD.replace("pessimistic.final == 300", "pessimistic.increments == 300")).unwrap();
+    parse(&GOOD.replace(
+        "pessimistic.final == 300",
+        "kill.observed <= kill.predicted",
+    ))
+    .unwrap();
+}
+
+#[test]
+fn a_bad_argument_for_a_shipped_scenario_is_refused() {
+    let e = error(&GOOD.replace("iterations = 100", "iterations = \"many\""));
+    assert!(e.contains("iterations=\"many\""), "{e}");
+    assert!(e.contains("shipped scenario `pessimistic`"), "{e}");
+    let e = error(&GOOD.replace("args = { items = 50 }", "args = { items = 1.5 }"));
+    assert!(e.contains("items=\"1.5\""), "{e}");
+    // Arguments no scenario of the step reads are left alone.
+    parse(&GOOD.replace("args = { items = 50 }", "args = { items = 50, colour = 3 }")).unwrap();
+}
+
+#[test]
+fn timed_faults_run_in_time_order() {
+    let plan = parse(&GOOD.replace(
+        "faults = [{ after-ms = 10, kill = [3] }]",
+        "faults = [{ after-ms = 50, start = [3] }, { after-ms = 10, kill = [3] }]",
+    ))
+    .unwrap();
+    match &plan.cases[0].steps[1].action {
+        Action::Run { faults, .. } => {
+            assert_eq!(faults[0].1, Fault::Kill(vec![3]));
+            assert_eq!(faults[1].1, Fault::Start(vec![3]));
+        }
+        other => panic!("{other:?}"),
+    }
 }

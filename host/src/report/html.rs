@@ -197,10 +197,11 @@ pub fn run_section(out: &mut String, run: &ReportRun, id: &str) {
     };
     let _ = write!(
         out,
-        "<section class=\"run\" id=\"{}\"><h2>{}</h2><p class=\"meta\">{}{} · {} ms · {}</p>",
+        "<section class=\"run\" id=\"{}\"><h2>{}</h2><p class=\"meta\">{} · {}{} · {} ms · {}</p>",
         esc(id),
         esc(&run.label),
         esc(&r.backend.description),
+        esc(&r.backend.members_line()),
         seed,
         num(r.elapsed_ms),
         verdict(r.passed)

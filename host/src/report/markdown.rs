@@ -169,9 +169,10 @@ pub fn run_section(out: &mut String, run: &ReportRun) {
     let r = &run.result;
     let _ = writeln!(
         out,
-        "\n## {}\n\n{} · seed {} · {} ms · {}",
+        "\n## {}\n\n{} · {} · seed {} · {} ms · {}",
         cell(&run.label),
         cell(&r.backend.description),
+        cell(&r.backend.members_line()),
         r.seed,
         num(r.elapsed_ms),
         verdict(r.passed)

@@ -239,9 +239,10 @@ pub fn summary(r: &RunResult) -> String {
     };
     let _ = writeln!(
         out,
-        "hzlab {} · {}{seed} · {}",
+        "hzlab {} · {} · {}{seed} · {}",
         r.hzlab,
         r.backend.description,
+        r.backend.members_line(),
         duration(r.elapsed_ms)
     );
     for s in &r.scenarios {

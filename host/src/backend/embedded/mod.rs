@@ -377,13 +377,15 @@ impl Backend for EmbeddedCluster {
 
     fn info(&self) -> BackendInfo {
         let c = &self.inner.config;
+        let running = self.state().running.iter().filter(|r| **r).count();
         BackendInfo {
             kind: "embedded",
             description: format!(
-                "embedded cluster: {} members, {} partitions, backup-count {}, async-backup-count {}",
-                c.members, c.partitions, c.backup_count, c.async_backup_count
+                "embedded cluster: {} partitions, backup-count {}, async-backup-count {}",
+                c.partitions, c.backup_count, c.async_backup_count
             ),
-            members: c.members,
+            members: running,
+            members_at_end: running,
             partitions: c.partitions,
             backup_count: Some(c.backup_count),
             async_backup_count: Some(c.async_backup_count),
