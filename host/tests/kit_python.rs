@@ -64,7 +64,16 @@ fn python_optimistic_matches_its_rust_twin() {
         assert_eq!(value(s, "final"), 30_000, "{}", s.name);
         assert_eq!(value(s, "expected"), 30_000, "{}", s.name);
         assert_eq!(value(s, "lost"), 0, "{}", s.name);
+        assert_eq!(value(s, "uncertain"), 0, "{}", s.name);
         assert_eq!(s.totals["increments"], 30_000, "{}", s.name);
+        // Every write counted once: applied, or refused by another writer's change.
+        assert_eq!(
+            s.totals["attempts"],
+            s.totals["increments"] + s.totals["refused"],
+            "{}",
+            s.name
+        );
+        assert_eq!(s.totals["refused"], value(s, "retries"), "{}", s.name);
         assert_eq!(s.totals["retries"], value(s, "retries"), "{}", s.name);
         let check = s
             .checks
