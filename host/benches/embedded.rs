@@ -24,12 +24,13 @@ use std::time::{Duration, Instant};
 
 use hzlab::backend::embedded::{EmbeddedCluster, EmbeddedConfig, EmbeddedSession};
 use hzlab::backend::{Backend, BackendInfo, OpResult, OwnerId, Session, Value};
-use hzlab::engine::bindings::ScenarioPre;
-use hzlab::engine::limits::Limits;
+use hzlab::bindings::ScenarioPre;
 use hzlab::engine::{InstanceLimits, ScenarioEngine};
 use hzlab::imports::{InstanceState, RunShared, ScenarioShared};
+use hzlab::limits::Limits;
+use hzlab::progress::Progress;
 use hzlab::results::{Phase, Recorder, RunResult};
-use hzlab::runner::{self, Progress, RunSpec, ScenarioSpec};
+use hzlab::runner::{self, RunSpec, ScenarioSpec};
 use hzlab::scenario::ScenarioSource;
 
 struct Options {

@@ -42,8 +42,9 @@ use hazelcast_client::{Client, ClientConfig, Value};
 use hzlab::backend::real::{RealCluster, RealConfig, RealSession};
 use hzlab::backend::{Backend, BackendInfo, OpResult, OwnerId, Session};
 use hzlab::engine::{InstanceLimits, ScenarioEngine};
+use hzlab::progress::Progress;
 use hzlab::results::RunResult;
-use hzlab::runner::{self, Progress, RunSpec, ScenarioSpec};
+use hzlab::runner::{self, RunSpec, ScenarioSpec};
 use hzlab::scenario::ScenarioSource;
 
 const WORKLOADS: [&str; 5] = ["populate", "race", "pessimistic", "optimistic", "queue"];

@@ -16,8 +16,9 @@ use std::time::{Duration, Instant};
 use hzlab::backend::embedded::{EmbeddedCluster, EmbeddedConfig};
 use hzlab::engine::budget::{self, Budget};
 use hzlab::engine::{InstanceLimits, ScenarioEngine, MAPPINGS_PER_INSTANCE};
+use hzlab::progress::Progress;
 use hzlab::results::Status;
-use hzlab::runner::{self, Progress, RunSpec, ScenarioSpec};
+use hzlab::runner::{self, RunSpec, ScenarioSpec};
 use hzlab::scenario::ScenarioSource;
 
 fn proc_status_kib(field: &str) -> u64 {

@@ -9,14 +9,18 @@
 //! - [`report`] turns results into a terminal summary and JSON.
 
 pub mod backend;
+pub mod bindings;
 pub mod cluster;
 pub mod engine;
+pub mod format;
 pub mod history;
 pub mod imports;
 pub mod interrupt;
 pub mod kit;
 pub mod latency;
+pub mod limits;
 pub mod plan;
+pub mod progress;
 pub mod report;
 pub mod results;
 pub mod runner;

@@ -12,6 +12,9 @@ use crate::backend::BackendInfo;
 use crate::latency::{Latencies, OpLatencies};
 use crate::timeline::{QueueRecording, QueueTimelines};
 
+/// The line a summary or report gives an interrupted run.
+pub const INTERRUPTED_NOTE: &str = "interrupted: the run was stopped by Ctrl-C (SIGINT) or SIGTERM; these results are what it had gathered by then";
+
 /// The phase a scenario is in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

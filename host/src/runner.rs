@@ -12,19 +12,20 @@
 //! Raising [`Progress::interrupt`] stops the run (see [`crate::interrupt`]): the result then
 //! holds what was gathered so far and says `interrupted`.
 
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
 
 use wasmtime::Store;
 
 use crate::backend::{Backend, BackendInfo, OwnerId};
-use crate::engine::bindings::ScenarioPre;
-use crate::engine::limits::Limits;
+use crate::bindings::ScenarioPre;
 use crate::engine::{InstanceLimits, ScenarioEngine};
 use crate::history::HistoryWriter;
 use crate::imports::{InstanceState, RunShared, ScenarioShared};
 use crate::interrupt::{Interrupt, Interrupted};
+use crate::limits::Limits;
+use crate::progress::Progress;
 use crate::results::{
     millis, Check, InstanceResult, Outcome, Phase, Recorder, RunResult, ScenarioResult, Status,
 };
@@ -50,34 +51,6 @@ pub struct RunSpec {
     pub seed: u64,
     /// Print guest log lines to stderr as they come.
     pub echo_logs: bool,
-}
-
-/// Live counts a progress display can read while the run goes on.
-#[derive(Debug, Default)]
-pub struct Progress {
-    pub ops: AtomicU64,
-    pub instances_total: AtomicU32,
-    pub instances_done: AtomicU32,
-    /// 0 before the run phase, 1 during it, 2 after.
-    pub stage: AtomicU32,
-    /// What runs, for a display (a plan's case and step); empty for a single run.
-    pub label: std::sync::Mutex<String>,
-    /// Notified when `stage` becomes 2 (every instance of the step has ended).
-    pub instances_ended: tokio::sync::Notify,
-    /// Raised to stop the run (Ctrl-C): see [`crate::interrupt`].
-    pub interrupt: Interrupt,
-}
-
-impl Progress {
-    /// Names what runs from now on.
-    pub fn set_label(&self, label: String) {
-        *self.label.lock().unwrap_or_else(|e| e.into_inner()) = label;
-    }
-
-    /// What [`Progress::set_label`] last said.
-    pub fn label(&self) -> String {
-        self.label.lock().unwrap_or_else(|e| e.into_inner()).clone()
-    }
 }
 
 struct Prepared<S: crate::backend::Session> {
@@ -430,7 +403,7 @@ fn classify<S>(state: &InstanceState<S>, e: wasmtime::Error, limits: &InstanceLi
         return Outcome::interrupted("stopped");
     }
     if state.limits.host_refused {
-        let message = match e.downcast_ref::<crate::engine::limits::HostCapExceeded>() {
+        let message = match e.downcast_ref::<crate::limits::HostCapExceeded>() {
             Some(cap) => cap.to_string(),
             None => format!(
                 "recorded more than {} bytes and stopped: {}",

@@ -12,7 +12,7 @@ use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use common::{scenario, test_guest, Run};
-use hzlab::engine::limits::DEFAULT_HOST_CAP;
+use hzlab::limits::DEFAULT_HOST_CAP;
 use hzlab::results::Status;
 
 fn hzlab(args: &[&str]) -> Output {

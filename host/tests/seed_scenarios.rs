@@ -148,7 +148,8 @@ fn run_with_history(
     config: hzlab::backend::embedded::EmbeddedConfig,
     history: &std::path::Path,
 ) -> (hzlab::results::RunResult, hzlab::history::HistoryCheck) {
-    use hzlab::runner::{Progress, RunSpec};
+    use hzlab::progress::Progress;
+    use hzlab::runner::RunSpec;
     use std::sync::Arc;
     let cluster = hzlab::backend::embedded::EmbeddedCluster::new(config.clone()).unwrap();
     let engine = hzlab::engine::ScenarioEngine::new().unwrap();

@@ -7,7 +7,7 @@ use anyhow::Context;
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 
-use hzlab::runner::Progress;
+use hzlab::progress::Progress;
 
 use super::out;
 

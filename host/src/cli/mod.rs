@@ -1,6 +1,7 @@
 //! Command-line interface: parsing, dispatch and exit codes.
 
 mod build_cmd;
+mod check;
 mod cluster;
 mod inspect;
 mod interrupt;
@@ -8,7 +9,6 @@ mod lab;
 mod new;
 mod out;
 mod outputs;
-mod plan;
 mod progress;
 mod run;
 
@@ -91,7 +91,7 @@ pub fn main() -> ExitCode {
         Command::Run(args) => run::run(*args),
         Command::Cluster(args) => cluster::run(args),
         Command::Lab(args) => lab::run(args),
-        Command::Check { plan } => plan::check(plan),
+        Command::Check { plan } => check::run(plan),
         Command::New(args) => new::run(args),
         Command::Build(args) => build_cmd::run(args),
         Command::Inspect { file } => inspect::run(file),

@@ -5,12 +5,12 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use hzlab::report::thousands;
-use hzlab::runner::Progress;
+use hzlab::format::thousands;
+use hzlab::progress::Progress;
 
 /// Draws the progress line on stderr every 200 ms while the run goes on, if stderr is a
 /// terminal. Returns a handle that clears the line when stopped.
-pub fn spawn(progress: Arc<Progress>, enabled: bool) -> Option<tokio::task::JoinHandle<()>> {
+fn spawn(progress: Arc<Progress>, enabled: bool) -> Option<tokio::task::JoinHandle<()>> {
     if !enabled || !std::io::stderr().is_terminal() {
         return None;
     }
@@ -56,8 +56,20 @@ fn bar(done: u32, total: u32, width: usize) -> String {
     format!("[{}{}]", "#".repeat(filled), "-".repeat(width - filled))
 }
 
+/// Awaits `work` with the progress line drawn (when `enabled`), and clears the line after.
+pub async fn shown<F: std::future::Future>(
+    progress: &Arc<Progress>,
+    enabled: bool,
+    work: F,
+) -> F::Output {
+    let line = spawn(progress.clone(), enabled);
+    let output = work.await;
+    stop(line);
+    output
+}
+
 /// Stops the progress line and clears it.
-pub fn stop(handle: Option<tokio::task::JoinHandle<()>>) {
+fn stop(handle: Option<tokio::task::JoinHandle<()>>) {
     if let Some(h) = handle {
         h.abort();
         let _ = write!(std::io::stderr(), "\r\x1b[2K");

@@ -12,8 +12,8 @@
 //! process `vm.max_map_count`: a step that needs more is refused too, and no step may start
 //! more than [`MAX_INSTANCES`].
 
-use super::limits::{InstanceLimits, DEFAULT_HOST_CAP, DEFAULT_MEMORY_CAP};
 use super::MAPPINGS_PER_INSTANCE;
+use crate::limits::{InstanceLimits, DEFAULT_HOST_CAP, DEFAULT_MEMORY_CAP};
 
 /// Most instances one run step may start (all scenarios of the step together), and most one
 /// scenario may ask for (`-n`, `:N`, a plan's `instances`). Each live instance reserves

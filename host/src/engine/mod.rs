@@ -5,9 +5,7 @@
 //! environment of their own). Each store has a memory cap and an epoch deadline that yields to
 //! the scheduler every tick and stops the guest once its time budget is spent.
 
-pub mod bindings;
 pub mod budget;
-pub mod limits;
 
 use std::time::{Duration, Instant};
 
@@ -15,10 +13,10 @@ use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::{Config, Engine, Store, UpdateDeadline};
 
 use crate::backend::Session;
+use crate::bindings::{Scenario, ScenarioPre};
 use crate::imports::InstanceState;
+pub use crate::limits::InstanceLimits;
 use crate::scenario::{LoadError, ScenarioSource};
-use bindings::{Scenario, ScenarioPre};
-pub use limits::InstanceLimits;
 
 /// How often the epoch advances: the granularity of time budgets and of yields of busy guests.
 const EPOCH_TICK: Duration = Duration::from_millis(2);

@@ -1,7 +1,7 @@
 //! Between the WIT types and the backend's.
 
 use crate::backend::{OpError, Value};
-use crate::engine::bindings::{WitError, WitValue};
+use crate::bindings::{WitError, WitValue};
 
 pub fn value_from_wit(v: WitValue) -> Value {
     match v {

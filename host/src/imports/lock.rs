@@ -6,8 +6,8 @@ use std::time::Duration;
 use super::convert::value_from_wit;
 use super::{json, InstanceState};
 use crate::backend::Session;
-use crate::engine::bindings::hzlab::scenario::lock::Host;
-use crate::engine::bindings::{WitError, WitValue};
+use crate::bindings::hzlab::scenario::lock::Host;
+use crate::bindings::{WitError, WitValue};
 use crate::latency::{OpKind, Stamp};
 
 type R<T> = wasmtime::Result<Result<T, WitError>>;

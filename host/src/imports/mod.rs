@@ -16,13 +16,13 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::backend::{OpResult, Session, Value};
-use crate::engine::bindings::hzlab::scenario::types;
-use crate::engine::bindings::WitError;
-use crate::engine::limits::Limits;
+use crate::bindings::hzlab::scenario::types;
+use crate::bindings::WitError;
 use crate::history::{Event, HistoryWriter, OpOutcome};
 use crate::latency::{OpKind, OpLatencies, Stamp};
+use crate::limits::Limits;
+use crate::progress::Progress;
 use crate::results::{Phase, Recorder};
-use crate::runner::Progress;
 
 /// What every instance of a run shares.
 #[derive(Debug)]

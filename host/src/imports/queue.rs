@@ -8,8 +8,8 @@ use std::time::Duration;
 use super::convert::{value_from_wit, value_to_wit};
 use super::{json, InstanceState};
 use crate::backend::{OpResult, Session};
-use crate::engine::bindings::hzlab::scenario::queue::Host;
-use crate::engine::bindings::{WitError, WitValue};
+use crate::bindings::hzlab::scenario::queue::Host;
+use crate::bindings::{WitError, WitValue};
 use crate::latency::{OpKind, Stamp};
 use crate::timeline::QueueNote;
 

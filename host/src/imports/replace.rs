@@ -3,8 +3,8 @@
 use super::convert::{value_from_wit, value_to_wit};
 use super::{json, InstanceState};
 use crate::backend::Session;
-use crate::engine::bindings::hzlab::scenario::replace::Host;
-use crate::engine::bindings::{WitError, WitValue};
+use crate::bindings::hzlab::scenario::replace::Host;
+use crate::bindings::{WitError, WitValue};
 use crate::latency::{OpKind, Stamp};
 
 type R<T> = wasmtime::Result<Result<T, WitError>>;

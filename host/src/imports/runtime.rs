@@ -9,9 +9,9 @@ use std::time::Duration;
 use super::convert::value_to_json;
 use super::InstanceState;
 use crate::backend::Session;
-use crate::engine::bindings::hzlab::scenario::runtime::{Host, Level};
-use crate::engine::bindings::WitValue;
-use crate::engine::limits::ENTRY_OVERHEAD;
+use crate::bindings::hzlab::scenario::runtime::{Host, Level};
+use crate::bindings::WitValue;
+use crate::limits::ENTRY_OVERHEAD;
 use crate::results::{millis, Check, LogLine};
 
 /// Longest a single `sleep-ms` may wait; the instance's time budget still applies.

@@ -18,8 +18,9 @@ use crate::cluster::{
 };
 use crate::engine::{InstanceLimits, ScenarioEngine};
 use crate::history::HistoryWriter;
+use crate::progress::Progress;
 use crate::results::{millis, RunResult};
-use crate::runner::{self, Progress, RunSpec};
+use crate::runner::{self, RunSpec};
 use crate::scenario::LoadError;
 
 /// Which clusters a plan's cases run on.

@@ -3,7 +3,7 @@
 use std::fmt::Write as _;
 
 use super::exec::{FaultResult, PlanResult};
-use crate::report::thousands;
+use crate::format::thousands;
 
 fn distribution(out: &mut String, f: &FaultResult) {
     let _ = writeln!(
@@ -123,7 +123,7 @@ pub fn summary(r: &PlanResult) -> String {
         }
     }
     if r.interrupted {
-        let _ = writeln!(out, "\n{}", crate::report::INTERRUPTED_NOTE);
+        let _ = writeln!(out, "\n{}", crate::results::INTERRUPTED_NOTE);
     }
     let _ = writeln!(
         out,

@@ -15,16 +15,11 @@
 //! | `history` | (`--history`) `file`, `events`, and `check`: `ops`, `ok`, `failed`, `unknown`, `counters[]` (`scenario`, `map`, `key`, `initial`, `final`, `increments`, `lost_updates`, `uncertain_writes`), `queues[]` (`queue`, `added`, `taken`, `remaining`, `lost`, `duplicated`, `uncertain`, `unexpected`) |
 //! | `plan` | (plans) `file`, `name`, `description`, `repeat`, `elapsed_ms`, `infrastructure_failed` |
 
-use std::path::{Path, PathBuf};
-
 use serde::Serialize;
 
 use crate::cluster::{Distribution, MemberDistribution};
 use crate::history::HistoryCheck;
 use crate::results::RunResult;
-
-/// The line a summary or report gives an interrupted run.
-pub const INTERRUPTED_NOTE: &str = "interrupted: the run was stopped by Ctrl-C (SIGINT) or SIGTERM; these results are what it had gathered by then";
 
 /// One run of the report: a `hzlab run`, or one step of one repeat of a plan.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -164,45 +159,4 @@ impl Report {
         self.plan = serde_json::to_value(plan).ok();
         self
     }
-}
-
-/// Why a report could not be written.
-#[derive(Debug, thiserror::Error)]
-#[error("cannot write the report to {path}: {source}")]
-pub struct ReportError {
-    pub path: PathBuf,
-    pub source: std::io::Error,
-}
-
-/// Writes `report.json`, `report.md` and `report.html` into `dir` (created if missing);
-/// returns their paths.
-pub fn write_report(dir: &Path, report: &Report) -> Result<Vec<PathBuf>, ReportError> {
-    write_report_as(dir, report, report)
-}
-
-/// [`write_report`] with another document as `report.json` (a plan writes its own result
-/// there, which holds every run, fault and check too).
-pub fn write_report_as<T: Serialize>(
-    dir: &Path,
-    report: &Report,
-    json: &T,
-) -> Result<Vec<PathBuf>, ReportError> {
-    let err = |path: &Path| {
-        let path = path.to_owned();
-        move |source| ReportError { path, source }
-    };
-    std::fs::create_dir_all(dir).map_err(err(dir))?;
-    let json = serde_json::to_string_pretty(json).expect("reports always serialize") + "\n";
-    let files = [
-        ("report.json", json),
-        ("report.md", super::markdown::render(report)),
-        ("report.html", super::html::render(report)),
-    ];
-    let mut paths = Vec::new();
-    for (name, text) in files {
-        let path = dir.join(name);
-        std::fs::write(&path, text).map_err(err(&path))?;
-        paths.push(path);
-    }
-    Ok(paths)
 }

@@ -89,9 +89,9 @@ pub fn queue_caveats(q: &QueueTimeline) -> Vec<String> {
     if q.dropped > 0 {
         out.push(format!(
             "{} entries after {} ms not kept (at most {} per queue and run): the timeline is complete up to then",
-            super::thousands(q.dropped),
-            super::svg::num(q.complete_until_us.unwrap_or(0.0) / 1e3),
-            super::thousands(MAX_EVENTS_PER_QUEUE as u64)
+            crate::format::thousands(q.dropped),
+            crate::format::num(q.complete_until_us.unwrap_or(0.0) / 1e3),
+            crate::format::thousands(MAX_EVENTS_PER_QUEUE as u64)
         ));
     }
     out

@@ -5,7 +5,8 @@ use std::fmt::Write as _;
 
 use super::document::{FaultSection, HistorySection, Report, ReportCheck, ReportRun, SpreadRow};
 use super::facts;
-use super::svg::{self, esc, num, Bar};
+use super::svg::{self, esc, Bar};
+use crate::format::num;
 use crate::results::{RunResult, ScenarioResult};
 
 const CSS: &str = "
@@ -74,7 +75,7 @@ pub fn render(r: &Report) -> String {
         let _ = writeln!(
             out,
             "<p class=\"fail\" id=\"interrupted\">{}</p>",
-            esc(super::INTERRUPTED_NOTE)
+            esc(crate::results::INTERRUPTED_NOTE)
         );
     }
     out.push_str("<nav><ul><li><a href=\"#overview\">Overview</a></li>");
@@ -136,7 +137,7 @@ fn overview(out: &mut String, runs: &[ReportRun]) {
                 s.instances.len(),
                 verdict(s.passed()),
                 num(facts::run_elapsed_ms(s)),
-                super::thousands(ops),
+                crate::format::thousands(ops),
                 cell("final"),
                 cell("expected"),
                 cell("lost"),
@@ -242,7 +243,7 @@ fn queues_section(out: &mut String, r: &RunResult, id: &str) {
         let _ = write!(
             out,
             "<p class=\"meta\">{} operations on queues past the first {} of a scenario are not in the timelines.</p>",
-            super::thousands(r.queues.untracked_ops),
+            crate::format::thousands(r.queues.untracked_ops),
             crate::timeline::MAX_QUEUES
         );
     }
@@ -253,17 +254,17 @@ fn queues_section(out: &mut String, r: &RunResult, id: &str) {
             out,
             "<tr><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{} <small class=\"meta\">at {} ms</small></td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>",
             esc(&q.name),
-            super::thousands(s.adds),
-            super::thousands(s.takes),
+            crate::format::thousands(s.adds),
+            crate::format::thousands(s.takes),
             s.peak,
             num(s.peak_at_us / 1e3),
             s.last,
             capacity.map(|c| c.to_string()).unwrap_or_else(|| "unknown".into()),
             s.at_capacity_us.map(|t| num(t / 1e3)).unwrap_or_default(),
-            super::thousands(s.refused),
-            super::thousands(s.blocked),
+            crate::format::thousands(s.refused),
+            crate::format::thousands(s.blocked),
             num(s.blocked_us / 1e3),
-            super::thousands(q.dropped)
+            crate::format::thousands(q.dropped)
         );
     }
     out.push_str("</table>");
@@ -364,7 +365,7 @@ pub fn scenario_section(out: &mut String, s: &ScenarioResult, id: &str) {
                 i.index,
                 status,
                 num(i.elapsed_ms),
-                super::thousands(i.ops),
+                crate::format::thousands(i.ops),
                 num(i.ops_per_second().round()),
                 rec.join("<br>")
             );
@@ -489,7 +490,7 @@ fn latency(out: &mut String, s: &ScenarioResult) {
         let _ = write!(
             out,
             "<tr><td>{op}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>",
-            super::thousands(st.count),
+            crate::format::thousands(st.count),
             num(st.mean_us),
             num(st.p50_us),
             num(st.p90_us),
@@ -647,10 +648,10 @@ fn history_section(out: &mut String, h: &HistorySection) {
         out,
         "<section id=\"history\"><h2>Operation history</h2><p class=\"meta\"><code>{}</code>: {} operations — {} ok, {} failed, {} unknown · {}</p>",
         esc(&h.file),
-        super::thousands(c.ops),
-        super::thousands(c.ok),
-        super::thousands(c.failed),
-        super::thousands(c.unknown),
+        crate::format::thousands(c.ops),
+        crate::format::thousands(c.ok),
+        crate::format::thousands(c.failed),
+        crate::format::thousands(c.unknown),
         if c.clean() {
             r#"<span class="ok">nothing lost</span>"#
         } else {
@@ -667,7 +668,7 @@ fn history_section(out: &mut String, h: &HistorySection) {
                 esc(&k.map),
                 esc(&k.key.to_string()),
                 num(k.initial as f64),
-                super::thousands(k.increments),
+                crate::format::thousands(k.increments),
                 num(k.final_value as f64),
                 num(k.lost_updates as f64),
                 k.uncertain_writes

@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 
 use super::document::{Report, ReportRun};
 use super::facts;
-use super::svg::num;
+use crate::format::num;
 use crate::results::{RunResult, ScenarioResult};
 
 fn cell(s: &str) -> String {
@@ -31,7 +31,7 @@ pub fn render(r: &Report) -> String {
         verdict(r.passed)
     );
     if r.interrupted {
-        let _ = writeln!(out, "**{}**\n", super::INTERRUPTED_NOTE);
+        let _ = writeln!(out, "**{}**\n", crate::results::INTERRUPTED_NOTE);
     }
     out.push_str("## Overview\n\n| run | scenario | instances | result | run elapsed (ms) | final | expected | lost | retries |\n| --- | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: |\n");
     for run in &r.runs {

@@ -7,18 +7,17 @@
 
 mod document;
 mod facts;
+mod files;
 pub mod html;
 pub mod markdown;
 mod plan;
 pub mod summary;
 pub mod svg;
 
-pub use document::{
-    write_report, write_report_as, FaultSection, HistorySection, Report, ReportCheck, ReportError,
-    ReportRun, SpreadRow, INTERRUPTED_NOTE,
-};
+pub use document::{FaultSection, HistorySection, Report, ReportCheck, ReportRun, SpreadRow};
+pub use files::{write_report, write_report_as, ReportError};
 pub use plan::from_plan;
-pub use summary::{history_summary, summary, thousands};
+pub use summary::{history_summary, summary};
 
 use crate::results::RunResult;
 

@@ -2,22 +2,10 @@
 
 use std::fmt::Write as _;
 
+use crate::format::thousands;
 use crate::history::HistoryCheck;
 use crate::latency::Latencies;
 use crate::results::{RunResult, ScenarioResult};
-
-/// Formats a count with thousands separators.
-pub fn thousands(n: u64) -> String {
-    let s = n.to_string();
-    let mut out = String::with_capacity(s.len() + s.len() / 3);
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
 
 fn duration(ms: f64) -> String {
     if ms >= 1000.0 {
@@ -255,7 +243,7 @@ pub fn summary(r: &RunResult) -> String {
         .map(|s| s.name.as_str())
         .collect();
     if r.interrupted {
-        let _ = writeln!(out, "\n{}", super::INTERRUPTED_NOTE);
+        let _ = writeln!(out, "\n{}", crate::results::INTERRUPTED_NOTE);
         let _ = writeln!(out, "\nresult: interrupted");
     } else if failed.is_empty() {
         let _ = writeln!(out, "\nresult: passed");

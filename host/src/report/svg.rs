@@ -5,6 +5,8 @@
 
 use std::fmt::Write as _;
 
+use crate::format::num;
+
 /// Colours of series, in order.
 pub const PALETTE: [&str; 8] = [
     "#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948", "#b07aa1", "#9c755f",
@@ -28,27 +30,6 @@ pub fn esc(s: &str) -> String {
         }
     }
     out
-}
-
-/// A number for a label: thousands separators for large values, a few decimals for small ones.
-pub fn num(v: f64) -> String {
-    if !v.is_finite() {
-        return v.to_string();
-    }
-    if v.abs() >= 1000.0 {
-        let s = super::thousands(v.abs().round() as u64);
-        if v < 0.0 {
-            format!("-{s}")
-        } else {
-            s
-        }
-    } else if v.fract() == 0.0 {
-        format!("{v:.0}")
-    } else if v.abs() >= 10.0 {
-        format!("{v:.1}")
-    } else {
-        format!("{v:.2}")
-    }
 }
 
 fn open(out: &mut String, w: f64, h: f64, title: &str) {

@@ -9,8 +9,9 @@ use std::time::Duration;
 
 use hzlab::backend::embedded::{EmbeddedCluster, EmbeddedConfig};
 use hzlab::engine::{InstanceLimits, ScenarioEngine};
+use hzlab::progress::Progress;
 use hzlab::results::{RunResult, ScenarioResult};
-use hzlab::runner::{self, Progress, RunSpec, ScenarioSpec};
+use hzlab::runner::{self, RunSpec, ScenarioSpec};
 use hzlab::scenario::{LoadError, ScenarioSource};
 
 pub fn spec(name: &str, instances: u32) -> ScenarioSpec {
