@@ -112,15 +112,22 @@ pub enum ClientError {
         class_name: String,
         message: Option<String>,
     },
-    /// A value that could not be read back.
+    /// A value that could not be read back (the cause is in the message, not also a
+    /// `source`, which would print it twice in a chain).
     #[error("serialization: {0}")]
-    Serialization(#[from] SerializationError),
+    Serialization(SerializationError),
     /// A bad configuration or argument.
     #[error("invalid configuration: {0}")]
     Config(String),
     /// The client was shut down.
     #[error("client is shut down")]
     ShutDown,
+}
+
+impl From<SerializationError> for ClientError {
+    fn from(e: SerializationError) -> ClientError {
+        ClientError::Serialization(e)
+    }
 }
 
 impl ClientError {

@@ -84,15 +84,15 @@ pub struct Event {
 /// Why a history could not be written or read.
 #[derive(Debug, thiserror::Error)]
 pub enum HistoryError {
-    #[error("cannot write the history to {path}: {source}")]
-    Write { path: PathBuf, source: io::Error },
-    #[error("cannot read the history {path}: {source}")]
-    Read { path: PathBuf, source: io::Error },
-    #[error("{path}:{line}: not a history event: {source}")]
+    #[error("cannot write the history to {path}: {cause}")]
+    Write { path: PathBuf, cause: io::Error },
+    #[error("cannot read the history {path}: {cause}")]
+    Read { path: PathBuf, cause: io::Error },
+    #[error("{path}:{line}: not a history event: {cause}")]
     Parse {
         path: PathBuf,
         line: usize,
-        source: serde_json::Error,
+        cause: serde_json::Error,
     },
 }
 
@@ -143,7 +143,7 @@ impl HistoryWriter {
     pub fn create(path: &Path) -> Result<HistoryWriter, HistoryError> {
         let err = |source| HistoryError::Write {
             path: path.to_owned(),
-            source,
+            cause: source,
         };
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(err)?;
@@ -225,7 +225,7 @@ impl HistoryWriter {
         match s.error.take() {
             Some(source) => Err(HistoryError::Write {
                 path: self.path.clone(),
-                source,
+                cause: source,
             }),
             None => Ok(s.events),
         }
@@ -243,7 +243,7 @@ pub fn probe_write(file: &mut File) -> io::Result<()> {
 pub fn read(path: &Path) -> Result<Vec<Event>, HistoryError> {
     let file = File::open(path).map_err(|source| HistoryError::Read {
         path: path.to_owned(),
-        source,
+        cause: source,
     })?;
     read_from(path, BufReader::new(file))
 }
@@ -254,7 +254,7 @@ pub fn read_from(path: &Path, reader: impl BufRead) -> Result<Vec<Event>, Histor
     for (i, line) in reader.lines().enumerate() {
         let line = line.map_err(|source| HistoryError::Read {
             path: path.to_owned(),
-            source,
+            cause: source,
         })?;
         if line.trim().is_empty() {
             continue;
@@ -263,7 +263,7 @@ pub fn read_from(path: &Path, reader: impl BufRead) -> Result<Vec<Event>, Histor
             serde_json::from_str(&line).map_err(|source| HistoryError::Parse {
                 path: path.to_owned(),
                 line: i + 1,
-                source,
+                cause: source,
             })?,
         );
     }
@@ -1003,6 +1003,20 @@ mod tests {
         }
         assert_eq!(w.finish().unwrap(), 2003);
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_missing_directory_is_named_with_its_cause_once() {
+        let e = HistoryWriter::create(Path::new("/proc/hzlab-none/h.jsonl")).unwrap_err();
+        // What `hzlab: error: {e:#}` prints: the error and its sources.
+        let mut chain = e.to_string();
+        let mut source = std::error::Error::source(&e);
+        while let Some(s) = source {
+            chain.push_str(&format!(": {s}"));
+            source = s.source();
+        }
+        assert!(chain.contains("/proc/hzlab-none/h.jsonl"), "{chain}");
+        assert_eq!(chain.matches("os error").count(), 1, "{chain}");
     }
 
     #[test]

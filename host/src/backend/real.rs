@@ -55,11 +55,11 @@ impl RealConfig {
 /// Why the cluster could not be used.
 #[derive(Debug, thiserror::Error)]
 pub enum RealError {
-    #[error("cannot reach the Hazelcast cluster `{cluster}` at {addresses}: {source}")]
+    #[error("cannot reach the Hazelcast cluster `{cluster}` at {addresses}: {cause}")]
     Unreachable {
         cluster: String,
         addresses: String,
-        source: ClientError,
+        cause: ClientError,
     },
 }
 
@@ -103,7 +103,7 @@ impl RealCluster {
                 .map_err(|source| RealError::Unreachable {
                     cluster: config.cluster_name.clone(),
                     addresses: config.addresses.join(","),
-                    source,
+                    cause: source,
                 })?;
         Ok(RealCluster {
             inner: Arc::new(Inner {

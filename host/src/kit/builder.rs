@@ -337,7 +337,7 @@ fn find_python() -> Result<OsString, KitError> {
     }
     Err(KitError::Spawn {
         command: "python3".into(),
-        source: std::io::Error::new(std::io::ErrorKind::NotFound, "not found"),
+        cause: std::io::Error::new(std::io::ErrorKind::NotFound, "not found"),
         hint: " (Python 3 with pip is needed to install componentize-py for Python scenarios)"
             .into(),
     })
@@ -355,7 +355,7 @@ fn run(mut cmd: Command, what: &str, options: &BuildOptions) -> Result<String, K
     let mut child = cmd.spawn().map_err(|source| KitError::Spawn {
         command: what.to_owned(),
         hint: String::new(),
-        source,
+        cause: source,
     })?;
     // Read stderr on a thread so that neither pipe can fill up and block the child.
     let err_reader = child.stderr.take().map(|mut e| {
@@ -372,7 +372,7 @@ fn run(mut cmd: Command, what: &str, options: &BuildOptions) -> Result<String, K
     let status = child.wait().map_err(|source| KitError::Spawn {
         command: what.to_owned(),
         hint: String::new(),
-        source,
+        cause: source,
     })?;
     let stderr = err_reader.and_then(|t| t.join().ok()).unwrap_or_default();
     if status.success() {

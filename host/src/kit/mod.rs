@@ -47,16 +47,16 @@ pub enum KitError {
     Exists { path: PathBuf },
     #[error("{} is not a scenario project: {reason}", dir.display())]
     NotAProject { dir: PathBuf, reason: String },
-    #[error("cannot {action} {}: {source}", path.display())]
+    #[error("cannot {action} {}: {cause}", path.display())]
     Io {
         action: &'static str,
         path: PathBuf,
-        source: std::io::Error,
+        cause: std::io::Error,
     },
-    #[error("cannot run `{command}`: {source}{hint}")]
+    #[error("cannot run `{command}`: {cause}{hint}")]
     Spawn {
         command: String,
-        source: std::io::Error,
+        cause: std::io::Error,
         hint: String,
     },
     #[error("`{command}` failed ({status}){output}")]
@@ -89,7 +89,7 @@ impl KitError {
         move |source| KitError::Io {
             action,
             path,
-            source,
+            cause: source,
         }
     }
 }

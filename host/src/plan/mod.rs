@@ -37,11 +37,11 @@ pub enum PlanError {
         line: usize,
         message: String,
     },
-    #[error("{file}, line {line}: {source}")]
+    #[error("{file}, line {line}: {cause}")]
     Scenario {
         file: PathBuf,
         line: usize,
-        source: LoadError,
+        cause: LoadError,
     },
 }
 
@@ -389,7 +389,7 @@ impl Plan {
                         StepError::Scenario(source) => PlanError::Scenario {
                             file: path.to_owned(),
                             line: line_of(text, at),
-                            source,
+                            cause: source,
                         },
                     })?;
                 if steps.iter().any(|x: &Step| x.label == step.label)

@@ -8,10 +8,10 @@ use super::document::Report;
 
 /// Why a report could not be written.
 #[derive(Debug, thiserror::Error)]
-#[error("cannot write the report to {path}: {source}")]
+#[error("cannot write the report to {path}: {cause}")]
 pub struct ReportError {
     pub path: PathBuf,
-    pub source: std::io::Error,
+    pub cause: std::io::Error,
 }
 
 /// Writes `report.json`, `report.md` and `report.html` into `dir` (created if missing);
@@ -29,7 +29,7 @@ pub fn write_report_as<T: Serialize>(
 ) -> Result<Vec<PathBuf>, ReportError> {
     let err = |path: &Path| {
         let path = path.to_owned();
-        move |source| ReportError { path, source }
+        move |cause| ReportError { path, cause }
     };
     std::fs::create_dir_all(dir).map_err(err(dir))?;
     let json = serde_json::to_string_pretty(json).expect("reports always serialize") + "\n";
