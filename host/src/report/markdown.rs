@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 
 use super::document::{Report, ReportRun};
 use super::facts;
-use crate::format::num;
+use crate::format::{num, thousands};
 use crate::results::{RunResult, ScenarioResult};
 
 fn cell(s: &str) -> String {
@@ -237,6 +237,9 @@ fn queues_section(out: &mut String, r: &RunResult) {
     }
 }
 
+/// An instance column: the recorded number's name, the heading, how the number prints.
+type ExtraColumn = (&'static str, &'static str, fn(f64) -> String);
+
 pub fn scenario_section(out: &mut String, s: &ScenarioResult) {
     let _ = writeln!(
         out,
@@ -247,36 +250,63 @@ pub fn scenario_section(out: &mut String, s: &ScenarioResult) {
         verdict(s.passed())
     );
     if !s.instances.is_empty() {
-        out.push_str("| instance | status | elapsed (ms) | ops | ops/s | full | blocked (ms) | retries |\n| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |\n");
+        // Columns for the numbers the shipped scenarios record, where some instance has them.
+        let extra: Vec<ExtraColumn> = [
+            ("full", "full", num as fn(f64) -> String),
+            ("blocked-ns", "blocked (ms)", |b| num(b / 1e6)),
+            ("retries", "retries", num),
+        ]
+        .into_iter()
+        .filter(|(name, _, _)| {
+            s.instances
+                .iter()
+                .any(|i| facts::instance_number(i, name).is_some())
+        })
+        .collect();
+        let _ = writeln!(
+            out,
+            "| instance | status | elapsed (ms) | ops | ops/s |{}\n| ---: | --- | ---: | ---: | ---: |{}",
+            extra.iter().map(|(_, h, _)| format!(" {h} |")).collect::<String>(),
+            " ---: |".repeat(extra.len())
+        );
         for i in &s.instances {
-            let v = |n: &str| facts::instance_number(i, n);
             let _ = writeln!(
                 out,
-                "| {} | {} | {} | {} | {} | {} | {} | {} |",
+                "| {} | {} | {} | {} | {} |{}",
                 i.index,
                 cell(&match &i.outcome.error {
                     Some(e) => format!("{}: {e}", i.outcome.status.label()),
                     None => i.outcome.status.label().to_owned(),
                 }),
                 num(i.elapsed_ms),
-                i.ops,
+                thousands(i.ops),
                 num(i.ops_per_second().round()),
-                v("full").map(num).unwrap_or_default(),
-                v("blocked-ns").map(|b| num(b / 1e6)).unwrap_or_default(),
-                v("retries").map(num).unwrap_or_default(),
+                extra
+                    .iter()
+                    .map(|(name, _, show)| format!(
+                        " {} |",
+                        facts::instance_number(i, name)
+                            .map(show)
+                            .unwrap_or_default()
+                    ))
+                    .collect::<String>(),
             );
         }
     }
+    let figure = |v: &serde_json::Value| match v {
+        serde_json::Value::Number(n) => n.as_f64().map(num).unwrap_or_else(|| n.to_string()),
+        other => other.to_string(),
+    };
     let mut values: Vec<(String, String)> = s
         .recorded
         .values
         .iter()
-        .map(|(k, v)| (k.clone(), v.to_string()))
+        .map(|(k, v)| (k.clone(), figure(v)))
         .collect();
     values.extend(
         s.totals
             .iter()
-            .map(|(k, v)| (format!("{k} (total)"), v.to_string())),
+            .map(|(k, v)| (format!("{k} (total)"), num(*v as f64))),
     );
     if !values.is_empty() {
         out.push_str("\n| value | |\n| --- | ---: |\n");

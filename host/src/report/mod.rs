@@ -11,6 +11,8 @@ mod files;
 pub mod html;
 pub mod markdown;
 mod plan;
+#[cfg(test)]
+mod snapshots;
 pub mod summary;
 pub mod svg;
 
