@@ -82,210 +82,35 @@ pub async fn run_with_history<B: Backend>(
     let started = Instant::now();
     let info_at_start = backend.info();
     // Load everything first: a bad scenario stops the run before anything touches the cluster.
-    let mut steps = Vec::new();
-    for (step, specs) in spec.steps.iter().enumerate() {
-        let mut prepared = Vec::new();
-        for s in specs {
-            let component = engine.compile(&s.source)?;
-            let pre = engine.prepare::<B::Session>(&s.source, &component)?;
-            prepared.push(Prepared {
-                step,
-                spec: s.clone(),
-                pre,
-                shared: Arc::new(ScenarioShared {
-                    name: s.source.name(),
-                    instance_count: s.instances,
-                    recorder: Recorder::default(),
-                }),
-            });
-        }
-        steps.push(prepared);
-    }
-    let run_shared = Arc::new(RunShared {
-        args: spec.args.clone(),
-        started,
-        progress: progress.clone(),
-        echo_logs: spec.echo_logs,
-    });
-    let mut next_owner: OwnerId = 0;
-    let mut owner = || {
-        next_owner += 1;
-        next_owner
+    let steps = prepare::<B>(engine, spec)?;
+    let mut run = Run {
+        engine,
+        backend,
+        spec,
+        shared: Arc::new(RunShared {
+            args: spec.args.clone(),
+            started,
+            progress: progress.clone(),
+            echo_logs: spec.echo_logs,
+        }),
+        progress: &progress,
+        history,
+        last_owner: 0,
     };
-    let new_state = |shared: &Arc<ScenarioShared>, index, phase, owner| {
-        InstanceState::new(
-            backend.session(owner),
-            run_shared.clone(),
-            shared.clone(),
-            index,
-            phase,
-            Limits::new(&spec.limits),
-        )
-        .with_history(history.clone())
-    };
-
     let total: u32 = spec.steps.iter().flatten().map(|s| s.instances).sum();
     progress.instances_total.store(total, Ordering::Relaxed);
     let mut scenarios = Vec::new();
-    for prepared in steps.iter() {
-        // Setup, once per scenario, in order; the first failure skips the rest of the run.
-        let mut setups = Vec::new();
-        // What everything after a failed (or interrupted) setup is given instead of running.
-        let mut skip: Option<Outcome> = None;
-        for p in prepared {
-            if skip.is_none() && progress.interrupt.is_raised() {
-                skip = Some(Outcome::interrupted("not run"));
-            }
-            if let Some(outcome) = &skip {
-                setups.push(outcome.clone());
-                continue;
-            }
-            let mut store = engine.store(new_state(&p.shared, 0, Phase::Setup, owner()));
-            let outcome = call_once(
-                &p.pre,
-                &mut store,
-                Phase::Setup,
-                &spec.limits,
-                &progress.interrupt,
-            )
-            .await;
-            store.data_mut().release_locks().await;
-            if outcome.status == Status::Interrupted {
-                skip = Some(Outcome::interrupted("not run"));
-            } else if !outcome.status.is_ok() {
-                skip = Some(Outcome::skipped(format!(
-                    "setup of {} failed",
-                    p.shared.name
-                )));
-            }
-            setups.push(outcome);
-        }
-
-        // Run: instantiate every instance first, then start them together.
+    for prepared in &steps {
+        let (setups, skip) = run.setup_step(prepared).await;
         progress.stage.store(1, Ordering::Relaxed);
-        let mut instance_results: Vec<Vec<InstanceResult>> =
-            prepared.iter().map(|_| Vec::new()).collect();
-        if skip.is_none() {
-            let mut tasks = tokio::task::JoinSet::new();
-            for (si, p) in prepared.iter().enumerate() {
-                for index in 0..p.spec.instances {
-                    if progress.interrupt.is_raised() {
-                        instance_results[si].push(InstanceResult {
-                            index,
-                            outcome: Outcome::interrupted("not started"),
-                            elapsed_ms: 0.0,
-                            ops: 0,
-                            recorded: Default::default(),
-                        });
-                        continue;
-                    }
-                    let mut store = engine.store(new_state(&p.shared, index, Phase::Run, owner()));
-                    let instance = match p.pre.instantiate_async(&mut store).await {
-                        Ok(i) => Ok(i),
-                        Err(e) => Err(instantiation_failed(
-                            store.data(),
-                            e,
-                            &spec.limits,
-                            &format!("instance {index}"),
-                        )),
-                    };
-                    let limits = spec.limits;
-                    let progress = progress.clone();
-                    tasks.spawn(async move {
-                        let began = Instant::now();
-                        store.data_mut().limits = Limits::new(&limits);
-                        let outcome = match instance {
-                            Err(outcome) => outcome,
-                            Ok(instance) => {
-                                let call = instance.call_run(&mut store);
-                                let call = tokio::time::timeout(limits.time_budget, call);
-                                match progress.interrupt.or_grace(call).await {
-                                    None => Outcome::interrupted("stopped"),
-                                    Some(Err(_)) => timed_out(&limits),
-                                    Some(Ok(Ok(Ok(())))) => Outcome::ok(),
-                                    Some(Ok(Ok(Err(message)))) => Outcome {
-                                        status: Status::Failed,
-                                        error: Some(message),
-                                    },
-                                    Some(Ok(Err(e))) => classify(store.data(), e, &limits),
-                                }
-                            }
-                        };
-                        let elapsed = began.elapsed();
-                        store.data_mut().release_locks().await;
-                        progress.instances_done.fetch_add(1, Ordering::Relaxed);
-                        (si, index, outcome, elapsed, store.data().ops())
-                    });
-                }
-            }
-            while let Some(joined) = tasks.join_next().await {
-                let (si, index, outcome, elapsed, ops) = match joined {
-                    Ok(r) => r,
-                    // A panic inside the host while running an instance is a bug; keep the run.
-                    Err(e) => {
-                        eprintln!("hzlab: an instance task failed: {e}");
-                        continue;
-                    }
-                };
-                instance_results[si].push(InstanceResult {
-                    index,
-                    outcome,
-                    elapsed_ms: millis(elapsed),
-                    ops,
-                    // Filled once verify no longer reads the instances' counters.
-                    recorded: Default::default(),
-                });
-            }
-        }
+        let instances = match &skip {
+            None => run.run_step(prepared).await,
+            Some(_) => prepared.iter().map(|_| Vec::new()).collect(),
+        };
         progress.stage.store(2, Ordering::Relaxed);
         progress.instances_ended.notify_waiters();
-
-        // Verify, once per scenario.
-        for ((p, setup), mut instances) in prepared.iter().zip(setups).zip(instance_results) {
-            instances.sort_by_key(|i| i.index);
-            let verify = if let Some(outcome) = &skip {
-                outcome.clone()
-            } else if progress.interrupt.is_raised() {
-                Outcome::interrupted("not run")
-            } else {
-                let mut store = engine.store(new_state(&p.shared, 0, Phase::Verify, owner()));
-                let outcome = call_once(
-                    &p.pre,
-                    &mut store,
-                    Phase::Verify,
-                    &spec.limits,
-                    &progress.interrupt,
-                )
-                .await;
-                store.data_mut().release_locks().await;
-                outcome
-            };
-            if verify.status == Status::Failed {
-                p.shared.recorder.check(Check {
-                    name: "verify".into(),
-                    ok: false,
-                    detail: verify.error.clone().unwrap_or_default(),
-                    instance: None,
-                });
-            }
-            let (recorded, totals, checks, logs, logs_dropped) = p.shared.recorder.finish();
-            for i in &mut instances {
-                i.recorded = p.shared.recorder.take_instance(i.index);
-            }
-            scenarios.push(ScenarioResult {
-                step: p.step,
-                name: p.shared.name.clone(),
-                source: p.spec.source.origin(),
-                setup,
-                instances,
-                verify,
-                recorded,
-                totals,
-                checks,
-                logs,
-                logs_dropped,
-                latency: p.shared.recorder.latency(),
-            });
+        for ((p, setup), instances) in prepared.iter().zip(setups).zip(instances) {
+            scenarios.push(run.verify(p, setup, instances, skip.as_ref()).await);
         }
     }
     let passed = scenarios.iter().all(ScenarioResult::passed);
@@ -308,6 +133,256 @@ pub async fn run_with_history<B: Backend>(
                 .map(|p| (&*p.shared.name, p.shared.recorder.queues())),
         ),
     })
+}
+
+/// Compiles and links every scenario of every step.
+fn prepare<B: Backend>(
+    engine: &ScenarioEngine,
+    spec: &RunSpec,
+) -> Result<Vec<Vec<Prepared<B::Session>>>, LoadError> {
+    let mut steps = Vec::new();
+    for (step, specs) in spec.steps.iter().enumerate() {
+        let mut prepared = Vec::new();
+        for s in specs {
+            let component = engine.compile(&s.source)?;
+            let pre = engine.prepare::<B::Session>(&s.source, &component)?;
+            prepared.push(Prepared {
+                step,
+                spec: s.clone(),
+                pre,
+                shared: Arc::new(ScenarioShared {
+                    name: s.source.name(),
+                    instance_count: s.instances,
+                    recorder: Recorder::default(),
+                }),
+            });
+        }
+        steps.push(prepared);
+    }
+    Ok(steps)
+}
+
+/// What the phases of one run share.
+struct Run<'a, B: Backend> {
+    engine: &'a ScenarioEngine,
+    backend: &'a B,
+    spec: &'a RunSpec,
+    shared: Arc<RunShared>,
+    progress: &'a Arc<Progress>,
+    history: Option<Arc<HistoryWriter>>,
+    /// Every store gets an owner of its own (locks are per owner).
+    last_owner: OwnerId,
+}
+
+impl<B: Backend> Run<'_, B> {
+    /// A store for one call of one instance, with a lock owner of its own.
+    fn store(
+        &mut self,
+        scenario: &Arc<ScenarioShared>,
+        index: u32,
+        phase: Phase,
+    ) -> Store<InstanceState<B::Session>> {
+        self.last_owner += 1;
+        let state = InstanceState::new(
+            self.backend.session(self.last_owner),
+            self.shared.clone(),
+            scenario.clone(),
+            index,
+            phase,
+            Limits::new(&self.spec.limits),
+        )
+        .with_history(self.history.clone());
+        self.engine.store(state)
+    }
+
+    /// Calls `setup` or `verify` once, then frees the locks the call left held.
+    async fn call_once(&mut self, p: &Prepared<B::Session>, phase: Phase) -> Outcome {
+        let mut store = self.store(&p.shared, 0, phase);
+        let outcome = call_once(
+            &p.pre,
+            &mut store,
+            phase,
+            &self.spec.limits,
+            &self.progress.interrupt,
+        )
+        .await;
+        store.data_mut().release_locks().await;
+        outcome
+    }
+
+    /// Setup, once per scenario, in order. Returns each scenario's outcome and, after a
+    /// failed (or interrupted) setup, what everything after it is given instead of running.
+    async fn setup_step(
+        &mut self,
+        prepared: &[Prepared<B::Session>],
+    ) -> (Vec<Outcome>, Option<Outcome>) {
+        let mut setups = Vec::new();
+        let mut skip: Option<Outcome> = None;
+        for p in prepared {
+            if skip.is_none() && self.progress.interrupt.is_raised() {
+                skip = Some(Outcome::interrupted("not run"));
+            }
+            if let Some(outcome) = &skip {
+                setups.push(outcome.clone());
+                continue;
+            }
+            let outcome = self.call_once(p, Phase::Setup).await;
+            if outcome.status == Status::Interrupted {
+                skip = Some(Outcome::interrupted("not run"));
+            } else if !outcome.status.is_ok() {
+                skip = Some(Outcome::skipped(format!(
+                    "setup of {} failed",
+                    p.shared.name
+                )));
+            }
+            setups.push(outcome);
+        }
+        (setups, skip)
+    }
+
+    /// Run: instantiates every instance of the step first, then runs them together; each
+    /// scenario's instance results (in the order they ended).
+    async fn run_step(&mut self, prepared: &[Prepared<B::Session>]) -> Vec<Vec<InstanceResult>> {
+        let mut results: Vec<Vec<InstanceResult>> = prepared.iter().map(|_| Vec::new()).collect();
+        let mut tasks = tokio::task::JoinSet::new();
+        for (si, p) in prepared.iter().enumerate() {
+            for index in 0..p.spec.instances {
+                if self.progress.interrupt.is_raised() {
+                    results[si].push(InstanceResult {
+                        index,
+                        outcome: Outcome::interrupted("not started"),
+                        elapsed_ms: 0.0,
+                        ops: 0,
+                        recorded: Default::default(),
+                    });
+                    continue;
+                }
+                let mut store = self.store(&p.shared, index, Phase::Run);
+                let instance = match p.pre.instantiate_async(&mut store).await {
+                    Ok(i) => Ok(i),
+                    Err(e) => Err(instantiation_failed(
+                        store.data(),
+                        e,
+                        &self.spec.limits,
+                        &format!("instance {index}"),
+                    )),
+                };
+                let limits = self.spec.limits;
+                let progress = self.progress.clone();
+                tasks.spawn(async move {
+                    let (outcome, elapsed, ops) =
+                        run_instance(store, instance, limits, &progress).await;
+                    (si, index, outcome, elapsed, ops)
+                });
+            }
+        }
+        while let Some(joined) = tasks.join_next().await {
+            let (si, index, outcome, elapsed, ops) = match joined {
+                Ok(r) => r,
+                // A panic inside the host while running an instance is a bug; keep the run.
+                Err(e) => {
+                    eprintln!("hzlab: an instance task failed: {e}");
+                    continue;
+                }
+            };
+            results[si].push(InstanceResult {
+                index,
+                outcome,
+                elapsed_ms: millis(elapsed),
+                ops,
+                // Filled once verify no longer reads the instances' counters.
+                recorded: Default::default(),
+            });
+        }
+        results
+    }
+
+    /// Verify, once per scenario, then the scenario's result with everything it recorded.
+    async fn verify(
+        &mut self,
+        p: &Prepared<B::Session>,
+        setup: Outcome,
+        mut instances: Vec<InstanceResult>,
+        skip: Option<&Outcome>,
+    ) -> ScenarioResult {
+        instances.sort_by_key(|i| i.index);
+        let verify = if let Some(outcome) = skip {
+            outcome.clone()
+        } else if self.progress.interrupt.is_raised() {
+            Outcome::interrupted("not run")
+        } else {
+            self.call_once(p, Phase::Verify).await
+        };
+        if verify.status == Status::Failed {
+            p.shared.recorder.check(Check {
+                name: "verify".into(),
+                ok: false,
+                detail: verify.error.clone().unwrap_or_default(),
+                instance: None,
+            });
+        }
+        let (recorded, totals, checks, logs, logs_dropped) = p.shared.recorder.finish();
+        for i in &mut instances {
+            i.recorded = p.shared.recorder.take_instance(i.index);
+        }
+        ScenarioResult {
+            step: p.step,
+            name: p.shared.name.clone(),
+            source: p.spec.source.origin(),
+            setup,
+            instances,
+            verify,
+            recorded,
+            totals,
+            checks,
+            logs,
+            logs_dropped,
+            latency: p.shared.recorder.latency(),
+        }
+    }
+}
+
+/// Runs one instance's `run` within its time budget (its clock starts now, after every
+/// instance of the step was instantiated); its outcome, time and operation count.
+async fn run_instance<S: crate::backend::Session>(
+    mut store: Store<InstanceState<S>>,
+    instance: Result<crate::bindings::Scenario, Outcome>,
+    limits: InstanceLimits,
+    progress: &Progress,
+) -> (Outcome, std::time::Duration, u64) {
+    let began = Instant::now();
+    store.data_mut().limits = Limits::new(&limits);
+    let outcome = match instance {
+        Err(outcome) => outcome,
+        Ok(instance) => {
+            let call = instance.call_run(&mut store);
+            let result = progress
+                .interrupt
+                .or_grace(tokio::time::timeout(limits.time_budget, call))
+                .await;
+            match result {
+                None => Outcome::interrupted("stopped"),
+                Some(Err(_)) => timed_out(&limits),
+                Some(Ok(Ok(returned))) => returned_outcome(returned),
+                Some(Ok(Err(e))) => classify(store.data(), e, &limits),
+            }
+        }
+    };
+    let elapsed = began.elapsed();
+    store.data_mut().release_locks().await;
+    progress.instances_done.fetch_add(1, Ordering::Relaxed);
+    (outcome, elapsed, store.data().ops())
+}
+
+/// What a phase that returned says: ok, or failed with the guest's message.
+fn returned_outcome(returned: Result<(), String>) -> Outcome {
+    match returned {
+        Ok(()) => Outcome::ok(),
+        Err(message) => Outcome {
+            status: Status::Failed,
+            error: Some(message),
+        },
+    }
 }
 
 /// Where a once-only phase call failed.
@@ -342,11 +417,7 @@ async fn call_once<S: crate::backend::Session>(
     match result {
         None => Outcome::interrupted("stopped"),
         Some(Err(_)) => timed_out(limits),
-        Some(Ok(Ok(Ok(())))) => Outcome::ok(),
-        Some(Ok(Ok(Err(message)))) => Outcome {
-            status: Status::Failed,
-            error: Some(message),
-        },
+        Some(Ok(Ok(returned))) => returned_outcome(returned),
         Some(Ok(Err(CallError::Call(e)))) => classify(store.data(), e, limits),
         Some(Ok(Err(CallError::Instantiate(e)))) => {
             let what = format!(
