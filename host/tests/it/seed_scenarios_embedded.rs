@@ -1,8 +1,6 @@
 //! The seed lab's scenarios, run as real components through the host on the embedded cluster.
 
-mod common;
-
-use common::{scenario, spec, value, Run};
+use crate::common::{scenario, spec, value, Run};
 use hzlab::results::Status;
 
 #[test]
@@ -155,7 +153,7 @@ fn run_with_history(
     let engine = hzlab::engine::ScenarioEngine::new().unwrap();
     let spec = RunSpec {
         steps,
-        args: common::args(args),
+        args: crate::common::args(args),
         limits: hzlab::engine::InstanceLimits {
             time_budget: budget,
             ..Default::default()

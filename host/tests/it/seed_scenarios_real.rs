@@ -1,11 +1,9 @@
 //! The seed scenarios through the real backend, on local Hazelcast members started by the
 //! test (loopback only, a cluster name and free ports of its own, stopped at the end).
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::{args, scenario, spec, value};
+use crate::common::{args, scenario, spec, value};
 use hazelcast_client::local::{LocalCluster, LocalClusterConfig};
 use hzlab::backend::real::{RealCluster, RealConfig};
 use hzlab::engine::{InstanceLimits, ScenarioEngine};

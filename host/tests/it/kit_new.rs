@@ -1,9 +1,7 @@
 //! `hzlab new` + `hzlab build` + `hzlab run`, as a new user follows the README: the commands
 //! of its "Write a scenario" section, run with the built binary in an empty directory.
 
-mod kit_support;
-
-use kit_support::{hzlab, repo, scratch, stderr, stdout};
+use crate::kit_support::{hzlab, repo, scratch, stderr, stdout};
 
 fn readme() -> String {
     std::fs::read_to_string(repo().join("README.md")).unwrap()

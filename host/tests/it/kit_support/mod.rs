@@ -1,8 +1,6 @@
 //! Helpers for the kit tests (`hzlab new`, `build`, `inspect`): the built binary, a scratch
 //! directory under the target directory, and caches that keep reruns fast.
 
-#![allow(dead_code)]
-
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 

@@ -1,10 +1,8 @@
 //! Bad and hostile guests: each gets a clear error or a per-instance failure, never a hang.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::{scenario, spec, test_guest, Run};
+use crate::common::{scenario, spec, test_guest, Run};
 use hzlab::engine::InstanceLimits;
 use hzlab::results::Status;
 use hzlab::scenario::{LoadError, ScenarioSource};

@@ -1,7 +1,5 @@
 //! Helpers for the host's integration tests: run scenarios on an embedded cluster.
 
-#![allow(dead_code)]
-
 pub mod cluster;
 
 use std::sync::Arc;

@@ -5,15 +5,12 @@
 //! Building a Python component takes a while, so it is built once and cached by source hash
 //! under the target directory.
 
-mod common;
-mod kit_support;
-
 use std::path::PathBuf;
 
-use common::{scenario, spec, value, Run};
+use crate::common::{scenario, spec, value, Run};
+use crate::kit_support::{cache_dir, hzlab, repo, source_hash, stderr};
 use hzlab::runner::ScenarioSpec;
 use hzlab::scenario::ScenarioSource;
-use kit_support::{cache_dir, hzlab, repo, source_hash, stderr};
 
 /// The Python optimistic scenario's component, built with `hzlab build` unless cached.
 fn python_optimistic() -> PathBuf {
@@ -106,7 +103,7 @@ fn the_python_template_builds_as_the_readme_says() {
         .map(|l| l.split_whitespace().collect())
         .collect();
     assert_eq!(steps.len(), 3, "{steps:?}");
-    let dir = kit_support::scratch("readme-python");
+    let dir = crate::kit_support::scratch("readme-python");
     // `new` and `build`; running a Python component is what the test above does.
     for step in &steps[..2] {
         assert_eq!(step[0], "hzlab");

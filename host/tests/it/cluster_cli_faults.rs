@@ -5,13 +5,11 @@
 //! has run, and `down` names what it stopped. A guard kills whatever carries the cluster's
 //! mark if a test fails.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use common::cluster::{exited, member_pids_under, send, Guard};
+use crate::common::cluster::{exited, member_pids_under, send, Guard};
 use rustix::process::Signal;
 
 /// A fresh absolute root for run directories, and its name relative to its parent.

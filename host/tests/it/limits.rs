@@ -5,13 +5,11 @@
 //! The one in-process test here measures this process's peak RSS, so every other test in
 //! this file runs `hzlab` as a child process (whose memory is not this process's).
 
-mod common;
-
 use std::path::PathBuf;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-use common::{scenario, test_guest, Run};
+use crate::common::{scenario, test_guest, Run};
 use hzlab::limits::DEFAULT_HOST_CAP;
 use hzlab::results::Status;
 

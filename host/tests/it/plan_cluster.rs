@@ -4,12 +4,10 @@
 //! and the same members seen as a cluster hzlab did not start (faults refused with exit 3,
 //! the other cases still run). A guard stops the members if the test fails.
 
-mod common;
-
 use std::path::Path;
 use std::process::{Command, Output};
 
-use common::cluster::{hzlab_cluster as cluster, Guard};
+use crate::common::cluster::{hzlab_cluster as cluster, Guard};
 
 /// `hzlab run ARGS` with `clusters` as the clusters directory.
 fn run(clusters: &Path, args: &[&str]) -> Output {

@@ -1,11 +1,9 @@
 //! `hzlab inspect`: shows what a component targets; rejects (exit 2) components that import
 //! WASI filesystem or sockets or another world, and files that are not scenario components.
 
-mod kit_support;
-
+use crate::kit_support::{hzlab, scratch, stderr, stdout};
 use hzlab::kit::inspect;
 use hzlab::scenario::LoadError;
-use kit_support::{hzlab, scratch, stderr, stdout};
 
 /// A component with the scenario's exports that also imports `import` (an empty instance).
 fn component_importing(import: &str) -> Vec<u8> {

@@ -2,12 +2,10 @@
 //! shells: up, status, kill (abrupt), status again (matching the members' own numbers),
 //! start, bad input, down (no process left). A guard kills the members if the test fails.
 
-mod common;
-
 use std::path::Path;
 use std::process::{Command, Output};
 
-use common::cluster::{hzlab_cluster as hzlab, Guard};
+use crate::common::cluster::{hzlab_cluster as hzlab, Guard};
 
 fn ok(out: Output) -> String {
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
@@ -145,7 +143,7 @@ fn up_status_kill_start_down_from_separate_processes() {
     assert_eq!(e.iter().map(|x| x.1).sum::<u64>(), 1000);
     assert_eq!(e.iter().map(|x| x.2).sum::<u64>(), 1000);
     let pid = doc["members"][1]["pid"].as_u64().unwrap();
-    common::cluster::send(pid as u32, rustix::process::Signal::KILL);
+    crate::common::cluster::send(pid as u32, rustix::process::Signal::KILL);
     std::thread::sleep(std::time::Duration::from_millis(500));
     let out = hzlab(&dir, &name, &["status"]);
     assert!(
