@@ -1,4 +1,4 @@
-//! Messages declared once: the [`messages!`](crate::protocol::declare::messages) macro turns
+//! Messages declared once: the crate's `messages!` macro turns
 //! a declaration in the protocol definitions' terms (message id, retryable, partition
 //! source, request and response fields in the definition's order) into a request struct,
 //! its message-type constant and an [`Operation`] implementation: encoder, response decoder,
@@ -32,7 +32,8 @@ pub trait Operation {
     /// The response's message type.
     const RESPONSE_TYPE: i32 = Self::MESSAGE_TYPE + 1;
     const RETRYABLE: bool = Self::DECLARATION.retryable;
-    /// What the response decodes to: `()` without fields, the field's type with one.
+    /// What the response decodes to: `()` without fields, the field's type with one
+    /// (`Option` of it for a field newer than the message).
     type Response;
 
     fn encode(&self) -> ClientMessage;
