@@ -17,7 +17,8 @@ use crate::connection::{Connection, ConnectionEvent, ConnectionSettings};
 use crate::error::ClientError;
 use crate::invocation::{invoke, invoke_traced, Request, Traced, Wait};
 use crate::protocol::client::{self as client_codec, AuthRequest, ClusterViewEvent};
-use crate::protocol::dynamic_config::{self, MapConfig, QueueConfig};
+use crate::protocol::dynamic_config::{MapConfig, QueueConfig};
+use crate::protocol::Operation;
 use crate::proxy::{Map, Queue};
 use crate::serialization::{Data, Value};
 
@@ -234,11 +235,10 @@ impl Client {
     /// Adds a map configuration at run time (applies to maps of that name not yet created).
     pub async fn add_map_config(&self, config: MapConfig) -> Result<(), ClientError> {
         self.invoke(Request {
-            op: "add map config",
-            msg: dynamic_config::encode_add_map_config(&config),
-            partition: None,
+            // Sent again after an unknown outcome, although DynamicConfig.yaml does not
+            // declare it retryable: a member that has the same config already accepts it.
             retryable: true,
-            wait: Wait::Normal,
+            ..self.request("add map config", &config.request(), Wait::Normal)
         })
         .await
         .map(|_| ())
@@ -247,11 +247,9 @@ impl Client {
     /// Adds a queue configuration at run time (max size, backup counts).
     pub async fn add_queue_config(&self, config: QueueConfig) -> Result<(), ClientError> {
         self.invoke(Request {
-            op: "add queue config",
-            msg: dynamic_config::encode_add_queue_config(&config),
-            partition: None,
+            // As for maps: the same config added twice is accepted.
             retryable: true,
-            wait: Wait::Normal,
+            ..self.request("add queue config", &config.request(), Wait::Normal)
         })
         .await
         .map(|_| ())
@@ -264,13 +262,11 @@ impl Client {
             .lock()
             .unwrap()
             .remove(&(service_name.to_owned(), name.to_owned()));
-        self.invoke(Request {
-            op: "destroy proxy",
-            msg: client_codec::encode_destroy_proxy(name, service_name),
-            partition: None,
-            retryable: false,
-            wait: Wait::Normal,
-        })
+        self.invoke(self.request(
+            "destroy proxy",
+            &client_codec::DestroyProxy { name, service_name },
+            Wait::Normal,
+        ))
         .await
         .map(|_| ())
     }
@@ -285,12 +281,14 @@ impl Client {
     ) -> Result<(), ClientError> {
         cell.get_or_try_init(|| async {
             self.invoke(Request {
-                op: "create proxy",
-                msg: client_codec::encode_create_proxy(name, service_name),
-                partition: None,
-                // Creating an existing proxy is a no-op on members: safe to send again.
+                // Creating an existing proxy is a no-op on members: safe to send again,
+                // although Client.yaml does not declare it retryable.
                 retryable: true,
-                wait: Wait::Normal,
+                ..self.request(
+                    "create proxy",
+                    &client_codec::CreateProxy { name, service_name },
+                    Wait::Normal,
+                )
             })
             .await
             .map(|_| ())
@@ -307,6 +305,16 @@ impl Client {
             .entry((service_name.to_owned(), name.to_owned()))
             .or_default()
             .clone()
+    }
+
+    /// The request for a declared message, with its flags and the partition of its key.
+    pub(crate) fn request<O: Operation>(
+        &self,
+        op: &'static str,
+        message: &O,
+        wait: Wait,
+    ) -> Request {
+        Request::declared(op, message, self.partition_count(), wait)
     }
 
     pub(crate) fn next_reference_id(&self) -> i64 {
@@ -450,7 +458,7 @@ impl Inner {
         .await?;
         if self.config.smart_routing && self.config.backup_ack_to_client {
             // Backups acknowledge to the client only where it listens for them.
-            if let Ok((_, rx)) = conn.call(client_codec::encode_local_backup_listener()) {
+            if let Ok((_, rx)) = conn.call(client_codec::LocalBackupListener {}.encode()) {
                 if let Ok(Ok(Ok(msg))) = tokio::time::timeout(self.config.connect_timeout, rx).await
                 {
                     if !msg.is_error() {
@@ -555,7 +563,7 @@ impl Inner {
                 },
             }
         };
-        let Ok((_, rx)) = conn.call(client_codec::encode_add_cluster_view_listener()) else {
+        let Ok((_, rx)) = conn.call(client_codec::AddClusterViewListener {}.encode()) else {
             return;
         };
         if let Ok(Ok(Ok(msg))) = tokio::time::timeout(self.config.connect_timeout, rx).await {

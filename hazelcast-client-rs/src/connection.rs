@@ -20,6 +20,7 @@ use crate::codec::{
 };
 use crate::error::ClientError;
 use crate::protocol::client::{self as client_codec, auth_status, AuthRequest, AuthResponse};
+use crate::protocol::Operation;
 
 /// The protocol preamble a client sends first.
 pub const PREAMBLE: &[u8; 3] = b"CP2";
@@ -401,7 +402,7 @@ impl Connection {
                 }
                 if now.saturating_sub(wrote) > settings.heartbeat_interval.as_millis() as u64 {
                     // The answer only refreshes the read time; nobody waits for it.
-                    let _ = conn.call(client_codec::encode_ping());
+                    let _ = conn.call(client_codec::Ping {}.encode());
                 }
             }
         });

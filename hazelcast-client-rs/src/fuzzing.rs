@@ -7,7 +7,7 @@ use crate::codec::builtin;
 use crate::codec::frame::{decode_frame, decode_frames};
 use crate::codec::{ClientMessage, MessageAssembler};
 use crate::error::ClientError;
-use crate::protocol::{self, client as client_codec};
+use crate::protocol::{self, client as client_codec, map, Operation};
 
 /// Wire bytes as a connection reads them: frames decoded from a growing buffer (also cut
 /// short: a frame split across reads), assembled into messages, each message then decoded
@@ -76,6 +76,9 @@ pub fn message(msg: &ClientMessage) {
     let _ = protocol::decode_void(msg);
     let _ = protocol::decode_bool(msg);
     let _ = protocol::decode_i32(msg);
+    // A field newer than its message, and a fixed-size UUID.
+    let _ = map::Delete::decode_response(msg);
+    let _ = client_codec::LocalBackupListener::decode_response(msg);
     if let Ok(Some(data)) = protocol::decode_nullable_data(msg) {
         let _ = data.type_id();
         let _ = data.partition_hash();

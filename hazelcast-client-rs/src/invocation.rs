@@ -25,6 +25,7 @@ use crate::client::Inner;
 use crate::codec::builtin::error_holders;
 use crate::codec::ClientMessage;
 use crate::error::{codes, ClientError};
+use crate::protocol::Operation;
 
 /// How long a call may wait for its answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,6 +50,25 @@ pub(crate) struct Request {
     /// Safe to send again after the connection closed with the request pending.
     pub retryable: bool,
     pub wait: Wait,
+}
+
+impl Request {
+    /// The request for a declared message: encoded, with the declaration's retryable flag
+    /// and the partition of its key field (for a cluster of `partition_count` partitions).
+    pub fn declared<O: Operation>(
+        op: &'static str,
+        message: &O,
+        partition_count: u32,
+        wait: Wait,
+    ) -> Request {
+        Request {
+            op,
+            msg: message.encode(),
+            partition: message.partition().id(partition_count),
+            retryable: O::RETRYABLE,
+            wait,
+        }
+    }
 }
 
 pub(crate) async fn invoke(inner: &Inner, req: Request) -> Result<ClientMessage, ClientError> {

@@ -1,18 +1,70 @@
 //! The Client service (id 0): authentication, cluster view, proxies, ping.
 
-use super::message_type;
-use crate::codec::builtin::{self, event_fixed, response_fixed, RequestBuilder};
+use super::declare::{messages, Operation};
+use crate::codec::builtin::{self, event_fixed, response_fixed};
 use crate::codec::{Address, ClientMessage, CodecError, MemberInfo, Uuid};
 
-const SERVICE: i32 = 0;
-pub const AUTHENTICATION: i32 = message_type(SERVICE, 1);
-pub const ADD_CLUSTER_VIEW_LISTENER: i32 = message_type(SERVICE, 3);
+messages! {
+    service 0 "Client";
+
+    /// Authentication. Its response is decoded by hand: what it holds depends on the status
+    /// and on the member's protocol version ([`decode_authentication`]).
+    0x01 "authentication" => Authentication<'a> as AUTHENTICATION {
+        retryable: true,
+        partition: none,
+        request {
+            cluster_name: &'a str,
+            username: Option<&'a str>,
+            password: Option<&'a str>,
+            uuid: Option<Uuid>,
+            client_type: &'a str,
+            serialization_version: u8,
+            client_hazelcast_version: &'a str,
+            client_name: &'a str,
+            labels: &'a [String],
+            /// Since protocol 2.8.
+            routing_mode: u8,
+            /// Since protocol 2.8.
+            cp_direct_to_leader_routing: bool,
+        }
+        response custom(AuthResponse, decode_authentication)
+    }
+    /// Subscribes to member list and partition table events ([`decode_cluster_view_event`]).
+    0x03 "addClusterViewListener" => AddClusterViewListener as ADD_CLUSTER_VIEW_LISTENER {
+        retryable: false,
+        partition: none,
+        request {}
+        response {}
+    }
+    0x04 "createProxy" => CreateProxy<'a> as CREATE_PROXY {
+        retryable: false,
+        partition: none,
+        request { name: &'a str, service_name: &'a str }
+        response {}
+    }
+    0x05 "destroyProxy" => DestroyProxy<'a> as DESTROY_PROXY {
+        retryable: false,
+        partition: none,
+        request { name: &'a str, service_name: &'a str }
+        response {}
+    }
+    0x0B "ping" => Ping as PING {
+        retryable: true,
+        partition: none,
+        request {}
+        response {}
+    }
+    /// Subscribes to backup acknowledgements sent to the client ([`decode_backup_event`]).
+    0x0F "localBackupListener" => LocalBackupListener as LOCAL_BACKUP_LISTENER {
+        retryable: false,
+        partition: none,
+        request {}
+        response { response: Option<Uuid> }
+    }
+}
+
 pub const EVENT_MEMBERS_VIEW: i32 = ADD_CLUSTER_VIEW_LISTENER + 2;
 pub const EVENT_PARTITIONS_VIEW: i32 = ADD_CLUSTER_VIEW_LISTENER + 3;
-pub const CREATE_PROXY: i32 = message_type(SERVICE, 4);
-pub const DESTROY_PROXY: i32 = message_type(SERVICE, 5);
-pub const PING: i32 = message_type(SERVICE, 11);
-pub const LOCAL_BACKUP_LISTENER: i32 = message_type(SERVICE, 15);
 pub const EVENT_BACKUP: i32 = LOCAL_BACKUP_LISTENER + 2;
 
 /// Routing mode sent on authentication: the client connects to all members.
@@ -33,19 +85,20 @@ pub struct AuthRequest<'a> {
 }
 
 pub fn encode_authentication(a: &AuthRequest<'_>) -> ClientMessage {
-    RequestBuilder::new(AUTHENTICATION)
-        .fixed_uuid(Some(a.client_uuid))
-        .fixed_u8(1) // serialization version
-        .fixed_u8(ROUTING_ALL_MEMBERS)
-        .fixed_bool(false) // CP direct-to-leader routing
-        .string(a.cluster_name)
-        .null() // username
-        .null() // password
-        .string(a.client_type)
-        .string(a.client_version)
-        .string(a.client_name)
-        .string_list(a.labels)
-        .build()
+    Authentication {
+        cluster_name: a.cluster_name,
+        username: None,
+        password: None,
+        uuid: Some(a.client_uuid),
+        client_type: a.client_type,
+        serialization_version: 1,
+        client_hazelcast_version: a.client_version,
+        client_name: a.client_name,
+        labels: a.labels,
+        routing_mode: ROUTING_ALL_MEMBERS,
+        cp_direct_to_leader_routing: false,
+    }
+    .encode()
 }
 
 /// Authentication status codes.
@@ -121,10 +174,6 @@ pub fn decode_authentication(msg: &ClientMessage) -> Result<AuthResponse, CodecE
     Ok(resp)
 }
 
-pub fn encode_add_cluster_view_listener() -> ClientMessage {
-    RequestBuilder::new(ADD_CLUSTER_VIEW_LISTENER).build()
-}
-
 /// An event of the cluster view listener.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ClusterViewEvent {
@@ -159,28 +208,6 @@ pub fn decode_cluster_view_event(
         }
         _ => Ok(None),
     }
-}
-
-pub fn encode_create_proxy(name: &str, service_name: &str) -> ClientMessage {
-    RequestBuilder::new(CREATE_PROXY)
-        .string(name)
-        .string(service_name)
-        .build()
-}
-
-pub fn encode_destroy_proxy(name: &str, service_name: &str) -> ClientMessage {
-    RequestBuilder::new(DESTROY_PROXY)
-        .string(name)
-        .string(service_name)
-        .build()
-}
-
-pub fn encode_ping() -> ClientMessage {
-    RequestBuilder::new(PING).build()
-}
-
-pub fn encode_local_backup_listener() -> ClientMessage {
-    RequestBuilder::new(LOCAL_BACKUP_LISTENER).build()
 }
 
 /// The correlation id a backup acknowledgement event is for.

@@ -3,13 +3,179 @@
 //! Parameters not exposed here are sent with the defaults of the member's own config
 //! classes, so a config added here equals one written in XML with the same settings.
 
-use super::message_type;
+use super::declare::{messages, NotSent, RequestField, VarField};
 use crate::codec::builtin::RequestBuilder;
-use crate::codec::ClientMessage;
+use crate::codec::Frame;
+use crate::serialization::Data;
 
-const SERVICE: i32 = 27;
-pub const ADD_QUEUE_CONFIG: i32 = message_type(SERVICE, 11);
-pub const ADD_MAP_CONFIG: i32 = message_type(SERVICE, 12);
+messages! {
+    service 27 "DynamicConfig";
+
+    0x0B "addQueueConfig" => AddQueueConfig<'a> as ADD_QUEUE_CONFIG {
+        retryable: false,
+        partition: none,
+        request {
+            name: &'a str,
+            listener_configs: Option<ListenerConfigHolders>,
+            backup_count: i32,
+            async_backup_count: i32,
+            /// 0: unbounded (Integer.MAX_VALUE on the member).
+            max_size: i32,
+            /// Seconds; -1: an empty queue is never destroyed.
+            empty_queue_ttl: i32,
+            statistics_enabled: bool,
+            split_brain_protection_name: Option<&'a str>,
+            queue_store_config: Option<QueueStoreConfigHolder>,
+            merge_policy: &'a str,
+            merge_batch_size: i32,
+            /// Since protocol 2.1.
+            priority_comparator_class_name: Option<&'a str>,
+            /// Since protocol 2.7.
+            user_code_namespace: Option<&'a str>,
+        }
+        response {}
+    }
+    0x0C "addMapConfig" => AddMapConfig<'a> as ADD_MAP_CONFIG {
+        retryable: false,
+        partition: none,
+        request {
+            name: &'a str,
+            backup_count: i32,
+            async_backup_count: i32,
+            time_to_live_seconds: i32,
+            max_idle_seconds: i32,
+            eviction_config: Option<EvictionConfigHolder>,
+            read_backup_data: bool,
+            cache_deserialized_values: &'a str,
+            merge_policy: &'a str,
+            merge_batch_size: i32,
+            in_memory_format: &'a str,
+            listener_configs: Option<ListenerConfigHolders>,
+            partition_lost_listener_configs: Option<ListenerConfigHolders>,
+            statistics_enabled: bool,
+            split_brain_protection_name: Option<&'a str>,
+            map_store_config: Option<MapStoreConfigHolder>,
+            near_cache_config: Option<NearCacheConfigHolder>,
+            wan_replication_ref: Option<WanReplicationRef>,
+            index_configs: Option<IndexConfigs>,
+            attribute_configs: Option<AttributeConfigs>,
+            query_cache_configs: Option<QueryCacheConfigHolders>,
+            partitioning_strategy_class_name: Option<&'a str>,
+            partitioning_strategy_implementation: Option<&'a Data>,
+            hot_restart_config: Option<HotRestartConfig>,
+            event_journal_config: Option<EventJournalConfig>,
+            merkle_tree_config: Option<MerkleTreeConfig>,
+            /// 0: CREATE_ON_UPDATE.
+            metadata_policy: i32,
+            /// Since protocol 2.2.
+            per_entry_stats_enabled: bool,
+            /// Since protocol 2.5.
+            data_persistence_config: DataPersistenceConfig,
+            /// Since protocol 2.5.
+            tiered_store_config: TieredStoreConfig,
+            /// Since protocol 2.6.
+            partitioning_attribute_configs: Option<PartitioningAttributeConfigs>,
+            /// Since protocol 2.7.
+            user_code_namespace: Option<&'a str>,
+        }
+        response {}
+    }
+}
+
+// Types of the protocol this client only sends as null.
+pub type ListenerConfigHolders = NotSent;
+pub type QueueStoreConfigHolder = NotSent;
+pub type EvictionConfigHolder = NotSent;
+pub type MapStoreConfigHolder = NotSent;
+pub type NearCacheConfigHolder = NotSent;
+pub type WanReplicationRef = NotSent;
+pub type IndexConfigs = NotSent;
+pub type AttributeConfigs = NotSent;
+pub type QueryCacheConfigHolders = NotSent;
+pub type HotRestartConfig = NotSent;
+pub type EventJournalConfig = NotSent;
+pub type MerkleTreeConfig = NotSent;
+pub type PartitioningAttributeConfigs = NotSent;
+
+/// The protocol's `DataPersistenceConfig` structure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DataPersistenceConfig {
+    pub enabled: bool,
+    pub fsync: bool,
+}
+
+/// The protocol's `Capacity` structure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Capacity {
+    pub value: i64,
+    /// `MemoryUnit` ordinal: 0 bytes, 1 kilobytes, 2 megabytes, 3 gigabytes.
+    pub unit: i32,
+}
+
+/// The protocol's `MemoryTierConfig` structure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MemoryTierConfig {
+    pub capacity: Capacity,
+}
+
+/// The protocol's `DiskTierConfig` structure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DiskTierConfig<'a> {
+    pub enabled: bool,
+    pub device_name: &'a str,
+}
+
+/// The protocol's `TieredStoreConfig` structure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TieredStoreConfig {
+    pub enabled: bool,
+    pub memory_tier_config: MemoryTierConfig,
+    pub disk_tier_config: DiskTierConfig<'static>,
+}
+
+// A structure is sent as a begin frame, a frame of its fixed-size fields (when it has
+// any), its variable-size fields, and an end frame.
+
+impl RequestField for DataPersistenceConfig {
+    fn put_frames(&self, b: RequestBuilder) -> RequestBuilder {
+        b.begin()
+            .frame(Frame::new(0, vec![self.enabled as u8, self.fsync as u8]))
+            .end()
+    }
+}
+impl VarField for DataPersistenceConfig {}
+
+impl RequestField for Capacity {
+    fn put_frames(&self, b: RequestBuilder) -> RequestBuilder {
+        let mut fixed = self.value.to_le_bytes().to_vec();
+        fixed.extend_from_slice(&self.unit.to_le_bytes());
+        b.begin().frame(Frame::new(0, fixed)).end()
+    }
+}
+
+impl RequestField for MemoryTierConfig {
+    fn put_frames(&self, b: RequestBuilder) -> RequestBuilder {
+        self.capacity.put_frames(b.begin()).end()
+    }
+}
+
+impl RequestField for DiskTierConfig<'_> {
+    fn put_frames(&self, b: RequestBuilder) -> RequestBuilder {
+        b.begin()
+            .frame(Frame::new(0, vec![self.enabled as u8]))
+            .string(self.device_name)
+            .end()
+    }
+}
+
+impl RequestField for TieredStoreConfig {
+    fn put_frames(&self, b: RequestBuilder) -> RequestBuilder {
+        let b = b.begin().frame(Frame::new(0, vec![self.enabled as u8]));
+        let b = self.memory_tier_config.put_frames(b);
+        self.disk_tier_config.put_frames(b).end()
+    }
+}
+impl VarField for TieredStoreConfig {}
 
 const MERGE_POLICY: &str = "com.hazelcast.spi.merge.PutIfAbsentMergePolicy";
 const MERGE_BATCH_SIZE: i32 = 100;
@@ -53,76 +219,78 @@ impl QueueConfig {
     }
 }
 
-pub fn encode_add_map_config(c: &MapConfig) -> ClientMessage {
-    RequestBuilder::new(ADD_MAP_CONFIG)
-        .fixed_i32(c.backup_count)
-        .fixed_i32(c.async_backup_count)
-        .fixed_i32(0) // time to live seconds
-        .fixed_i32(0) // max idle seconds
-        .fixed_bool(false) // read backup data
-        .fixed_i32(MERGE_BATCH_SIZE)
-        .fixed_bool(true) // statistics enabled
-        .fixed_i32(0) // metadata policy: CREATE_ON_UPDATE
-        .fixed_bool(false) // per-entry stats
-        .string(&c.name)
-        .null() // eviction config: default
-        .string("INDEX_ONLY") // cache deserialized values
-        .string(MERGE_POLICY)
-        .string("BINARY") // in-memory format
-        .null() // listener configs
-        .null() // partition lost listener configs
-        .null() // split-brain protection name
-        .null() // map store config
-        .null() // near cache config
-        .null() // WAN replication ref
-        .null() // index configs
-        .null() // attribute configs
-        .null() // query cache configs
-        .null() // partitioning strategy class name
-        .null() // partitioning strategy implementation
-        .null() // hot restart config
-        .null() // event journal config
-        .null() // merkle tree config
-        // Data persistence config: disabled, no fsync.
-        .begin()
-        .frame(crate::codec::Frame::new(0, vec![0, 0]))
-        .end()
-        // Tiered store config: disabled; memory tier 256 MB; disk tier disabled.
-        .begin()
-        .frame(crate::codec::Frame::new(0, vec![0]))
-        .begin()
-        .begin()
-        .frame(crate::codec::Frame::new(0, {
-            let mut b = 256i64.to_le_bytes().to_vec();
-            b.extend_from_slice(&2i32.to_le_bytes()); // MemoryUnit.MEGABYTES
-            b
-        }))
-        .end()
-        .end()
-        .begin()
-        .frame(crate::codec::Frame::new(0, vec![0]))
-        .string("default-tiered-store-device")
-        .end()
-        .end()
-        .null() // partitioning attribute configs
-        .null() // user code namespace
-        .build()
+impl MapConfig {
+    /// The request adding this configuration; what it does not set is the member's default.
+    pub fn request(&self) -> AddMapConfig<'_> {
+        AddMapConfig {
+            name: &self.name,
+            backup_count: self.backup_count,
+            async_backup_count: self.async_backup_count,
+            time_to_live_seconds: 0,
+            max_idle_seconds: 0,
+            eviction_config: None,
+            read_backup_data: false,
+            cache_deserialized_values: "INDEX_ONLY",
+            merge_policy: MERGE_POLICY,
+            merge_batch_size: MERGE_BATCH_SIZE,
+            in_memory_format: "BINARY",
+            listener_configs: None,
+            partition_lost_listener_configs: None,
+            statistics_enabled: true,
+            split_brain_protection_name: None,
+            map_store_config: None,
+            near_cache_config: None,
+            wan_replication_ref: None,
+            index_configs: None,
+            attribute_configs: None,
+            query_cache_configs: None,
+            partitioning_strategy_class_name: None,
+            partitioning_strategy_implementation: None,
+            hot_restart_config: None,
+            event_journal_config: None,
+            merkle_tree_config: None,
+            metadata_policy: 0,
+            per_entry_stats_enabled: false,
+            data_persistence_config: DataPersistenceConfig {
+                enabled: false,
+                fsync: false,
+            },
+            tiered_store_config: TieredStoreConfig {
+                enabled: false,
+                memory_tier_config: MemoryTierConfig {
+                    capacity: Capacity {
+                        value: 256,
+                        unit: 2, // MEGABYTES
+                    },
+                },
+                disk_tier_config: DiskTierConfig {
+                    enabled: false,
+                    device_name: "default-tiered-store-device",
+                },
+            },
+            partitioning_attribute_configs: None,
+            user_code_namespace: None,
+        }
+    }
 }
 
-pub fn encode_add_queue_config(c: &QueueConfig) -> ClientMessage {
-    RequestBuilder::new(ADD_QUEUE_CONFIG)
-        .fixed_i32(c.backup_count)
-        .fixed_i32(c.async_backup_count)
-        .fixed_i32(c.max_size)
-        .fixed_i32(-1) // empty queue TTL
-        .fixed_bool(true) // statistics enabled
-        .fixed_i32(MERGE_BATCH_SIZE)
-        .string(&c.name)
-        .null() // listener configs
-        .null() // split-brain protection name
-        .null() // queue store config
-        .string(MERGE_POLICY)
-        .null() // priority comparator class name
-        .null() // user code namespace
-        .build()
+impl QueueConfig {
+    /// The request adding this configuration; what it does not set is the member's default.
+    pub fn request(&self) -> AddQueueConfig<'_> {
+        AddQueueConfig {
+            name: &self.name,
+            listener_configs: None,
+            backup_count: self.backup_count,
+            async_backup_count: self.async_backup_count,
+            max_size: self.max_size,
+            empty_queue_ttl: -1,
+            statistics_enabled: true,
+            split_brain_protection_name: None,
+            queue_store_config: None,
+            merge_policy: MERGE_POLICY,
+            merge_batch_size: MERGE_BATCH_SIZE,
+            priority_comparator_class_name: None,
+            user_code_namespace: None,
+        }
+    }
 }

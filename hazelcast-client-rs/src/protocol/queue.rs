@@ -1,40 +1,52 @@
-//! The Queue service (id 3).
+//! The Queue service (id 3), declared as in the protocol definitions' `Queue.yaml`. A queue
+//! lives on the partition of its name.
 
-use super::message_type;
-use crate::codec::builtin::RequestBuilder;
-use crate::codec::ClientMessage;
+use super::declare::messages;
 use crate::serialization::Data;
 
 pub const SERVICE_NAME: &str = "hz:impl:queueService";
 
-const SERVICE: i32 = 3;
-pub const OFFER: i32 = message_type(SERVICE, 0x01);
-pub const PUT: i32 = message_type(SERVICE, 0x02);
-pub const SIZE: i32 = message_type(SERVICE, 0x03);
-pub const POLL: i32 = message_type(SERVICE, 0x05);
-pub const TAKE: i32 = message_type(SERVICE, 0x06);
-pub const CLEAR: i32 = message_type(SERVICE, 0x0F);
+messages! {
+    service 3 "Queue";
 
-pub fn encode_offer(name: &str, value: &Data, timeout_millis: i64) -> ClientMessage {
-    RequestBuilder::new(OFFER)
-        .fixed_i64(timeout_millis)
-        .string(name)
-        .data(value)
-        .build()
-}
-
-pub fn encode_put(name: &str, value: &Data) -> ClientMessage {
-    RequestBuilder::new(PUT).string(name).data(value).build()
-}
-
-pub fn encode_poll(name: &str, timeout_millis: i64) -> ClientMessage {
-    RequestBuilder::new(POLL)
-        .fixed_i64(timeout_millis)
-        .string(name)
-        .build()
-}
-
-/// take, size, clear: the queue name only.
-pub fn encode_name_only(message_type: i32, name: &str) -> ClientMessage {
-    RequestBuilder::new(message_type).string(name).build()
+    /// Adds an item, waiting up to `timeout_millis` for room; answers whether it was added.
+    0x01 "offer" => Offer<'a> as OFFER {
+        retryable: false,
+        partition: name,
+        request { name: &'a str, value: &'a Data, timeout_millis: i64 }
+        response { response: bool }
+    }
+    /// Adds an item, waiting as long as the queue is full.
+    0x02 "put" => Put<'a> as PUT {
+        retryable: false,
+        partition: name,
+        request { name: &'a str, value: &'a Data }
+        response {}
+    }
+    0x03 "size" => Size<'a> as SIZE {
+        retryable: false,
+        partition: name,
+        request { name: &'a str }
+        response { response: i32 }
+    }
+    /// Takes the head, waiting up to `timeout_millis`; null if the queue stayed empty.
+    0x05 "poll" => Poll<'a> as POLL {
+        retryable: false,
+        partition: name,
+        request { name: &'a str, timeout_millis: i64 }
+        response { response: Option<Data> }
+    }
+    /// Takes the head, waiting as long as the queue is empty.
+    0x06 "take" => Take<'a> as TAKE {
+        retryable: false,
+        partition: name,
+        request { name: &'a str }
+        response { response: Option<Data> }
+    }
+    0x0F "clear" => Clear<'a> as CLEAR {
+        retryable: false,
+        partition: name,
+        request { name: &'a str }
+        response {}
+    }
 }

@@ -9,8 +9,8 @@ use super::{decoded, millis, value_of};
 use crate::client::Client;
 use crate::codec::MemberInfo;
 use crate::error::ClientError;
-use crate::invocation::{Request, Traced, Wait};
-use crate::protocol::{decode_bool, decode_i32, decode_nullable_data, decode_void, map as codec};
+use crate::invocation::{Traced, Wait};
+use crate::protocol::{map as codec, Operation};
 use crate::serialization::{Data, Value};
 
 /// Thread id used by a map handle's key operations unless set with
@@ -59,129 +59,109 @@ impl Map {
         }
     }
 
-    async fn call(
+    /// Runs a declared request (retryable flag and partition from its declaration) and
+    /// decodes the answer.
+    async fn call<O: Operation>(
         &self,
         op: &'static str,
-        msg: crate::codec::ClientMessage,
-        key: Option<&Data>,
-        retryable: bool,
+        message: O,
         wait: Wait,
-    ) -> Result<crate::codec::ClientMessage, ClientError> {
-        self.call_traced(op, msg, key, retryable, wait)
-            .await?
-            .result
+    ) -> Result<O::Response, ClientError> {
+        let r = self.call_traced(op, &message, wait).await?.result?;
+        decoded(&r, O::decode_response)
     }
 
-    /// [`Map::call`], also telling whether the request was re-sent after an attempt whose
+    /// Sends a declared request, also telling whether it was re-sent after an attempt whose
     /// outcome is unknown. The outer error is the proxy's creation failing.
-    async fn call_traced(
+    async fn call_traced<O: Operation>(
         &self,
         op: &'static str,
-        msg: crate::codec::ClientMessage,
-        key: Option<&Data>,
-        retryable: bool,
+        message: &O,
         wait: Wait,
     ) -> Result<Traced, ClientError> {
         self.client
             .ensure_proxy(&self.created, codec::SERVICE_NAME, &self.name)
             .await?;
-        let partition = key.map(|k| k.partition_id(self.client.partition_count()));
         Ok(self
             .client
-            .invoke_traced(Request {
-                op,
-                msg,
-                partition,
-                retryable,
-                wait,
-            })
+            .invoke_traced(self.client.request(op, message, wait))
             .await)
     }
 
     pub async fn get(&self, key: &Value) -> Result<Option<Value>, ClientError> {
-        let k = Data::from_value(key);
-        let msg = codec::encode_key_op(codec::GET, &self.name, &k, self.thread_id);
-        let r = self
-            .call("map get", msg, Some(&k), true, Wait::Normal)
-            .await?;
-        value_of(decoded(&r, decode_nullable_data)?)
+        let key = &Data::from_value(key);
+        let get = codec::Get {
+            name: &self.name,
+            key,
+            thread_id: self.thread_id,
+        };
+        value_of(self.call("map get", get, Wait::Normal).await?)
     }
 
     /// Puts and returns the previous value.
     pub async fn put(&self, key: &Value, value: &Value) -> Result<Option<Value>, ClientError> {
-        let k = Data::from_value(key);
-        let msg = codec::encode_put_like(
-            codec::PUT,
-            &self.name,
-            &k,
-            &Data::from_value(value),
-            self.thread_id,
-            -1,
-        );
-        let r = self
-            .call("map put", msg, Some(&k), false, Wait::Normal)
-            .await?;
-        value_of(decoded(&r, decode_nullable_data)?)
+        let put = codec::Put {
+            name: &self.name,
+            key: &Data::from_value(key),
+            value: &Data::from_value(value),
+            thread_id: self.thread_id,
+            ttl: -1,
+        };
+        value_of(self.call("map put", put, Wait::Normal).await?)
     }
 
     /// Puts without returning the previous value.
     pub async fn set(&self, key: &Value, value: &Value) -> Result<(), ClientError> {
-        let k = Data::from_value(key);
-        let msg = codec::encode_put_like(
-            codec::SET,
-            &self.name,
-            &k,
-            &Data::from_value(value),
-            self.thread_id,
-            -1,
-        );
-        let r = self
-            .call("map set", msg, Some(&k), false, Wait::Normal)
-            .await?;
-        decoded(&r, decode_void)
+        let set = codec::Set {
+            name: &self.name,
+            key: &Data::from_value(key),
+            value: &Data::from_value(value),
+            thread_id: self.thread_id,
+            ttl: -1,
+        };
+        self.call("map set", set, Wait::Normal).await
     }
 
     /// Removes and returns the value.
     pub async fn remove(&self, key: &Value) -> Result<Option<Value>, ClientError> {
-        let k = Data::from_value(key);
-        let msg = codec::encode_key_op(codec::REMOVE, &self.name, &k, self.thread_id);
-        let r = self
-            .call("map remove", msg, Some(&k), false, Wait::Normal)
-            .await?;
-        value_of(decoded(&r, decode_nullable_data)?)
+        let remove = codec::Remove {
+            name: &self.name,
+            key: &Data::from_value(key),
+            thread_id: self.thread_id,
+        };
+        value_of(self.call("map remove", remove, Wait::Normal).await?)
     }
 
     /// Removes without returning the value.
     pub async fn delete(&self, key: &Value) -> Result<(), ClientError> {
-        let k = Data::from_value(key);
-        let msg = codec::encode_key_op(codec::DELETE, &self.name, &k, self.thread_id);
-        let r = self
-            .call("map delete", msg, Some(&k), false, Wait::Normal)
-            .await?;
-        decoded(&r, decode_void)
+        let delete = codec::Delete {
+            name: &self.name,
+            key: &Data::from_value(key),
+            thread_id: self.thread_id,
+        };
+        // Whether the key had a value (members of protocol 2.7 on) is not part of the API.
+        self.call("map delete", delete, Wait::Normal)
+            .await
+            .map(|_had_value| ())
     }
 
     pub async fn contains_key(&self, key: &Value) -> Result<bool, ClientError> {
-        let k = Data::from_value(key);
-        let msg = codec::encode_key_op(codec::CONTAINS_KEY, &self.name, &k, self.thread_id);
-        let r = self
-            .call("map contains key", msg, Some(&k), true, Wait::Normal)
-            .await?;
-        decoded(&r, decode_bool)
+        let contains = codec::ContainsKey {
+            name: &self.name,
+            key: &Data::from_value(key),
+            thread_id: self.thread_id,
+        };
+        self.call("map contains key", contains, Wait::Normal).await
     }
 
     pub async fn size(&self) -> Result<i32, ClientError> {
-        let msg = codec::encode_name_only(codec::SIZE, &self.name);
-        let r = self.call("map size", msg, None, true, Wait::Normal).await?;
-        decoded(&r, decode_i32)
+        let size = codec::Size { name: &self.name };
+        self.call("map size", size, Wait::Normal).await
     }
 
     pub async fn clear(&self) -> Result<(), ClientError> {
-        let msg = codec::encode_name_only(codec::CLEAR, &self.name);
-        let r = self
-            .call("map clear", msg, None, false, Wait::Normal)
-            .await?;
-        decoded(&r, decode_void)
+        let clear = codec::Clear { name: &self.name };
+        self.call("map clear", clear, Wait::Normal).await
     }
 
     /// Puts if the key has no value; returns the existing value otherwise.
@@ -190,29 +170,25 @@ impl Map {
         key: &Value,
         value: &Value,
     ) -> Result<Option<Value>, ClientError> {
-        let k = Data::from_value(key);
-        let msg = codec::encode_put_like(
-            codec::PUT_IF_ABSENT,
-            &self.name,
-            &k,
-            &Data::from_value(value),
-            self.thread_id,
-            -1,
-        );
-        let r = self
-            .call("map put if absent", msg, Some(&k), false, Wait::Normal)
-            .await?;
-        value_of(decoded(&r, decode_nullable_data)?)
+        let put = codec::PutIfAbsent {
+            name: &self.name,
+            key: &Data::from_value(key),
+            value: &Data::from_value(value),
+            thread_id: self.thread_id,
+            ttl: -1,
+        };
+        value_of(self.call("map put if absent", put, Wait::Normal).await?)
     }
 
     /// Replaces the value if the key has one; returns the previous value.
     pub async fn replace(&self, key: &Value, value: &Value) -> Result<Option<Value>, ClientError> {
-        let k = Data::from_value(key);
-        let msg = codec::encode_replace(&self.name, &k, &Data::from_value(value), self.thread_id);
-        let r = self
-            .call("map replace", msg, Some(&k), false, Wait::Normal)
-            .await?;
-        value_of(decoded(&r, decode_nullable_data)?)
+        let replace = codec::Replace {
+            name: &self.name,
+            key: &Data::from_value(key),
+            value: &Data::from_value(value),
+            thread_id: self.thread_id,
+        };
+        value_of(self.call("map replace", replace, Wait::Normal).await?)
     }
 
     /// Replaces the value only if it currently equals `expected` (compare-and-set).
@@ -222,34 +198,27 @@ impl Map {
         expected: &Value,
         value: &Value,
     ) -> Result<bool, ClientError> {
-        let k = Data::from_value(key);
-        let msg = codec::encode_replace_if_same(
-            &self.name,
-            &k,
-            &Data::from_value(expected),
-            &Data::from_value(value),
-            self.thread_id,
-        );
-        let r = self
-            .call("map replace if same", msg, Some(&k), false, Wait::Normal)
-            .await?;
-        decoded(&r, decode_bool)
+        let replace = codec::ReplaceIfSame {
+            name: &self.name,
+            key: &Data::from_value(key),
+            test_value: &Data::from_value(expected),
+            value: &Data::from_value(value),
+            thread_id: self.thread_id,
+        };
+        self.call("map replace if same", replace, Wait::Normal)
+            .await
     }
 
     /// Locks the key for (this client, `thread_id`), waiting as long as it takes; reentrant.
     pub async fn lock(&self, key: &Value, thread_id: i64) -> Result<(), ClientError> {
-        let k = Data::from_value(key);
-        let msg = codec::encode_lock(
-            &self.name,
-            &k,
+        let lock = codec::Lock {
+            name: &self.name,
+            key: &Data::from_value(key),
             thread_id,
-            -1,
-            self.client.next_reference_id(),
-        );
-        let r = self
-            .call("map lock", msg, Some(&k), true, Wait::Blocking)
-            .await?;
-        decoded(&r, decode_void)
+            ttl: -1,
+            reference_id: self.client.next_reference_id(),
+        };
+        self.call("map lock", lock, Wait::Blocking).await
     }
 
     /// Tries to lock the key, waiting up to `timeout`; true if locked.
@@ -259,25 +228,16 @@ impl Map {
         thread_id: i64,
         timeout: Duration,
     ) -> Result<bool, ClientError> {
-        let k = Data::from_value(key);
-        let msg = codec::encode_try_lock(
-            &self.name,
-            &k,
+        let try_lock = codec::TryLock {
+            name: &self.name,
+            key: &Data::from_value(key),
             thread_id,
-            -1,
-            millis(timeout),
-            self.client.next_reference_id(),
-        );
-        let r = self
-            .call(
-                "map try lock",
-                msg,
-                Some(&k),
-                true,
-                Wait::BlockingFor(timeout),
-            )
-            .await?;
-        decoded(&r, decode_bool)
+            lease: -1,
+            timeout: millis(timeout),
+            reference_id: self.client.next_reference_id(),
+        };
+        self.call("map try lock", try_lock, Wait::BlockingFor(timeout))
+            .await
     }
 
     /// Unlocks a lock held by (this client, `thread_id`); [`ClientError::NotLockOwner`]
@@ -288,34 +248,38 @@ impl Map {
     /// "not the lock owner" (the lock is free, or already someone else's): that answer
     /// to a re-sent unlock means the unlock took effect, and the call succeeds.
     pub async fn unlock(&self, key: &Value, thread_id: i64) -> Result<(), ClientError> {
-        let k = Data::from_value(key);
-        let msg = codec::encode_unlock(&self.name, &k, thread_id, self.client.next_reference_id());
+        let unlock = codec::Unlock {
+            name: &self.name,
+            key: &Data::from_value(key),
+            thread_id,
+            reference_id: self.client.next_reference_id(),
+        };
         let traced = self
-            .call_traced("map unlock", msg, Some(&k), true, Wait::Normal)
+            .call_traced("map unlock", &unlock, Wait::Normal)
             .await?;
         match traced.result {
             Err(ClientError::NotLockOwner { .. }) if traced.resent_after_unknown_outcome => Ok(()),
-            r => decoded(&r?, decode_void),
+            r => decoded(&r?, codec::Unlock::decode_response),
         }
     }
 
     pub async fn is_locked(&self, key: &Value) -> Result<bool, ClientError> {
-        let k = Data::from_value(key);
-        let msg = codec::encode_is_locked(&self.name, &k);
-        let r = self
-            .call("map is locked", msg, Some(&k), true, Wait::Normal)
-            .await?;
-        decoded(&r, decode_bool)
+        let is_locked = codec::IsLocked {
+            name: &self.name,
+            key: &Data::from_value(key),
+        };
+        self.call("map is locked", is_locked, Wait::Normal).await
     }
 
     /// Releases the lock whoever holds it.
     pub async fn force_unlock(&self, key: &Value) -> Result<(), ClientError> {
-        let k = Data::from_value(key);
-        let msg = codec::encode_force_unlock(&self.name, &k, self.client.next_reference_id());
-        let r = self
-            .call("map force unlock", msg, Some(&k), true, Wait::Normal)
-            .await?;
-        decoded(&r, decode_void)
+        let force_unlock = codec::ForceUnlock {
+            name: &self.name,
+            key: &Data::from_value(key),
+            reference_id: self.client.next_reference_id(),
+        };
+        self.call("map force unlock", force_unlock, Wait::Normal)
+            .await
     }
 
     /// The partition of a key.

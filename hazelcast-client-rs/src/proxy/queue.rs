@@ -8,8 +8,8 @@ use tokio::sync::OnceCell;
 use super::{decoded, millis, value_of};
 use crate::client::Client;
 use crate::error::ClientError;
-use crate::invocation::{Request, Wait};
-use crate::protocol::{decode_bool, decode_i32, decode_nullable_data, decode_void, queue as codec};
+use crate::invocation::Wait;
+use crate::protocol::{queue as codec, Operation};
 use crate::serialization::{Data, Value};
 
 /// A handle on the distributed queue `name`. Cheap to clone.
@@ -40,71 +40,75 @@ impl Queue {
             .partition_id(&Value::String(self.name.to_string()))
     }
 
-    async fn call(
+    /// Runs a declared request (retryable flag and partition from its declaration) and
+    /// decodes the answer.
+    async fn call<O: Operation>(
         &self,
         op: &'static str,
-        msg: crate::codec::ClientMessage,
+        message: O,
         wait: Wait,
-    ) -> Result<crate::codec::ClientMessage, ClientError> {
+    ) -> Result<O::Response, ClientError> {
         self.client
             .ensure_proxy(&self.created, codec::SERVICE_NAME, &self.name)
             .await?;
-        self.client
-            .invoke(Request {
-                op,
-                msg,
-                partition: Some(self.partition_id()),
-                retryable: false,
-                wait,
-            })
-            .await
+        let r = self
+            .client
+            .invoke(self.client.request(op, &message, wait))
+            .await?;
+        decoded(&r, O::decode_response)
     }
 
     /// Adds an item, waiting up to `timeout` for room; false if the queue stayed full.
     pub async fn offer(&self, item: &Value, timeout: Duration) -> Result<bool, ClientError> {
-        let msg = codec::encode_offer(&self.name, &Data::from_value(item), millis(timeout));
-        let r = self
-            .call("queue offer", msg, Wait::BlockingFor(timeout))
-            .await?;
-        decoded(&r, decode_bool)
+        let offer = codec::Offer {
+            name: &self.name,
+            value: &Data::from_value(item),
+            timeout_millis: millis(timeout),
+        };
+        self.call("queue offer", offer, Wait::BlockingFor(timeout))
+            .await
     }
 
     /// Adds an item, waiting as long as the queue is full.
     pub async fn put(&self, item: &Value) -> Result<(), ClientError> {
-        let msg = codec::encode_put(&self.name, &Data::from_value(item));
-        let r = self.call("queue put", msg, Wait::Blocking).await?;
-        decoded(&r, decode_void)
+        let put = codec::Put {
+            name: &self.name,
+            value: &Data::from_value(item),
+        };
+        self.call("queue put", put, Wait::Blocking).await
     }
 
     /// Takes the head, waiting up to `timeout` for one; `None` if the queue stayed empty.
     pub async fn poll(&self, timeout: Duration) -> Result<Option<Value>, ClientError> {
-        let msg = codec::encode_poll(&self.name, millis(timeout));
-        let r = self
-            .call("queue poll", msg, Wait::BlockingFor(timeout))
-            .await?;
-        value_of(decoded(&r, decode_nullable_data)?)
+        let poll = codec::Poll {
+            name: &self.name,
+            timeout_millis: millis(timeout),
+        };
+        value_of(
+            self.call("queue poll", poll, Wait::BlockingFor(timeout))
+                .await?,
+        )
     }
 
     /// Takes the head, waiting as long as the queue is empty.
     pub async fn take(&self) -> Result<Value, ClientError> {
-        let msg = codec::encode_name_only(codec::TAKE, &self.name);
-        let r = self.call("queue take", msg, Wait::Blocking).await?;
-        value_of(decoded(&r, decode_nullable_data)?)?.ok_or_else(|| ClientError::Protocol {
-            address: "<response>".into(),
-            detail: "take answered without an item".into(),
+        let take = codec::Take { name: &self.name };
+        value_of(self.call("queue take", take, Wait::Blocking).await?)?.ok_or_else(|| {
+            ClientError::Protocol {
+                address: "<response>".into(),
+                detail: "take answered without an item".into(),
+            }
         })
     }
 
     pub async fn size(&self) -> Result<i32, ClientError> {
-        let msg = codec::encode_name_only(codec::SIZE, &self.name);
-        let r = self.call("queue size", msg, Wait::Normal).await?;
-        decoded(&r, decode_i32)
+        let size = codec::Size { name: &self.name };
+        self.call("queue size", size, Wait::Normal).await
     }
 
     pub async fn clear(&self) -> Result<(), ClientError> {
-        let msg = codec::encode_name_only(codec::CLEAR, &self.name);
-        let r = self.call("queue clear", msg, Wait::Normal).await?;
-        decoded(&r, decode_void)
+        let clear = codec::Clear { name: &self.name };
+        self.call("queue clear", clear, Wait::Normal).await
     }
 
     /// Destroys the queue and its items on the cluster.
