@@ -1,81 +1,28 @@
-//! The client: connections to the members, the cluster view that routes calls, and the
-//! task that keeps both up to date as members join and leave.
+//! The client: the public handle to a cluster. Its connections and cluster view are kept
+//! by the [`connection manager`](crate::connection_manager); proxies made from it share them
+//! through a [`ClientHandle`](crate::handle::ClientHandle).
 
-use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, RwLock, Weak};
-use std::time::{Duration, Instant};
+use std::collections::HashMap;
+use std::sync::Arc;
 
-use tokio::sync::{mpsc, Notify, OnceCell};
-use tokio::task::JoinHandle;
-
-use crate::backup::BackupAcks;
-use crate::cluster::ClusterView;
 use crate::codec::{MemberInfo, Uuid};
-use crate::config::{normalize_address, ClientConfig};
-use crate::connection::{Connection, ConnectionEvent, ConnectionSettings};
+use crate::config::ClientConfig;
+use crate::connection_manager::ConnectionManager;
 use crate::error::ClientError;
-use crate::invocation::{invoke, invoke_traced, Request, Traced, Wait};
-use crate::protocol::client::{self as client_codec, AuthRequest, ClusterViewEvent};
+use crate::handle::ClientHandle;
+use crate::invocation::{Request, Wait};
 use crate::protocol::dynamic_config::{MapConfig, QueueConfig};
-use crate::protocol::Operation;
 use crate::proxy::{Map, Queue};
-use crate::serialization::{Data, Value};
+use crate::serialization::Value;
 
-/// Client type sent on authentication.
-pub const CLIENT_TYPE: &str = "RST";
-/// Client version sent on authentication: the member release whose protocol this speaks.
-pub const CLIENT_VERSION: &str = "5.7.0";
-
-/// (service name, object name) of a distributed object.
-type ProxyKey = (String, String);
-
-#[derive(Default)]
-struct State {
-    view: ClusterView,
-    conns: HashMap<u64, Arc<Connection>>,
-    by_member: HashMap<Uuid, u64>,
-    connecting: HashSet<Uuid>,
-    listener_conn: Option<u64>,
-    /// Since when no connection is open (after the first one), and why the last attempt
-    /// to reconnect failed.
-    disconnected_since: Option<Instant>,
-    reconnect_error: Option<String>,
-}
-
-pub(crate) struct Inner {
-    pub(crate) config: ClientConfig,
-    client_uuid: Uuid,
-    client_name: String,
-    pub(crate) correlation: Arc<AtomicI64>,
-    pub(crate) acks: Arc<BackupAcks>,
-    next_conn_id: AtomicU64,
-    state: RwLock<State>,
-    changed: Notify,
-    events: mpsc::UnboundedSender<ConnectionEvent>,
-    shut_down: AtomicBool,
-    reference_ids: AtomicI64,
-    round_robin: AtomicUsize,
-    tasks: Mutex<Vec<JoinHandle<()>>>,
-    proxies: Mutex<HashMap<ProxyKey, Arc<OnceCell<()>>>>,
-}
+pub use crate::connection_manager::{CLIENT_TYPE, CLIENT_VERSION};
 
 /// A connected client. Cheap to clone; all clones share the connections. The client shuts
 /// down when the last clone (and the last proxy made from it) is dropped, or on
 /// [`Client::shutdown`].
 #[derive(Clone)]
 pub struct Client {
-    handle: Arc<Handle>,
-}
-
-struct Handle {
-    inner: Arc<Inner>,
-}
-
-impl Drop for Handle {
-    fn drop(&mut self) {
-        self.inner.shutdown_now();
-    }
+    handle: Arc<ClientHandle>,
 }
 
 impl std::fmt::Debug for Client {
@@ -89,88 +36,33 @@ impl std::fmt::Debug for Client {
     }
 }
 
-static CLIENT_COUNTER: AtomicU64 = AtomicU64::new(0);
-
 impl Client {
     /// Connects to the cluster: authenticates to the first reachable configured address,
     /// learns the member list and partition table, and (with smart routing) opens a
     /// connection to every member.
     pub async fn connect(config: ClientConfig) -> Result<Client, ClientError> {
         config.validate()?;
-        let (tx, rx) = mpsc::unbounded_channel();
-        let client_uuid = Uuid::new_v4();
-        let client_name = config.client_name.clone().unwrap_or_else(|| {
-            format!(
-                "hazelcast-client-rs-{}-{}",
-                std::process::id(),
-                CLIENT_COUNTER.fetch_add(1, Ordering::Relaxed)
-            )
-        });
-        let inner = Arc::new(Inner {
-            config,
-            client_uuid,
-            client_name,
-            correlation: Arc::new(AtomicI64::new(1)),
-            acks: Arc::new(BackupAcks::default()),
-            next_conn_id: AtomicU64::new(1),
-            state: RwLock::new(State::default()),
-            changed: Notify::new(),
-            events: tx,
-            shut_down: AtomicBool::new(false),
-            reference_ids: AtomicI64::new(1),
-            round_robin: AtomicUsize::new(0),
-            tasks: Mutex::new(Vec::new()),
-            proxies: Mutex::new(HashMap::new()),
-        });
+        let (manager, events) = ConnectionManager::new(config);
+        // Made first: if connecting fails, dropping it shuts the manager's tasks down.
         let client = Client {
-            handle: Arc::new(Handle {
-                inner: inner.clone(),
-            }),
+            handle: Arc::new(ClientHandle::new(manager.clone())),
         };
-        inner.connect_to_cluster().await?;
-        let manager = tokio::spawn(manage(Arc::downgrade(&inner), rx));
-        inner.tasks.lock().unwrap().push(manager);
-        // Wait for the member list and partition table, then for connections to all members.
-        let deadline = Instant::now() + inner.config.connect_timeout;
-        while Instant::now() < deadline {
-            let ready = {
-                let st = inner.state.read().unwrap();
-                // Partition owners are not waited for: a fresh cluster assigns them on first use.
-                !st.view.members.is_empty()
-                    && (!inner.config.smart_routing
-                        || st
-                            .view
-                            .members
-                            .iter()
-                            .all(|m| st.by_member.contains_key(&m.uuid)))
-            };
-            if ready {
-                break;
-            }
-            // Short waits: a change between the check and the wait is not missed for long.
-            inner
-                .wait_for_change(
-                    deadline
-                        .saturating_duration_since(Instant::now())
-                        .min(Duration::from_millis(50)),
-                )
-                .await;
-        }
+        manager.start(events).await?;
         Ok(client)
     }
 
-    pub(crate) fn inner(&self) -> &Arc<Inner> {
-        &self.handle.inner
+    fn inner(&self) -> &Arc<ConnectionManager> {
+        self.handle.manager()
     }
 
     /// A handle to the map `name` (nothing is sent until it is used).
     pub fn map(&self, name: &str) -> Map {
-        Map::new(self.clone(), name)
+        Map::new(self.handle.clone(), name)
     }
 
     /// A handle to the queue `name`.
     pub fn queue(&self, name: &str) -> Queue {
-        Queue::new(self.clone(), name)
+        Queue::new(self.handle.clone(), name)
     }
 
     /// This client's UUID (lock ownership is client UUID + thread id).
@@ -184,30 +76,17 @@ impl Client {
 
     /// The members as last reported by the cluster.
     pub fn members(&self) -> Vec<MemberInfo> {
-        self.inner().state.read().unwrap().view.members.clone()
+        self.inner().members()
     }
 
     /// Members this client has an open connection to.
     pub fn connected_members(&self) -> Vec<Uuid> {
-        let st = self.inner().state.read().unwrap();
-        st.by_member
-            .iter()
-            .filter(|(_, id)| st.conns.get(id).is_some_and(|c| !c.is_closed()))
-            .map(|(u, _)| *u)
-            .collect()
+        self.inner().connected_members()
     }
 
     /// Requests sent so far on the connection to each member (heartbeats excluded).
     pub fn requests_sent_per_member(&self) -> HashMap<Uuid, u64> {
-        let st = self.inner().state.read().unwrap();
-        st.by_member
-            .iter()
-            .filter_map(|(u, id)| {
-                st.conns
-                    .get(id)
-                    .map(|c| (*u, c.sent.load(Ordering::Relaxed)))
-            })
-            .collect()
+        self.inner().requests_sent_per_member()
     }
 
     /// Whether writes currently use backup acknowledgements sent straight to the client.
@@ -216,120 +95,51 @@ impl Client {
     }
 
     pub fn partition_count(&self) -> u32 {
-        self.inner().state.read().unwrap().view.partition_count
+        self.inner().partition_count()
     }
 
     /// The member owning partition `partition`, if known.
     pub fn partition_owner(&self, partition: u32) -> Option<MemberInfo> {
-        let st = self.inner().state.read().unwrap();
-        st.view
-            .owner(partition)
-            .and_then(|u| st.view.member(u).cloned())
+        self.inner().partition_owner(partition)
     }
 
     /// The partition of a key, as members compute it.
     pub fn partition_id(&self, key: &Value) -> u32 {
-        Data::from_value(key).partition_id(self.partition_count())
+        self.handle.partition_id(key)
     }
 
     /// Adds a map configuration at run time (applies to maps of that name not yet created).
     pub async fn add_map_config(&self, config: MapConfig) -> Result<(), ClientError> {
-        self.invoke(Request {
-            // Sent again after an unknown outcome, although DynamicConfig.yaml does not
-            // declare it retryable: a member that has the same config already accepts it.
-            retryable: true,
-            ..self.request("add map config", &config.request(), Wait::Normal)
-        })
-        .await
-        .map(|_| ())
+        self.handle
+            .invoke(Request {
+                // Sent again after an unknown outcome, although DynamicConfig.yaml does not
+                // declare it retryable: a member that has the same config already accepts it.
+                retryable: true,
+                ..self
+                    .handle
+                    .request("add map config", &config.request(), Wait::Normal)
+            })
+            .await
+            .map(|_| ())
     }
 
     /// Adds a queue configuration at run time (max size, backup counts).
     pub async fn add_queue_config(&self, config: QueueConfig) -> Result<(), ClientError> {
-        self.invoke(Request {
-            // As for maps: the same config added twice is accepted.
-            retryable: true,
-            ..self.request("add queue config", &config.request(), Wait::Normal)
-        })
-        .await
-        .map(|_| ())
+        self.handle
+            .invoke(Request {
+                // As for maps: the same config added twice is accepted.
+                retryable: true,
+                ..self
+                    .handle
+                    .request("add queue config", &config.request(), Wait::Normal)
+            })
+            .await
+            .map(|_| ())
     }
 
     /// Destroys a distributed object (`service_name` e.g. `hz:impl:mapService`).
     pub async fn destroy_object(&self, service_name: &str, name: &str) -> Result<(), ClientError> {
-        self.inner()
-            .proxies
-            .lock()
-            .unwrap()
-            .remove(&(service_name.to_owned(), name.to_owned()));
-        self.invoke(self.request(
-            "destroy proxy",
-            &client_codec::DestroyProxy { name, service_name },
-            Wait::Normal,
-        ))
-        .await
-        .map(|_| ())
-    }
-
-    /// Creates the distributed object on the cluster once per client, as the official
-    /// clients do when a proxy is first made.
-    pub(crate) async fn ensure_proxy(
-        &self,
-        cell: &OnceCell<()>,
-        service_name: &str,
-        name: &str,
-    ) -> Result<(), ClientError> {
-        cell.get_or_try_init(|| async {
-            self.invoke(Request {
-                // Creating an existing proxy is a no-op on members: safe to send again,
-                // although Client.yaml does not declare it retryable.
-                retryable: true,
-                ..self.request(
-                    "create proxy",
-                    &client_codec::CreateProxy { name, service_name },
-                    Wait::Normal,
-                )
-            })
-            .await
-            .map(|_| ())
-        })
-        .await
-        .map(|_| ())
-    }
-
-    pub(crate) fn proxy_cell(&self, service_name: &str, name: &str) -> Arc<OnceCell<()>> {
-        self.inner()
-            .proxies
-            .lock()
-            .unwrap()
-            .entry((service_name.to_owned(), name.to_owned()))
-            .or_default()
-            .clone()
-    }
-
-    /// The request for a declared message, with its flags and the partition of its key.
-    pub(crate) fn request<O: Operation>(
-        &self,
-        op: &'static str,
-        message: &O,
-        wait: Wait,
-    ) -> Request {
-        Request::declared(op, message, self.partition_count(), wait)
-    }
-
-    pub(crate) fn next_reference_id(&self) -> i64 {
-        self.inner().reference_ids.fetch_add(1, Ordering::Relaxed)
-    }
-
-    pub(crate) async fn invoke(
-        &self,
-        req: Request,
-    ) -> Result<crate::codec::ClientMessage, ClientError> {
-        invoke(self.inner(), req).await
-    }
-
-    pub(crate) async fn invoke_traced(&self, req: Request) -> Traced {
-        invoke_traced(self.inner(), req).await
+        self.handle.destroy_object(service_name, name).await
     }
 
     /// [`ClientError::ClusterLost`] while the cluster counts as gone: no connection for
@@ -341,373 +151,5 @@ impl Client {
     /// Closes all connections; later calls fail with [`ClientError::ShutDown`].
     pub async fn shutdown(&self) {
         self.inner().shutdown_now();
-    }
-}
-
-impl Inner {
-    pub(crate) fn is_shut_down(&self) -> bool {
-        self.shut_down.load(Ordering::Acquire)
-    }
-
-    fn shutdown_now(&self) {
-        if self.shut_down.swap(true, Ordering::AcqRel) {
-            return;
-        }
-        let conns: Vec<_> = {
-            let mut st = self.state.write().unwrap();
-            st.by_member.clear();
-            st.conns.drain().map(|(_, c)| c).collect()
-        };
-        for c in conns {
-            c.close_with(ClientError::ShutDown);
-        }
-        for t in self.tasks.lock().unwrap().drain(..) {
-            t.abort();
-        }
-        self.changed.notify_waiters();
-    }
-
-    /// [`ClientError::ClusterLost`] when no connection has been open for longer than the
-    /// configured `cluster_lost_timeout`.
-    pub(crate) fn cluster_lost(&self) -> Option<ClientError> {
-        let st = self.state.read().unwrap();
-        let since = st.disconnected_since?;
-        let after = since.elapsed();
-        if after < self.config.cluster_lost_timeout || st.conns.values().any(|c| !c.is_closed()) {
-            return None;
-        }
-        Some(ClientError::ClusterLost {
-            cluster: self.config.cluster_name.clone(),
-            after,
-            last_error: st.reconnect_error.clone(),
-        })
-    }
-
-    /// Waits until connections or the cluster view change, or `max` passes.
-    pub(crate) async fn wait_for_change(&self, max: Duration) {
-        let _ = tokio::time::timeout(max, self.changed.notified()).await;
-    }
-
-    fn settings(&self) -> ConnectionSettings {
-        ConnectionSettings {
-            connect_timeout: self.config.connect_timeout,
-            heartbeat_interval: self.config.heartbeat_interval,
-            heartbeat_timeout: self.config.heartbeat_timeout,
-            limits: self.config.message_limits(),
-            max_auth_message_bytes: self.config.max_auth_message_bytes,
-        }
-    }
-
-    /// Whether backup-aware requests are safe now: every listed member has a connection on
-    /// which this client listens for backup acknowledgements (else an ack could be lost
-    /// and the call would wait for the backup timeout).
-    pub(crate) fn backup_acks_ready(&self) -> bool {
-        if !(self.config.smart_routing && self.config.backup_ack_to_client) {
-            return false;
-        }
-        let st = self.state.read().unwrap();
-        !st.view.members.is_empty()
-            && st.view.members.iter().all(|m| {
-                st.by_member
-                    .get(&m.uuid)
-                    .and_then(|id| st.conns.get(id))
-                    .is_some_and(|c| !c.is_closed() && c.backup_listener.load(Ordering::Acquire))
-            })
-    }
-
-    /// The connection for a request: the partition owner's if known and open, else any.
-    pub(crate) fn pick_connection(&self, partition: Option<u32>) -> Option<Arc<Connection>> {
-        let st = self.state.read().unwrap();
-        if self.config.smart_routing {
-            if let Some(owner) = partition.and_then(|p| st.view.owner(p)) {
-                if let Some(c) = st.by_member.get(&owner).and_then(|id| st.conns.get(id)) {
-                    if !c.is_closed() {
-                        return Some(c.clone());
-                    }
-                }
-            }
-        }
-        let open: Vec<&Arc<Connection>> = st.conns.values().filter(|c| !c.is_closed()).collect();
-        if open.is_empty() {
-            return None;
-        }
-        let i = self.round_robin.fetch_add(1, Ordering::Relaxed) % open.len();
-        Some(open[i].clone())
-    }
-
-    /// Opens and authenticates a connection, then registers it.
-    async fn open(&self, address: &str) -> Result<Arc<Connection>, ClientError> {
-        let auth = AuthRequest {
-            cluster_name: &self.config.cluster_name,
-            client_uuid: self.client_uuid,
-            client_type: CLIENT_TYPE,
-            client_version: CLIENT_VERSION,
-            client_name: &self.client_name,
-            labels: &self.config.labels,
-        };
-        let id = self.next_conn_id.fetch_add(1, Ordering::Relaxed);
-        let (conn, resp) = Connection::open(
-            id,
-            address,
-            self.settings(),
-            &auth,
-            self.correlation.clone(),
-            self.acks.clone(),
-            self.events.clone(),
-        )
-        .await?;
-        if self.config.smart_routing && self.config.backup_ack_to_client {
-            // Backups acknowledge to the client only where it listens for them.
-            if let Ok((_, rx)) = conn.call(client_codec::LocalBackupListener {}.encode()) {
-                if let Ok(Ok(Ok(msg))) = tokio::time::timeout(self.config.connect_timeout, rx).await
-                {
-                    if !msg.is_error() {
-                        conn.backup_listener.store(true, Ordering::Release);
-                    }
-                }
-            }
-        }
-        if self.is_shut_down() {
-            conn.close_with(ClientError::ShutDown);
-            return Err(ClientError::ShutDown);
-        }
-        let member = resp.member_uuid.ok_or_else(|| ClientError::Protocol {
-            address: address.to_owned(),
-            detail: "authentication answer without member UUID".into(),
-        })?;
-        let duplicate = {
-            let mut st = self.state.write().unwrap();
-            if resp.partition_count > 0 {
-                st.view.set_partition_count(resp.partition_count as u32);
-            }
-            if st.view.members.is_empty() {
-                if let Some((v, members)) = resp.member_list {
-                    st.view.apply_members(v, members);
-                }
-                if let Some((v, parts)) = &resp.partitions {
-                    st.view.apply_partitions(*v, parts);
-                }
-            }
-            match st.by_member.get(&member).and_then(|id| st.conns.get(id)) {
-                Some(existing) if !existing.is_closed() => Some(existing.clone()),
-                _ => {
-                    st.by_member.insert(member, id);
-                    st.conns.insert(id, conn.clone());
-                    st.disconnected_since = None;
-                    st.reconnect_error = None;
-                    None
-                }
-            }
-        };
-        if let Some(existing) = duplicate {
-            conn.close("duplicate connection to a member");
-            return Ok(existing);
-        }
-        self.changed.notify_waiters();
-        Ok(conn)
-    }
-
-    /// Connects to the first reachable configured (or known member) address.
-    async fn connect_to_cluster(&self) -> Result<(), ClientError> {
-        let mut candidates: Vec<String> = self
-            .config
-            .addresses
-            .iter()
-            .map(|a| normalize_address(a))
-            .collect();
-        for m in &self.state.read().unwrap().view.members {
-            let a = m.address.to_string();
-            if !candidates.contains(&a) {
-                candidates.push(a);
-            }
-        }
-        let mut errors = Vec::new();
-        for address in &candidates {
-            match self.open(address).await {
-                Ok(conn) => {
-                    self.ensure_listener(Some(conn)).await;
-                    return Ok(());
-                }
-                // A wrong cluster name is not fixed by trying elsewhere.
-                Err(e @ ClientError::Authentication { .. }) => return Err(e),
-                Err(e) => errors.push(e),
-            }
-        }
-        Err(match errors.len() {
-            1 => errors.pop().unwrap(),
-            _ => ClientError::Unavailable(
-                errors
-                    .iter()
-                    .map(|e| e.to_string())
-                    .collect::<Vec<_>>()
-                    .join("; "),
-            ),
-        })
-    }
-
-    /// Registers the cluster view listener on a connection if none has it.
-    async fn ensure_listener(&self, preferred: Option<Arc<Connection>>) {
-        let conn = {
-            let st = self.state.read().unwrap();
-            if st
-                .listener_conn
-                .is_some_and(|id| st.conns.get(&id).is_some_and(|c| !c.is_closed()))
-            {
-                return;
-            }
-            match preferred {
-                Some(c) if !c.is_closed() => c,
-                _ => match st.conns.values().find(|c| !c.is_closed()) {
-                    Some(c) => c.clone(),
-                    None => return,
-                },
-            }
-        };
-        let Ok((_, rx)) = conn.call(client_codec::AddClusterViewListener {}.encode()) else {
-            return;
-        };
-        if let Ok(Ok(Ok(msg))) = tokio::time::timeout(self.config.connect_timeout, rx).await {
-            if !msg.is_error() {
-                self.state.write().unwrap().listener_conn = Some(conn.id);
-            }
-        }
-    }
-
-    fn handle_event(self: &Arc<Self>, conn_id: u64, msg: &crate::codec::ClientMessage) {
-        let Ok(Some(event)) = client_codec::decode_cluster_view_event(msg) else {
-            return;
-        };
-        let mut to_close = Vec::new();
-        {
-            let mut st = self.state.write().unwrap();
-            if st.listener_conn.is_some_and(|id| id != conn_id) {
-                return; // a stale listener's event
-            }
-            match event {
-                ClusterViewEvent::Members { version, members } => {
-                    let alive: HashSet<Uuid> = members.iter().map(|m| m.uuid).collect();
-                    st.view.apply_members(version, members);
-                    let gone: Vec<Uuid> = st
-                        .by_member
-                        .keys()
-                        .filter(|u| !alive.contains(u))
-                        .copied()
-                        .collect();
-                    for u in gone {
-                        if let Some(id) = st.by_member.remove(&u) {
-                            if let Some(c) = st.conns.remove(&id) {
-                                to_close.push(c);
-                            }
-                        }
-                    }
-                }
-                ClusterViewEvent::Partitions {
-                    version,
-                    partitions,
-                } => st.view.apply_partitions(version, &partitions),
-            }
-        }
-        for c in to_close {
-            c.close("member left the cluster");
-        }
-        self.changed.notify_waiters();
-        self.connect_missing_members();
-    }
-
-    fn handle_closed(&self, conn_id: u64) {
-        let mut st = self.state.write().unwrap();
-        if let Some(c) = st.conns.remove(&conn_id) {
-            if let Some(u) = c.member_uuid() {
-                if st.by_member.get(&u) == Some(&conn_id) {
-                    st.by_member.remove(&u);
-                }
-            }
-        }
-        if st.listener_conn == Some(conn_id) {
-            st.listener_conn = None;
-        }
-        if st.conns.values().all(|c| c.is_closed()) && st.disconnected_since.is_none() {
-            st.disconnected_since = Some(Instant::now());
-        }
-        drop(st);
-        self.changed.notify_waiters();
-    }
-
-    /// Opens connections (in the background) to listed members without one.
-    fn connect_missing_members(self: &Arc<Self>) {
-        if !self.config.smart_routing || self.is_shut_down() {
-            return;
-        }
-        let targets: Vec<(Uuid, String)> = {
-            let mut st = self.state.write().unwrap();
-            let missing: Vec<(Uuid, String)> = st
-                .view
-                .members
-                .iter()
-                .filter(|m| !st.by_member.contains_key(&m.uuid) && !st.connecting.contains(&m.uuid))
-                .map(|m| (m.uuid, m.address.to_string()))
-                .collect();
-            for (u, _) in &missing {
-                st.connecting.insert(*u);
-            }
-            missing
-        };
-        for (uuid, address) in targets {
-            let weak = Arc::downgrade(self);
-            let task = tokio::spawn(async move {
-                let Some(inner) = weak.upgrade() else { return };
-                let _ = inner.open(&address).await;
-                inner.state.write().unwrap().connecting.remove(&uuid);
-            });
-            let mut tasks = self.tasks.lock().unwrap();
-            tasks.retain(|t| !t.is_finished());
-            tasks.push(task);
-        }
-    }
-
-    /// Periodic upkeep: reconnect when no connection is left, reopen missing member
-    /// connections, keep the cluster view listener registered.
-    async fn maintain(self: &Arc<Self>) {
-        if self.is_shut_down() {
-            return;
-        }
-        let no_connection = self.state.read().unwrap().conns.is_empty();
-        if no_connection {
-            if let Err(e) = self.connect_to_cluster().await {
-                let mut st = self.state.write().unwrap();
-                st.disconnected_since.get_or_insert_with(Instant::now);
-                st.reconnect_error = Some(e.to_string());
-                drop(st);
-                // Calls waiting for a connection look at the lost timeout again.
-                self.changed.notify_waiters();
-            }
-        }
-        self.ensure_listener(None).await;
-        self.connect_missing_members();
-    }
-}
-
-/// The cluster manager task: applies listener events and connection closures.
-async fn manage(weak: Weak<Inner>, mut rx: mpsc::UnboundedReceiver<ConnectionEvent>) {
-    let mut tick = tokio::time::interval(Duration::from_millis(500));
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            ev = rx.recv() => {
-                let Some(ev) = ev else { return };
-                let Some(inner) = weak.upgrade() else { return };
-                match ev {
-                    ConnectionEvent::Event(id, msg) => inner.handle_event(id, &msg),
-                    ConnectionEvent::Closed(id) => {
-                        inner.handle_closed(id);
-                        inner.maintain().await;
-                    }
-                }
-            }
-            _ = tick.tick() => {
-                let Some(inner) = weak.upgrade() else { return };
-                inner.maintain().await;
-            }
-        }
     }
 }

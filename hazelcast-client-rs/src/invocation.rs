@@ -21,9 +21,9 @@
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use crate::client::Inner;
 use crate::codec::builtin::error_holders;
 use crate::codec::ClientMessage;
+use crate::connection_manager::ConnectionManager;
 use crate::error::{codes, ClientError};
 use crate::protocol::Operation;
 
@@ -71,7 +71,10 @@ impl Request {
     }
 }
 
-pub(crate) async fn invoke(inner: &Inner, req: Request) -> Result<ClientMessage, ClientError> {
+pub(crate) async fn invoke(
+    inner: &ConnectionManager,
+    req: Request,
+) -> Result<ClientMessage, ClientError> {
     invoke_traced(inner, req).await.result
 }
 
@@ -86,7 +89,7 @@ pub(crate) struct Traced {
     pub resent_after_unknown_outcome: bool,
 }
 
-pub(crate) async fn invoke_traced(inner: &Inner, req: Request) -> Traced {
+pub(crate) async fn invoke_traced(inner: &ConnectionManager, req: Request) -> Traced {
     let mut resent = false;
     let result = attempts(inner, req, &mut resent).await;
     Traced {
@@ -96,7 +99,7 @@ pub(crate) async fn invoke_traced(inner: &Inner, req: Request) -> Traced {
 }
 
 async fn attempts(
-    inner: &Inner,
+    inner: &ConnectionManager,
     req: Request,
     resent_after_unknown: &mut bool,
 ) -> Result<ClientMessage, ClientError> {
@@ -227,7 +230,7 @@ async fn attempts(
 }
 
 /// Stops tracking a request's backup acknowledgements when the attempt ends.
-struct AckGuard<'a>(&'a Inner, i64);
+struct AckGuard<'a>(&'a ConnectionManager, i64);
 
 impl Drop for AckGuard<'_> {
     fn drop(&mut self) {

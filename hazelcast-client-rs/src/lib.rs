@@ -18,10 +18,12 @@ pub mod cluster;
 pub mod codec;
 pub mod config;
 pub mod connection;
+mod connection_manager;
 pub mod error;
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing;
+mod handle;
 pub mod invocation;
 #[cfg(feature = "local-cluster")]
 pub mod local;

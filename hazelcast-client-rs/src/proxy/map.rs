@@ -6,9 +6,9 @@ use std::time::Duration;
 use tokio::sync::OnceCell;
 
 use super::{decoded, millis, value_of};
-use crate::client::Client;
 use crate::codec::MemberInfo;
 use crate::error::ClientError;
+use crate::handle::ClientHandle;
 use crate::invocation::{Traced, Wait};
 use crate::protocol::{map as codec, Operation};
 use crate::serialization::{Data, Value};
@@ -26,14 +26,14 @@ pub const DEFAULT_THREAD_ID: i64 = 1;
 /// (`map.with_thread_id(id)`).
 #[derive(Clone, Debug)]
 pub struct Map {
-    client: Client,
+    client: Arc<ClientHandle>,
     name: Arc<str>,
     thread_id: i64,
     created: Arc<OnceCell<()>>,
 }
 
 impl Map {
-    pub(crate) fn new(client: Client, name: &str) -> Map {
+    pub(crate) fn new(client: Arc<ClientHandle>, name: &str) -> Map {
         let created = client.proxy_cell(codec::SERVICE_NAME, name);
         Map {
             client,

@@ -6,8 +6,8 @@ use std::time::Duration;
 use tokio::sync::OnceCell;
 
 use super::{decoded, millis, value_of};
-use crate::client::Client;
 use crate::error::ClientError;
+use crate::handle::ClientHandle;
 use crate::invocation::Wait;
 use crate::protocol::{queue as codec, Operation};
 use crate::serialization::{Data, Value};
@@ -15,13 +15,13 @@ use crate::serialization::{Data, Value};
 /// A handle on the distributed queue `name`. Cheap to clone.
 #[derive(Clone, Debug)]
 pub struct Queue {
-    client: Client,
+    client: Arc<ClientHandle>,
     name: Arc<str>,
     created: Arc<OnceCell<()>>,
 }
 
 impl Queue {
-    pub(crate) fn new(client: Client, name: &str) -> Queue {
+    pub(crate) fn new(client: Arc<ClientHandle>, name: &str) -> Queue {
         let created = client.proxy_cell(codec::SERVICE_NAME, name);
         Queue {
             client,
