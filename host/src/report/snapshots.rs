@@ -1,4 +1,4 @@
-//! Snapshot tests: the terminal summary and report.md of a fixed run, compared line for line
+//! Snapshot tests: the terminal summary, report.md and report.html of a fixed run, compared line for line
 //! with the files in `snapshots/`, so a change to what people read shows in review (the
 //! `contains` checks elsewhere miss most of it). `HZLAB_UPDATE_SNAPSHOTS=1 cargo test -p hzlab
 //! --lib snapshots` rewrites the files after an intended change.
@@ -142,6 +142,14 @@ fn compare(name: &str, actual: &str) {
 #[test]
 fn the_terminal_summary() {
     compare("summary.txt", &summary::summary(&run()));
+}
+
+#[test]
+fn report_html() {
+    let mut report = Report::new("race:3");
+    report.hzlab = "0.0.0-snapshot";
+    report.add_run("run", run());
+    compare("report.html", &super::html::render(&report));
 }
 
 #[test]
