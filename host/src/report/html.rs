@@ -340,6 +340,18 @@ pub fn scenario_section(out: &mut String, s: &ScenarioResult, id: &str) {
             );
         }
     }
+    instances_table(out, s);
+    values_table(out, s);
+    checks_table(out, s);
+    latency(out, s);
+    retries_plot(out, s);
+    producer_blocking(out, s);
+    consumed_items(out, s);
+    out.push_str("</section>\n");
+}
+
+/// Each instance: its outcome, time, operations and what it recorded.
+fn instances_table(out: &mut String, s: &ScenarioResult) {
     if !s.instances.is_empty() {
         out.push_str("<h4>Instances</h4><table><tr><th>instance</th><th>status</th><th>elapsed (ms)</th><th>ops</th><th>ops/s</th><th>recorded</th></tr>");
         for i in &s.instances {
@@ -372,6 +384,10 @@ pub fn scenario_section(out: &mut String, s: &ScenarioResult, id: &str) {
         }
         out.push_str("</table>");
     }
+}
+
+/// What the scenario recorded, its counters, and totals over its instances.
+fn values_table(out: &mut String, s: &ScenarioResult) {
     let mut values: Vec<(String, String)> = s
         .recorded
         .values
@@ -401,6 +417,10 @@ pub fn scenario_section(out: &mut String, s: &ScenarioResult, id: &str) {
         }
         out.push_str("</table>");
     }
+}
+
+/// The scenario's checks.
+fn checks_table(out: &mut String, s: &ScenarioResult) {
     if !s.checks.is_empty() {
         out.push_str("<h4>Checks</h4><table><tr><th></th><th>check</th><th>instance</th><th>detail</th></tr>");
         for c in &s.checks {
@@ -415,7 +435,10 @@ pub fn scenario_section(out: &mut String, s: &ScenarioResult, id: &str) {
         }
         out.push_str("</table>");
     }
-    latency(out, s);
+}
+
+/// Optimistic retries per instance (the scenarios that record `retries`).
+fn retries_plot(out: &mut String, s: &ScenarioResult) {
     if let Some(rows) = facts::retries(s) {
         let bars: Vec<Bar> = rows
             .iter()
@@ -432,6 +455,10 @@ pub fn scenario_section(out: &mut String, s: &ScenarioResult, id: &str) {
             svg::bars("retries per instance", &bars)
         );
     }
+}
+
+/// How often and how long each producer found its queue full.
+fn producer_blocking(out: &mut String, s: &ScenarioResult) {
     if let Some(rows) = facts::producer_blocking(s) {
         out.push_str("<h4>Producer blocking</h4><table><tr><th>instance</th><th>found the queue full</th><th>blocked (ms)</th></tr>");
         for (i, full, ms) in &rows {
@@ -458,6 +485,10 @@ pub fn scenario_section(out: &mut String, s: &ScenarioResult, id: &str) {
             svg::bars("time blocked waiting for room (ms)", &bars)
         );
     }
+}
+
+/// Which consumer took which item, items taken twice in red.
+fn consumed_items(out: &mut String, s: &ScenarioResult) {
     if let Some(rows) = facts::consumed_items(s) {
         let n = rows
             .iter()
@@ -475,7 +506,6 @@ pub fn scenario_section(out: &mut String, s: &ScenarioResult, id: &str) {
             svg::strips("items per consumer", &strips, n)
         );
     }
-    out.push_str("</section>\n");
 }
 
 fn latency(out: &mut String, s: &ScenarioResult) {
