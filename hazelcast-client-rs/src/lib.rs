@@ -23,8 +23,6 @@ pub mod error;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod invocation;
-#[cfg(feature = "local-cluster")]
-pub mod local;
 pub mod protocol;
 pub mod proxy;
 pub mod serialization;

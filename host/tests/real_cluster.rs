@@ -6,7 +6,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::{args, scenario, spec, value};
-use hazelcast_client::local::{LocalCluster, LocalClusterConfig};
+use hazelcast_members::{LocalCluster, LocalClusterConfig};
 use hzlab::backend::real::{RealCluster, RealConfig};
 use hzlab::engine::{InstanceLimits, ScenarioEngine};
 use hzlab::results::{RunResult, Status};
