@@ -4,7 +4,7 @@
 //! ones that fail on the member), and saves what the member sent.
 //!
 //! ```text
-//! cargo run -p hazelcast-client --features local-cluster --example fuzz_corpus -- fuzz/corpus
+//! cargo run -p hazelcast-client --example fuzz_corpus -- fuzz/corpus
 //! ```
 //!
 //! `responses` gets one file per kind of message (message type and flags), the wire bytes of
@@ -18,8 +18,8 @@ use std::time::Duration;
 
 use hazelcast_client::codec::frame::decode_frames;
 use hazelcast_client::codec::{ClientMessage, MessageAssembler};
-use hazelcast_client::local::{LocalCluster, LocalClusterConfig};
 use hazelcast_client::{Client, ClientConfig, MapConfig, QueueConfig, Value};
+use hazelcast_members::{LocalCluster, LocalClusterConfig};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -120,9 +120,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             .ok_or("usage: fuzz_corpus CORPUS_DIR")?,
     );
     let mut config = LocalClusterConfig::new("fuzz-corpus", 2);
-    config.ports = (hazelcast_client::local::free_port_range(2)?..)
-        .take(2)
-        .collect();
+    config.ports = (hazelcast_members::free_port_range(2)?..).take(2).collect();
     let mut cluster = LocalCluster::start(config).await?;
     let member = cluster.address(0).ok_or("no member 1")?;
 

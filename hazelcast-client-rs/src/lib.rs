@@ -25,8 +25,6 @@ pub mod error;
 pub mod fuzzing;
 mod handle;
 pub mod invocation;
-#[cfg(feature = "local-cluster")]
-pub mod local;
 pub mod protocol;
 pub mod proxy;
 pub mod serialization;

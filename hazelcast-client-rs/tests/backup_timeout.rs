@@ -4,19 +4,10 @@
 //! `ClientError::Indeterminate`, so that a caller (and hzlab's operation history) can count the
 //! write as uncertain rather than done.
 
-use std::process::Command;
 use std::time::{Duration, Instant};
 
-use hazelcast_client::local::{LocalCluster, LocalClusterConfig};
 use hazelcast_client::{Client, ClientError, Value};
-
-fn signal(pid: u32, sig: &str) {
-    let ok = Command::new("kill")
-        .args([sig, &pid.to_string()])
-        .status()
-        .is_ok_and(|s| s.success());
-    assert!(ok, "kill {sig} {pid} failed");
-}
+use hazelcast_members::{LocalCluster, LocalClusterConfig};
 
 /// Waits until `client` sends writes backup-aware (connections to every member, each
 /// listening for backup acknowledgements).
@@ -33,7 +24,7 @@ async fn backup_acks_on(client: &Client) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_write_whose_backup_is_frozen_completes_or_is_indeterminate() {
-    let cluster = LocalCluster::start(LocalClusterConfig::new("backup-timeout-test", 2))
+    let mut cluster = LocalCluster::start(LocalClusterConfig::new("backup-timeout-test", 2))
         .await
         .expect("members start");
     let backup_timeout = Duration::from_millis(600);
@@ -66,8 +57,7 @@ async fn a_write_whose_backup_is_frozen_completes_or_is_indeterminate() {
         .iter()
         .position(|a| *a != owner)
         .expect("two members");
-    let pid = cluster.pid(backup).unwrap();
-    signal(pid, "-STOP");
+    cluster.freeze(backup).unwrap();
 
     let t = Instant::now();
     let r = lenient_map.set(&key, &Value::Int(3)).await;
@@ -75,7 +65,7 @@ async fn a_write_whose_backup_is_frozen_completes_or_is_indeterminate() {
     let t = Instant::now();
     let e = strict_map.set(&key, &Value::Int(4)).await;
     let strict_took = t.elapsed();
-    signal(pid, "-CONT");
+    cluster.thaw(backup).unwrap();
 
     assert!(
         r.is_ok(),

@@ -5,8 +5,8 @@
 
 use std::time::{Duration, Instant};
 
-use hazelcast_client::local::{LocalCluster, LocalClusterConfig};
 use hazelcast_client::{Client, ClientError, Value};
+use hazelcast_members::{LocalCluster, LocalClusterConfig};
 
 const INSTANCES: i64 = 3;
 const ITERATIONS: i32 = 400;

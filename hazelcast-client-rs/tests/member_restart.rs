@@ -3,8 +3,8 @@
 
 use std::time::{Duration, Instant};
 
-use hazelcast_client::local::{LocalCluster, LocalClusterConfig};
 use hazelcast_client::{Client, ClientError, Map, Value};
+use hazelcast_members::{LocalCluster, LocalClusterConfig};
 
 /// Locked increments; on error, the increments completed before it and the error.
 async fn increments(
@@ -73,9 +73,12 @@ async fn graceful_stop_and_full_restart() {
         .position(|a| *a == owner)
         .unwrap();
     let run_start = Instant::now();
-    let stopper = tokio::task::spawn_blocking(move || {
+    let stopper = tokio::spawn(async move {
         let t = Instant::now();
-        cluster.stop(leaving, Duration::from_secs(60)).unwrap();
+        cluster
+            .stop(leaving, Duration::from_secs(60))
+            .await
+            .unwrap();
         eprintln!("member stopped in {:?}", t.elapsed());
         cluster
     });

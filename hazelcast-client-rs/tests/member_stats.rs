@@ -5,8 +5,8 @@
 
 use std::time::{Duration, Instant};
 
-use hazelcast_client::local::{LocalCluster, LocalClusterConfig};
 use hazelcast_client::{Client, Data, Value};
+use hazelcast_members::{LocalCluster, LocalClusterConfig};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stats_replica_table_and_loss_on_three_members() {
@@ -81,7 +81,7 @@ async fn stats_replica_table_and_loss_on_three_members() {
     assert!(!cluster.is_running(0) && !cluster.is_running(1));
     assert!(matches!(
         cluster.stats(0, &[]).await,
-        Err(hazelcast_client::local::LocalError::NotRunning { index: 0 })
+        Err(hazelcast_members::LocalError::NotRunning { index: 0 })
     ));
     let deadline = Instant::now() + Duration::from_secs(90);
     let survivor = loop {

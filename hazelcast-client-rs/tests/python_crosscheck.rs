@@ -9,8 +9,8 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
-use hazelcast_client::local::{LocalCluster, LocalClusterConfig};
 use hazelcast_client::{Client, Value};
+use hazelcast_members::{LocalCluster, LocalClusterConfig};
 
 fn script() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/python/crosscheck.py")

@@ -2,8 +2,8 @@
 
 use std::time::{Duration, Instant};
 
-use hazelcast_client::local::{LocalCluster, LocalClusterConfig};
 use hazelcast_client::{Client, ClientConfig, ClientError, MapConfig, QueueConfig, Value};
+use hazelcast_members::{LocalCluster, LocalClusterConfig};
 
 /// Fails the test instead of hanging when a step takes too long.
 async fn within<T>(secs: u64, what: &str, f: impl std::future::Future<Output = T>) -> T {
@@ -15,7 +15,7 @@ async fn within<T>(secs: u64, what: &str, f: impl std::future::Future<Output = T
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn errors_without_members_are_clear_and_quick() {
     // A refused port.
-    let port = hazelcast_client::local::free_ports(1).unwrap()[0];
+    let port = hazelcast_members::free_ports(1).unwrap()[0];
     let t = Instant::now();
     let err = Client::connect(ClientConfig::new("x", [format!("127.0.0.1:{port}")]))
         .await

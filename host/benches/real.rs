@@ -37,8 +37,8 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use hazelcast_client::local::{member_jar, LocalCluster, LocalClusterConfig};
 use hazelcast_client::{Client, ClientConfig, Value};
+use hazelcast_members::{member_jar, LocalCluster, LocalClusterConfig};
 use hzlab::backend::real::{RealCluster, RealConfig, RealSession};
 use hzlab::backend::{Backend, BackendInfo, OpResult, OwnerId, Session};
 use hzlab::engine::{InstanceLimits, ScenarioEngine};

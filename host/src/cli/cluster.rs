@@ -13,7 +13,7 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 use clap::{Args, Subcommand};
 
-use hazelcast_client::local::{self as harness, LocalError, MarkedMember, RunDirLock};
+use hazelcast_members::{LocalError, LockHolder, MarkedMember, RunDirLock};
 use hzlab::cluster::{ClusterControl, LocalMembers, LocalMembersConfig};
 
 use super::exit;
@@ -119,7 +119,8 @@ fn run_dir(args: &ClusterArgs) -> anyhow::Result<PathBuf> {
         );
     }
     let dir = clusters_root(args.dir.clone()).join(name);
-    harness::canonical_dir(&dir).with_context(|| format!("cannot resolve {}", dir.display()))
+    hazelcast_members::canonical_dir(&dir)
+        .with_context(|| format!("cannot resolve {}", dir.display()))
 }
 
 /// The cluster name to use with members at `addresses`, and their run directory when
@@ -184,7 +185,7 @@ fn describe(found: &[MarkedMember], ports: &[Option<u16>]) -> String {
 /// Why there is no cluster `name` in `dir` to act on: none at all, or members that run
 /// without a readable state.
 fn no_cluster(dir: &Path, name: &str, problem: &str) -> anyhow::Error {
-    let found = harness::marked_members(dir);
+    let found = hazelcast_members::marked_members(dir);
     if found.is_empty() {
         anyhow::anyhow!(
             "no cluster `{name}` in {} ({problem}): start one with `hzlab cluster up --name \
@@ -205,7 +206,7 @@ fn no_cluster(dir: &Path, name: &str, problem: &str) -> anyhow::Error {
 /// while another command holds it.
 fn lock(dir: &Path, name: &str, command: &str) -> anyhow::Result<RunDirLock> {
     let what = format!("hzlab cluster {command}");
-    let waiting = |holder: &harness::LockHolder| {
+    let waiting = |holder: &LockHolder| {
         eprintln!(
             "hzlab: waiting for {holder}, which holds cluster `{name}` ({})",
             dir.display()
@@ -434,7 +435,7 @@ fn up_lock(dir: &Path, name: &str) -> anyhow::Result<RunDirLock> {
             );
         }
     };
-    let found = harness::marked_members(lock.dir());
+    let found = hazelcast_members::marked_members(lock.dir());
     if !found.is_empty() {
         let ports = recorded(dir).map(|r| r.ports).unwrap_or_default();
         bail!(
@@ -446,7 +447,7 @@ fn up_lock(dir: &Path, name: &str) -> anyhow::Result<RunDirLock> {
     }
     for entry in std::fs::read_dir(lock.dir())? {
         let entry = entry?;
-        if entry.file_name() == harness::LOCK_FILE {
+        if entry.file_name() == hazelcast_members::LOCK_FILE {
             continue;
         }
         let path = entry.path();
@@ -470,7 +471,7 @@ fn sweep(dir: &Path) -> String {
         .flat_map(|r| r.pids.iter().enumerate())
         .filter_map(|(i, p)| p.map(|pid| MarkedMember { member: i + 1, pid }))
         .collect();
-    match harness::kill_marked(dir) {
+    match hazelcast_members::kill_marked(dir) {
         Ok(found) => {
             for m in found {
                 if !stopped.contains(&m) {
@@ -493,7 +494,7 @@ fn sweep(dir: &Path) -> String {
 /// `down`: kills every member carrying the cluster's mark (whatever `cluster.json` says, or
 /// without one), names each, and removes the run directory.
 fn down(dir: &Path, name: &str) -> anyhow::Result<u8> {
-    let waiting = |holder: &harness::LockHolder| {
+    let waiting = |holder: &LockHolder| {
         eprintln!(
             "hzlab: waiting for {holder}, which holds cluster `{name}` ({})",
             dir.display()
@@ -506,7 +507,7 @@ fn down(dir: &Path, name: &str) -> anyhow::Result<u8> {
         Err(e) => return Err(e).with_context(|| format!("cannot lock {}", dir.display())),
     };
     let ports = recorded(dir).map(|r| r.ports).unwrap_or_default();
-    let stopped = harness::kill_marked(dir)?;
+    let stopped = hazelcast_members::kill_marked(dir)?;
     if lock.is_none() && stopped.is_empty() {
         bail!(
             "no cluster `{name}` in {} (no run directory, no member running)",

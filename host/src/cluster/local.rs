@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use hazelcast_client::local::{LocalCluster, LocalClusterConfig, MemberStats, RunDirLock};
+use hazelcast_members::{LocalCluster, LocalClusterConfig, MemberStats, RunDirLock};
 
 use super::distribution::keys_in_partitions;
 use super::{check_members, ClusterControl, ClusterError, Distribution, MemberDistribution};
@@ -333,16 +333,11 @@ impl ClusterControl for LocalMembers {
     async fn stop(&mut self, member: usize) -> Result<(), ClusterError> {
         check_members(&[member], self.cluster.len())?;
         self.running(member)?;
-        // SIGTERM runs the member's graceful shutdown (partitions handed over first); wait
-        // for it without blocking the runtime, so scenarios running meanwhile go on.
-        let index = member - 1;
-        self.cluster.terminate(index)?;
-        let deadline = Instant::now() + Duration::from_secs(120);
-        while self.cluster.is_running(index) && Instant::now() < deadline {
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        // Reaps the process (or kills it if it did not leave in time) and records it.
-        self.cluster.kill(index)?;
+        // SIGTERM runs the member's graceful shutdown (partitions handed over first); the
+        // wait does not block the runtime, so scenarios running meanwhile go on.
+        self.cluster
+            .stop(member - 1, Duration::from_secs(120))
+            .await?;
         Ok(())
     }
 
@@ -468,7 +463,7 @@ fn loopback_normal(address: &str) -> String {
 /// name.
 pub fn find_run_dir(root: &Path, addresses: &[String]) -> Option<(PathBuf, String)> {
     let wanted: Vec<String> = addresses.iter().map(|a| loopback_normal(a)).collect();
-    let root = hazelcast_client::local::canonical_dir(root).ok()?;
+    let root = hazelcast_members::canonical_dir(root).ok()?;
     let mut dirs: Vec<PathBuf> = std::fs::read_dir(root)
         .ok()?
         .filter_map(|e| e.ok().map(|e| e.path()))

@@ -46,7 +46,7 @@ pub enum ClusterError {
     #[error("invalid cluster configuration: {0}")]
     InvalidConfig(String),
     #[error("local members: {0}")]
-    Local(#[from] hazelcast_client::local::LocalError),
+    Local(#[from] hazelcast_members::LocalError),
     #[error(
         "hzlab cannot {what} of {cluster}: hzlab did not start those members (faults and \
          member statistics need a cluster from `hzlab cluster up`, or a plan run with --local)"

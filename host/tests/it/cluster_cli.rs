@@ -56,9 +56,7 @@ fn up_status_kill_start_down_from_separate_processes() {
         dir: dir.clone(),
         name: name.clone(),
     };
-    let base = hazelcast_client::local::free_port_range(3)
-        .unwrap()
-        .to_string();
+    let base = hazelcast_members::free_port_range(3).unwrap().to_string();
     let up = ok(hzlab(
         &dir,
         &name,

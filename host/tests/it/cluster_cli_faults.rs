@@ -105,7 +105,7 @@ fn sigint_during_up_stops_the_members_it_started() {
         dir: root.clone(),
         name: name.clone(),
     };
-    let base = hazelcast_client::local::free_port_range(3).unwrap();
+    let base = hazelcast_members::free_port_range(3).unwrap();
     let mut up = spawn_up(&root, &name, base);
     let pid = first_pid_recorded(&root.join(&name), &root, &mut up);
     send(up.id(), Signal::INT);
@@ -152,7 +152,7 @@ fn sigkill_during_up_leaves_members_that_down_finds_by_their_mark() {
         dir: root.clone(),
         name: name.clone(),
     };
-    let base = hazelcast_client::local::free_port_range(3).unwrap();
+    let base = hazelcast_members::free_port_range(3).unwrap();
     let mut up = spawn_up(&root, &name, base);
     let run_dir = root.join(&name);
     let pid = first_pid_recorded(&run_dir, &root, &mut up);
@@ -235,7 +235,7 @@ fn two_ups_of_one_name_at_once_start_one_cluster_and_down_stops_it() {
         dir: root.clone(),
         name: name.clone(),
     };
-    let base = hazelcast_client::local::free_port_range(3).unwrap();
+    let base = hazelcast_members::free_port_range(3).unwrap();
     let first = spawn_up(&root, &name, base);
     let second = spawn_up(&root, &name, base);
     let outs = [

@@ -30,7 +30,7 @@ fn compose_file_has_three_members_and_management_center_on_loopback() {
     let text = std::fs::read_to_string(root().join("docker-compose.yml")).unwrap();
     assert!(text.contains("image: hazelcast/hazelcast:5.7.0"));
     assert_eq!(
-        hazelcast_client::local::HAZELCAST_VERSION,
+        hazelcast_members::HAZELCAST_VERSION,
         "5.7.0",
         "compose members run the tests' version"
     );

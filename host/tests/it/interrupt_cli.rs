@@ -9,6 +9,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use rustix::process::Signal;
+
 const HZLAB: &str = env!("CARGO_BIN_EXE_hzlab");
 
 fn scratch(name: &str) -> PathBuf {
@@ -39,13 +41,10 @@ fn spawn(args: &[&str]) -> Running {
     )
 }
 
-fn signal(child: &Running, name: &str) {
-    let ok = Command::new("kill")
-        .args([&format!("-{name}"), &child.0.id().to_string()])
-        .status()
-        .unwrap()
-        .success();
-    assert!(ok, "kill -{name}");
+fn signal(child: &Running, signal: Signal) {
+    let pid = rustix::process::Pid::from_raw(child.0.id() as i32).expect("a process id");
+    rustix::process::kill_process(pid, signal)
+        .unwrap_or_else(|e| panic!("cannot send {signal:?} to hzlab: {e}"));
 }
 
 /// Waits until `path` holds at least one line: the run is under way (and its history is
@@ -162,7 +161,7 @@ fn sigint_during_an_embedded_run_writes_everything_marked_interrupted() {
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let mut child = spawn(&args);
     wait_for_lines(&dir.join("h.jsonl"), &mut child);
-    signal(&child, "INT");
+    signal(&child, Signal::INT);
     let (code, out, err, took) = finish_within(child, Duration::from_secs(5));
     assert_eq!(code, 130, "{out}{err}");
     assert!(took < Duration::from_secs(5));
@@ -177,7 +176,7 @@ fn sigterm_stops_a_run_as_ctrl_c_does() {
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let mut child = spawn(&args);
     wait_for_lines(&dir.join("h.jsonl"), &mut child);
-    signal(&child, "TERM");
+    signal(&child, Signal::TERM);
     let (code, out, err, _) = finish_within(child, Duration::from_secs(5));
     assert_eq!(code, 130, "{out}{err}");
     assert!(err.contains("SIGTERM"), "{err}");
@@ -204,7 +203,7 @@ fn sigkill_leaves_a_history_of_whole_lines() {
     std::thread::sleep(Duration::from_secs(1));
     let after = every_line_is_json(&h);
     assert!(after > before, "{before} then {after} lines");
-    signal(&child, "KILL");
+    signal(&child, Signal::KILL);
     let (code, ..) = finish_within(child, Duration::from_secs(5));
     assert_eq!(code, -1, "killed by a signal");
     assert!(every_line_is_json(&h) >= after);
@@ -228,9 +227,9 @@ fn a_second_ctrl_c_quits_at_once() {
     ]);
     wait_for_lines(&h, &mut child);
     std::thread::sleep(Duration::from_millis(300));
-    signal(&child, "INT");
+    signal(&child, Signal::INT);
     std::thread::sleep(Duration::from_millis(200));
-    signal(&child, "INT");
+    signal(&child, Signal::INT);
     let (code, out, err, took) = finish_within(child, Duration::from_secs(5));
     assert_eq!(code, 130, "{out}{err}");
     assert!(took < Duration::from_millis(1500), "took {took:?}");
@@ -290,7 +289,7 @@ fn sigint_during_a_plan_writes_its_results_marked_interrupted() {
         r.to_str().unwrap(),
     ]);
     wait_for_lines(&h, &mut child);
-    signal(&child, "INT");
+    signal(&child, Signal::INT);
     let (code, out, err, _) = finish_within(child, Duration::from_secs(5));
     assert_eq!(code, 130, "{out}{err}");
     assert!(out.contains("result: interrupted"), "{out}");
@@ -316,8 +315,8 @@ fn sigint_during_a_plan_writes_its_results_marked_interrupted() {
 
 #[test]
 fn sigint_on_real_members_releases_the_locks() {
-    use hazelcast_client::local::{free_port_range, LocalCluster, LocalClusterConfig};
     use hazelcast_client::{Client, Value};
+    use hazelcast_members::{free_port_range, LocalCluster, LocalClusterConfig};
 
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -347,7 +346,7 @@ fn sigint_on_real_members_releases_the_locks() {
     wait_for_lines(&dir.join("h.jsonl"), &mut child);
     // Well inside the loop: the instances hold and wait for the lock.
     std::thread::sleep(Duration::from_millis(500));
-    signal(&child, "INT");
+    signal(&child, Signal::INT);
     let (code, out, err, took) = finish_within(child, Duration::from_secs(5));
     assert_eq!(code, 130, "{out}{err}");
     assert!(took < Duration::from_secs(5));

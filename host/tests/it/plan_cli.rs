@@ -121,7 +121,7 @@ fn a_missing_scenario_file_exits_2() {
 fn a_plan_on_an_unreachable_cluster_exits_3_naming_it() {
     let plan = temp_plan("unreachable.toml", SMALL);
     // A free port nobody listens on.
-    let port = hazelcast_client::local::free_ports(1).unwrap()[0];
+    let port = hazelcast_members::free_ports(1).unwrap()[0];
     let address = format!("127.0.0.1:{port}");
     let o = hzlab(&[
         "run",

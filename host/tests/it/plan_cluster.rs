@@ -114,7 +114,7 @@ fn a_plan_runs_on_given_members_with_faults_only_where_hzlab_started_them() {
     std::fs::create_dir_all(&root).unwrap();
     let plan = root.join("plan.toml");
     std::fs::write(&plan, PLAN).unwrap();
-    let base = hazelcast_client::local::free_port_range(3).unwrap();
+    let base = hazelcast_members::free_port_range(3).unwrap();
     let up = cluster(
         &clusters,
         &name,

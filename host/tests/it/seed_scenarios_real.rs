@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use crate::common::{args, scenario, spec, value};
-use hazelcast_client::local::{LocalCluster, LocalClusterConfig};
+use hazelcast_members::{LocalCluster, LocalClusterConfig};
 use hzlab::backend::real::{RealCluster, RealConfig};
 use hzlab::engine::{InstanceLimits, ScenarioEngine};
 use hzlab::results::{RunResult, Status};

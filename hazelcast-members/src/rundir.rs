@@ -137,14 +137,23 @@ pub fn marked_members(run_dir: &Path) -> Vec<MarkedMember> {
     found
 }
 
-/// Sends `signal` to process `pid` (errors, such as a process gone meanwhile, are ignored).
-pub(super) fn send(pid: u32, signal: rustix::process::Signal) {
-    if let Some(pid) = i32::try_from(pid)
+/// Sends `signal` to process `pid` with the `kill` system call (no `kill` command is run).
+pub fn send_signal(pid: u32, signal: rustix::process::Signal) -> io::Result<()> {
+    let pid = i32::try_from(pid)
         .ok()
         .and_then(rustix::process::Pid::from_raw)
-    {
-        let _ = rustix::process::kill_process(pid, signal);
-    }
+        .ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("{pid} is not a process id"),
+            )
+        })?;
+    rustix::process::kill_process(pid, signal).map_err(io::Error::from)
+}
+
+/// Sends `signal` to process `pid`, ignoring errors (such as a process gone meanwhile).
+pub(super) fn send(pid: u32, signal: rustix::process::Signal) {
+    let _ = send_signal(pid, signal);
 }
 
 /// Kills (SIGKILL) every live member of `run_dir` and waits up to 10 s for them to exit;
@@ -174,7 +183,7 @@ pub fn kill_marked(run_dir: &Path) -> Result<Vec<MarkedMember>, LocalError> {
 /// Whether member `member` of `run_dir`, process `pid`, has finished exiting (or the id now
 /// belongs to another process). A killed process still releasing its memory has an empty
 /// command line but holds its sockets (the member's port) until it is gone.
-fn gone(pid: u32, run_dir: &Path, member: usize) -> bool {
+pub(super) fn gone(pid: u32, run_dir: &Path, member: usize) -> bool {
     if exited(pid) {
         return true;
     }
@@ -435,6 +444,50 @@ mod tests {
             .args(args)
             .spawn()
             .unwrap()
+    }
+
+    /// The state letter of process `pid` in /proc (`S` sleeping, `T` stopped...).
+    fn state(pid: u32) -> char {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+        stat.rsplit(')')
+            .next()
+            .unwrap()
+            .trim_start()
+            .chars()
+            .next()
+            .unwrap()
+    }
+
+    /// Waits up to 10 s for process `pid` to reach a state `wanted` accepts.
+    fn wait_state(pid: u32, wanted: impl Fn(char) -> bool) -> char {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let s = state(pid);
+            if wanted(s) || Instant::now() > deadline {
+                return s;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    #[test]
+    fn signals_stop_continue_and_kill_a_process() {
+        use rustix::process::Signal;
+        let mut child = stand_in(&[]);
+        let pid = child.id();
+        send_signal(pid, Signal::STOP).unwrap();
+        assert_eq!(wait_state(pid, |s| s == 'T'), 'T');
+        send_signal(pid, Signal::CONT).unwrap();
+        assert_ne!(wait_state(pid, |s| s != 'T'), 'T');
+        send_signal(pid, Signal::KILL).unwrap();
+        let status = child.wait().unwrap();
+        use std::os::unix::process::ExitStatusExt as _;
+        assert_eq!(status.signal(), Some(9));
+        // A process that is gone (reaped) cannot be signalled; nor can pid 0 or one beyond
+        // the pid range.
+        assert!(send_signal(pid, Signal::CONT).is_err());
+        assert!(send_signal(0, Signal::CONT).is_err());
+        assert!(send_signal(u32::MAX, Signal::CONT).is_err());
     }
 
     #[test]

@@ -1,6 +1,6 @@
 // A Hazelcast member that also reports what Management Center shows about it.
 //
-// Started by hazelcast-client-rs (feature `local-cluster`) instead of HazelcastMemberStarter:
+// Started by hazelcast-members (LocalCluster) instead of HazelcastMemberStarter:
 //
 //   java -Dhazelcast.config=member.xml -cp hazelcast.jar:<classes> HzlabMember <port-file>
 //

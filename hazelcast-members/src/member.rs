@@ -26,12 +26,12 @@ fn fnv1a(parts: &[&[u8]]) -> u64 {
 
 fn cache_root() -> PathBuf {
     if let Some(dir) = std::env::var_os("XDG_CACHE_HOME").filter(|d| !d.is_empty()) {
-        return PathBuf::from(dir).join("hazelcast-client-rs");
+        return PathBuf::from(dir).join("hazelcast-members");
     }
     if let Some(home) = std::env::var_os("HOME").filter(|d| !d.is_empty()) {
-        return PathBuf::from(home).join(".cache/hazelcast-client-rs");
+        return PathBuf::from(home).join(".cache/hazelcast-members");
     }
-    std::env::temp_dir().join("hazelcast-client-rs-cache")
+    std::env::temp_dir().join("hazelcast-members-cache")
 }
 
 /// The directory holding the compiled member main class for `jar`, compiling it with

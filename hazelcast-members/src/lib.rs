@@ -1,26 +1,28 @@
-//! Real Hazelcast members on this machine, for tests and tools (feature `local-cluster`).
+//! `hazelcast-members`: local Hazelcast 5.x members for tests and tools.
 //!
-//! Finds the member jar in the local Maven repository (fetching it with `mvn` when
-//! missing), writes one XML config per member (loopback only, fixed ports, TCP/IP join,
-//! multicast off), starts `java ... HazelcastMemberStarter` per member with its log in the
-//! run directory, and waits until all members have joined. Members can be killed
-//! (SIGKILL), stopped gracefully (SIGTERM) and restarted. Dropping a [`LocalCluster`]
-//! kills every member it started, unless it was [detached](LocalCluster::detach): then the
-//! members keep running and [`LocalCluster::attach`] takes them over again from the run
-//! directory (another process, another shell).
-//!
-//! The run directory is made canonical, and records each member's port before any member
-//! starts and its pid as soon as it exists (`cluster.json`), under an exclusive lock
-//! ([`RunDirLock`]). Every member carries the mark of its run directory and number on its
-//! command line (`-Dhzlab.cluster=<dir> -Dhzlab.member=<n>`): members are recognised by it
-//! ([`marked_members`], [`kill_marked`]), also when `cluster.json` is lost.
-//!
-//! Members run through a small Java main class shipped with this crate
-//! (`local/HzlabMember.java`, compiled with `javac` against the member jar into a cache
-//! directory keyed by the source's hash), which starts the member and answers requests for
-//! member-side statistics on a loopback port: [`LocalCluster::stats`] (per map the entries
-//! the member owns and holds as backups, as Management Center shows them) and
-//! [`LocalCluster::replica_table`] (every partition's owner and backups).
+//! - The member jar: [`member_jar`] finds `com.hazelcast:hazelcast` ([`HAZELCAST_VERSION`])
+//!   in the local Maven repository, fetching it with `mvn` when missing.
+//! - Member processes: [`LocalCluster`] writes one XML config per member (loopback only,
+//!   fixed ports, TCP/IP join, multicast off), starts `java` per member with its log in the
+//!   run directory, and waits until all members have joined (through a
+//!   [`hazelcast_client::Client`]). Members can be killed (SIGKILL), stopped gracefully
+//!   (SIGTERM, [`LocalCluster::stop`] waits without blocking the runtime), frozen (SIGSTOP)
+//!   and thawed, and restarted. Signals are sent with system calls, never by running `kill`
+//!   ([`send_signal`]). Dropping a [`LocalCluster`] kills every member it started, unless it
+//!   was [detached](LocalCluster::detach): then the members keep running and
+//!   [`LocalCluster::attach`] takes them over again from the run directory (another process,
+//!   another shell).
+//! - The run directory: made canonical, it records each member's port before any member
+//!   starts and its pid as soon as it exists (`cluster.json`), under an exclusive lock
+//!   ([`RunDirLock`]). Every member carries the mark of its run directory and number on its
+//!   command line (`-Dhzlab.cluster=<dir> -Dhzlab.member=<n>`): members are recognised by it
+//!   in `/proc` ([`marked_members`], [`kill_marked`]), also when `cluster.json` is lost.
+//! - Member statistics: members run through a small Java main class shipped with this crate
+//!   (`src/HzlabMember.java`, compiled with `javac` against the member jar into a cache
+//!   directory keyed by the source's hash), which starts the member and answers requests for
+//!   member-side statistics on a loopback port: [`LocalCluster::stats`] (per map the entries
+//!   the member owns and holds as backups, as Management Center shows them) and
+//!   [`LocalCluster::replica_table`] (every partition's owner and backups).
 
 mod member;
 mod rundir;
@@ -28,19 +30,19 @@ mod stats;
 
 pub use self::member::{member_classes, MEMBER_MAIN_CLASS};
 pub use self::rundir::{
-    canonical_dir, kill_marked, marked_members, LockHolder, MarkedMember, RunDirLock,
+    canonical_dir, kill_marked, marked_members, send_signal, LockHolder, MarkedMember, RunDirLock,
     CLUSTER_PROPERTY, LOCK_FILE, MEMBER_PROPERTY,
 };
 pub use self::stats::{MapStats, MemberRef, MemberStats, ReplicaTable};
+/// The signals [`send_signal`] sends.
+pub use rustix::process::Signal;
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use rustix::process::Signal;
-
-use crate::{Client, ClientConfig};
+use hazelcast_client::{Client, ClientConfig};
 
 /// The member release used.
 pub const HAZELCAST_VERSION: &str = "5.7.0";
@@ -62,6 +64,12 @@ pub enum LocalError {
     NotRunning { index: usize },
     #[error("member {} of {dir} still runs (pid {pid})", index + 1)]
     StillRunning { index: usize, pid: u32, dir: String },
+    #[error("cannot send {signal} to member {index}: {source}")]
+    Signal {
+        index: usize,
+        signal: &'static str,
+        source: std::io::Error,
+    },
     #[error("member {index} statistics: {reason}")]
     Stats { index: usize, reason: String },
     #[error("run directory {dir}: {reason}")]
@@ -350,7 +358,7 @@ impl LocalCluster {
                 ))
             }
         };
-        let lock = RunDirLock::acquire(&dir, "hazelcast-client local cluster", true, |_| {})?;
+        let lock = RunDirLock::acquire(&dir, "hazelcast-members local cluster", true, |_| {})?;
         let owns_run_dir = config.run_dir.is_none();
         let mut cluster = Self::start_locked(config, lock).await?;
         cluster.owns_run_dir = owns_run_dir;
@@ -544,7 +552,7 @@ impl LocalCluster {
             Some(_) => None,
             None => Some(RunDirLock::acquire(
                 &self.run_dir,
-                "hazelcast-client local cluster",
+                "hazelcast-members local cluster",
                 false,
                 |_| {},
             )?),
@@ -772,53 +780,95 @@ impl LocalCluster {
     }
 
     /// Stops a member gracefully (SIGTERM: the member migrates its data away and leaves),
-    /// waiting up to `timeout` before killing it. Blocks the calling thread: from async
-    /// code, call it through `tokio::task::spawn_blocking`.
-    pub fn stop(&mut self, index: usize, timeout: Duration) -> Result<(), LocalError> {
+    /// waiting up to `timeout` without blocking the thread, then kills it (SIGKILL) if it
+    /// has not left. A member that does not run is left as it is. Dropping the future
+    /// part-way leaves the member known to this value (killed on drop, like the others).
+    pub async fn stop(&mut self, index: usize, timeout: Duration) -> Result<(), LocalError> {
+        let deadline = Instant::now() + timeout;
+        let member = index + 1;
         let run_dir = self.run_dir.clone();
-        let m = self.child(index)?;
-        if let Some(proc) = m.child.take() {
-            let pid = proc.id();
-            if matches!(proc, Proc::Child(_)) || rundir::is_marked(pid, &run_dir, index + 1) {
-                rundir::send(pid, Signal::TERM);
+        let signalled = match &self.child(index)?.child {
+            Some(Proc::Child(c)) => {
+                rundir::send(c.id(), Signal::TERM);
+                true
             }
-            let deadline = Instant::now() + timeout;
-            match proc {
-                Proc::Child(mut child) => loop {
-                    if let Ok(Some(_)) = child.try_wait() {
-                        break;
+            Some(Proc::Pid(pid)) if rundir::is_marked(*pid, &run_dir, member) => {
+                rundir::send(*pid, Signal::TERM);
+                true
+            }
+            _ => false,
+        };
+        if signalled {
+            while !self.exited(index) && Instant::now() < deadline {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            if !self.exited(index) {
+                match &mut self.members[index].child {
+                    Some(Proc::Child(c)) => {
+                        let _ = c.kill();
                     }
-                    if Instant::now() > deadline {
-                        let _ = child.kill();
-                        let _ = child.wait();
-                        break;
+                    Some(Proc::Pid(pid)) => rundir::send(*pid, Signal::KILL),
+                    None => {}
+                }
+                let killed_by = Instant::now() + Duration::from_secs(10);
+                while !self.exited(index) {
+                    if Instant::now() > killed_by {
+                        return Err(LocalError::StillRunning {
+                            index,
+                            pid: self.members[index].child.as_ref().map_or(0, Proc::id),
+                            dir: run_dir.display().to_string(),
+                        });
                     }
-                    std::thread::sleep(Duration::from_millis(100));
-                },
-                Proc::Pid(pid) => {
-                    if !rundir::wait_gone(pid, &run_dir, index + 1, timeout) {
-                        rundir::send(pid, Signal::KILL);
-                        rundir::wait_gone(pid, &run_dir, index + 1, Duration::from_secs(10));
-                    }
+                    tokio::time::sleep(Duration::from_millis(50)).await;
                 }
             }
         }
+        self.members[index].child = None;
         if self.detached {
             self.save_state()?;
         }
         Ok(())
     }
 
-    /// Asks a running member to leave gracefully (SIGTERM) without waiting for it: poll
-    /// [`LocalCluster::is_running`], then [`LocalCluster::kill`] to reap it.
-    pub fn terminate(&mut self, index: usize) -> Result<(), LocalError> {
+    /// Whether member `index`'s process has finished exiting (reaped when a child of this
+    /// process); true when there is none.
+    fn exited(&mut self, index: usize) -> bool {
+        let member = index + 1;
+        match self.members[index].child.as_mut() {
+            Some(Proc::Child(c)) => !matches!(c.try_wait(), Ok(None)),
+            Some(Proc::Pid(pid)) => rundir::gone(*pid, &self.run_dir, member),
+            None => true,
+        }
+    }
+
+    /// Freezes a running member (SIGSTOP): it keeps its connections open but does nothing
+    /// until [`LocalCluster::thaw`], as a member in a long pause. A frozen member is still
+    /// killed on drop.
+    pub fn freeze(&mut self, index: usize) -> Result<(), LocalError> {
+        self.signal_running(index, Signal::STOP, "SIGSTOP")
+    }
+
+    /// Lets a [frozen](LocalCluster::freeze) member go on (SIGCONT).
+    pub fn thaw(&mut self, index: usize) -> Result<(), LocalError> {
+        self.signal_running(index, Signal::CONT, "SIGCONT")
+    }
+
+    fn signal_running(
+        &mut self,
+        index: usize,
+        signal: Signal,
+        name: &'static str,
+    ) -> Result<(), LocalError> {
+        self.child(index)?;
         if !self.is_running(index) {
             return Err(LocalError::NotRunning { index });
         }
-        if let Some(pid) = self.pid(index) {
-            rundir::send(pid, Signal::TERM);
-        }
-        Ok(())
+        let pid = self.pid(index).ok_or(LocalError::NotRunning { index })?;
+        send_signal(pid, signal).map_err(|source| LocalError::Signal {
+            index,
+            signal: name,
+            source,
+        })
     }
 
     /// Starts a stopped or killed member again and waits for its port.
