@@ -245,6 +245,8 @@ impl<B: Backend> Run<'_, B> {
     async fn run_step(&mut self, prepared: &[Prepared<B::Session>]) -> Vec<Vec<InstanceResult>> {
         let mut results: Vec<Vec<InstanceResult>> = prepared.iter().map(|_| Vec::new()).collect();
         let mut tasks = tokio::task::JoinSet::new();
+        // Which instance each task runs, to report one whose task panicked.
+        let mut spawned = std::collections::HashMap::new();
         for (si, p) in prepared.iter().enumerate() {
             for index in 0..p.spec.instances {
                 if self.progress.interrupt.is_raised() {
@@ -269,20 +271,37 @@ impl<B: Backend> Run<'_, B> {
                 };
                 let limits = self.spec.limits;
                 let progress = self.progress.clone();
-                tasks.spawn(async move {
+                let task = tasks.spawn(async move {
                     let (outcome, elapsed, ops) =
                         run_instance(store, instance, limits, &progress).await;
                     (si, index, outcome, elapsed, ops)
                 });
+                spawned.insert(task.id(), (si, index));
             }
         }
-        while let Some(joined) = tasks.join_next().await {
+        while let Some(joined) = tasks.join_next_with_id().await {
             let (si, index, outcome, elapsed, ops) = match joined {
-                Ok(r) => r,
-                // A panic inside the host while running an instance is a bug; keep the run.
+                Ok((_, r)) => r,
+                // A panic inside the host while running an instance is a bug: the instance
+                // is reported as the host's failure (not dropped from the results), and the
+                // run goes on.
                 Err(e) => {
-                    eprintln!("hzlab: an instance task failed: {e}");
-                    continue;
+                    let Some(&(si, index)) = spawned.get(&e.id()) else {
+                        continue;
+                    };
+                    let why = match e.try_into_panic() {
+                        Ok(panic) => panic
+                            .downcast_ref::<&str>()
+                            .map(|m| m.to_string())
+                            .or_else(|| panic.downcast_ref::<String>().cloned())
+                            .unwrap_or_else(|| "a panic".into()),
+                        Err(e) => e.to_string(),
+                    };
+                    let outcome = Outcome {
+                        status: Status::HostError,
+                        error: Some(format!("the host failed while running it: {why}")),
+                    };
+                    (si, index, outcome, std::time::Duration::ZERO, 0)
                 }
             };
             results[si].push(InstanceResult {
@@ -518,5 +537,139 @@ fn root_cause(e: &wasmtime::Error) -> String {
     match e.downcast_ref::<wasmtime::Trap>() {
         Some(trap) => trap.to_string(),
         None => format!("{e:#}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::backend::embedded::{EmbeddedCluster, EmbeddedConfig, EmbeddedSession};
+    use crate::backend::{OpResult, Session, Value};
+
+    /// The embedded cluster, with a host bug: `put` and `set` panic for one lock owner.
+    struct PanicsOnPut {
+        cluster: EmbeddedCluster,
+        owner: OwnerId,
+    }
+
+    struct Sess {
+        inner: EmbeddedSession,
+        panics: bool,
+    }
+
+    impl Backend for PanicsOnPut {
+        type Session = Sess;
+        fn session(&self, owner: OwnerId) -> Sess {
+            Sess {
+                inner: self.cluster.session(owner),
+                panics: owner == self.owner,
+            }
+        }
+        fn info(&self) -> BackendInfo {
+            self.cluster.info()
+        }
+    }
+
+    impl Session for Sess {
+        async fn get(&self, m: &str, k: &Value) -> OpResult<Option<Value>> {
+            self.inner.get(m, k).await
+        }
+        async fn put(&self, m: &str, k: &Value, v: &Value) -> OpResult<Option<Value>> {
+            assert!(!self.panics, "a host bug in put");
+            self.inner.put(m, k, v).await
+        }
+        async fn set(&self, m: &str, k: &Value, v: &Value) -> OpResult<()> {
+            assert!(!self.panics, "a host bug in set");
+            self.inner.set(m, k, v).await
+        }
+        async fn remove(&self, m: &str, k: &Value) -> OpResult<Option<Value>> {
+            self.inner.remove(m, k).await
+        }
+        async fn contains_key(&self, m: &str, k: &Value) -> OpResult<bool> {
+            self.inner.contains_key(m, k).await
+        }
+        async fn size(&self, m: &str) -> OpResult<u64> {
+            self.inner.size(m).await
+        }
+        async fn put_if_absent(&self, m: &str, k: &Value, v: &Value) -> OpResult<Option<Value>> {
+            self.inner.put_if_absent(m, k, v).await
+        }
+        async fn clear(&self, m: &str) -> OpResult<()> {
+            self.inner.clear(m).await
+        }
+        async fn replace(&self, m: &str, k: &Value, v: &Value) -> OpResult<Option<Value>> {
+            self.inner.replace(m, k, v).await
+        }
+        async fn replace_if_same(
+            &self,
+            m: &str,
+            k: &Value,
+            e: &Value,
+            n: &Value,
+        ) -> OpResult<bool> {
+            self.inner.replace_if_same(m, k, e, n).await
+        }
+        async fn lock(&self, m: &str, k: &Value) -> OpResult<()> {
+            self.inner.lock(m, k).await
+        }
+        async fn try_lock(&self, m: &str, k: &Value, t: Duration) -> OpResult<bool> {
+            self.inner.try_lock(m, k, t).await
+        }
+        async fn unlock(&self, m: &str, k: &Value) -> OpResult<()> {
+            self.inner.unlock(m, k).await
+        }
+        async fn is_locked(&self, m: &str, k: &Value) -> OpResult<bool> {
+            self.inner.is_locked(m, k).await
+        }
+        async fn offer(&self, q: &str, i: &Value, t: Option<Duration>) -> OpResult<bool> {
+            self.inner.offer(q, i, t).await
+        }
+        async fn queue_put(&self, q: &str, i: &Value) -> OpResult<()> {
+            self.inner.queue_put(q, i).await
+        }
+        async fn poll(&self, q: &str, t: Option<Duration>) -> OpResult<Option<Value>> {
+            self.inner.poll(q, t).await
+        }
+        async fn take(&self, q: &str) -> OpResult<Value> {
+            self.inner.take(q).await
+        }
+        async fn queue_size(&self, q: &str) -> OpResult<u64> {
+            self.inner.queue_size(q).await
+        }
+    }
+
+    #[tokio::test]
+    async fn an_instance_whose_host_task_panics_is_reported_not_dropped() {
+        let engine = ScenarioEngine::new().unwrap();
+        // Owners: setup 1, instances 2..=4, verify 5; the second instance's write panics.
+        let backend = PanicsOnPut {
+            cluster: EmbeddedCluster::new(EmbeddedConfig::default()).unwrap(),
+            owner: 3,
+        };
+        let spec = RunSpec {
+            steps: vec![vec![ScenarioSpec {
+                source: ScenarioSource::resolve("race").unwrap(),
+                instances: 3,
+            }]],
+            args: vec![("iterations".into(), "50".into())],
+            limits: InstanceLimits::default(),
+            seed: 1,
+            echo_logs: false,
+        };
+        let r = run(&engine, &backend, &spec, Arc::new(Progress::default()))
+            .await
+            .unwrap();
+        let race = &r.scenarios[0];
+        let statuses: Vec<Status> = race.instances.iter().map(|i| i.outcome.status).collect();
+        assert_eq!(
+            statuses,
+            [Status::Ok, Status::HostError, Status::Ok],
+            "{race:#?}"
+        );
+        let error = race.instances[1].outcome.error.as_deref().unwrap();
+        assert!(error.contains("a host bug in"), "{error}");
+        assert!(!r.passed);
     }
 }
