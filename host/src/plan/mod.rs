@@ -18,7 +18,7 @@ use std::time::Duration;
 use crate::runner::ScenarioSpec;
 use crate::scenario::{LoadError, ScenarioSource};
 use check::CheckExpr;
-use model::{ArgValue, ClusterSection, PlanFile, StepSection};
+use model::{ArgValue, CaseSection, ClusterSection, PlanFile, StepSection};
 
 /// Why a plan cannot be used. Every variant names the file; most name the line.
 #[derive(Debug, thiserror::Error)]
@@ -255,6 +255,31 @@ pub struct Plan {
 pub const MAX_PLAN_BYTES: u64 = 1 << 20;
 
 /// 1-based line of a byte offset.
+/// The plan's file and text, to name both in errors.
+struct Source<'a> {
+    path: &'a Path,
+    text: &'a str,
+}
+
+impl Source<'_> {
+    /// An error at `offset` of the text.
+    fn invalid(&self, offset: usize, message: String) -> PlanError {
+        PlanError::Invalid {
+            file: self.path.to_owned(),
+            line: line_of(self.text, offset),
+            message,
+        }
+    }
+
+    /// An error about the file as a whole.
+    fn syntax(&self, message: &str) -> PlanError {
+        PlanError::Syntax {
+            file: self.path.to_owned(),
+            message: message.to_owned(),
+        }
+    }
+}
+
 fn line_of(text: &str, offset: usize) -> usize {
     text[..offset.min(text.len())].matches('\n').count() + 1
 }
@@ -339,144 +364,21 @@ impl Plan {
             file: path.to_owned(),
             message: e.to_string().trim_end().to_owned(),
         })?;
-        let invalid = |offset: usize, message: String| PlanError::Invalid {
-            file: path.to_owned(),
-            line: line_of(text, offset),
-            message,
-        };
-        let plan_dir = path.parent().unwrap_or(Path::new("."));
+        let src = Source { path, text };
         let repeat = file.repeat.unwrap_or(1);
         if repeat == 0 {
-            return Err(PlanError::Syntax {
-                file: path.to_owned(),
-                message: "repeat must be at least 1".into(),
-            });
+            return Err(src.syntax("repeat must be at least 1"));
         }
         if file.cases.is_empty() {
-            return Err(PlanError::Syntax {
-                file: path.to_owned(),
-                message: "the plan has no [[case]]".into(),
-            });
+            return Err(src.syntax("the plan has no [[case]]"));
         }
-        let mut cases = Vec::new();
-        let mut case_names = Vec::new();
+        let mut cases: Vec<Case> = Vec::new();
         for spanned in &file.cases {
-            let case_at = spanned.span().start;
-            let c = spanned.get_ref();
-            if case_names.contains(&c.name) {
-                return Err(invalid(
-                    case_at,
-                    format!("two cases are named `{}`", c.name),
-                ));
+            let (at, c) = (spanned.span().start, spanned.get_ref());
+            if cases.iter().any(|k| k.name == c.name) {
+                return Err(src.invalid(at, format!("two cases are named `{}`", c.name)));
             }
-            case_names.push(c.name.clone());
-            let cluster =
-                ClusterShape::resolve(&c.cluster, &file.cluster).map_err(|(offset, m)| {
-                    invalid(
-                        if offset == 0 { case_at } else { offset },
-                        format!("case `{}`: {m}", c.name),
-                    )
-                })?;
-            let mut steps = Vec::new();
-            for s in &c.steps {
-                let at = s.span().start;
-                let step = Self::step(plan_dir, s.get_ref(), &file.args, &c.args, &cluster)
-                    .map_err(|e| match e {
-                        StepError::Message(m) => invalid(at, format!("case `{}`: {m}", c.name)),
-                        StepError::At(offset, m) => {
-                            invalid(offset, format!("case `{}`: {m}", c.name))
-                        }
-                        StepError::Scenario(source) => PlanError::Scenario {
-                            file: path.to_owned(),
-                            line: line_of(text, at),
-                            cause: source,
-                        },
-                    })?;
-                if steps.iter().any(|x: &Step| x.label == step.label)
-                    && !matches!(step.action, Action::WaitSafe | Action::Sleep(_))
-                {
-                    return Err(invalid(
-                        at,
-                        format!(
-                            "case `{}` has two steps labelled `{}`: give one `as = \"...\"`",
-                            c.name, step.label
-                        ),
-                    ));
-                }
-                steps.push(Step {
-                    line: line_of(text, at),
-                    ..step
-                });
-            }
-            if steps.is_empty() {
-                return Err(invalid(
-                    case_at,
-                    format!("case `{}` has no [[case.step]]", c.name),
-                ));
-            }
-            let mut checks = Vec::new();
-            for k in &c.checks {
-                let at = k.span().start;
-                let expr = CheckExpr::parse(&k.get_ref().that)
-                    .map_err(|m| invalid(at, format!("case `{}`: check {m}", c.name)))?;
-                let mut known: Vec<String> = steps.iter().map(|s| s.label.clone()).collect();
-                for s in &steps {
-                    if let Action::Run { scenarios, .. } = &s.action {
-                        for sc in scenarios {
-                            let name = sc.source.name();
-                            if !known.contains(&name) {
-                                known.push(name);
-                            }
-                        }
-                    }
-                }
-                for label in expr.labels() {
-                    if !known.iter().any(|k| k == label) {
-                        return Err(invalid(
-                            at,
-                            format!(
-                                "case `{}`: check `{}` reads `{label}`, which is no step's \
-                                 label nor scenario (known: {})",
-                                c.name,
-                                expr.source,
-                                known.join(", ")
-                            ),
-                        ));
-                    }
-                }
-                for (label, name) in expr.values() {
-                    if let Some(values) = readable_values(&steps, label) {
-                        if !values.contains(&name) {
-                            return Err(invalid(
-                                at,
-                                format!(
-                                    "case `{}`: check `{}` reads `{label}.{name}`, but \
-                                     `{label}` has no value `{name}` (it has: {})",
-                                    c.name,
-                                    expr.source,
-                                    if values.is_empty() {
-                                        "none".to_owned()
-                                    } else {
-                                        values.join(", ")
-                                    }
-                                ),
-                            ));
-                        }
-                    }
-                }
-                checks.push(Check {
-                    line: line_of(text, at),
-                    expr,
-                });
-            }
-            cases.push(Case {
-                name: c.name.clone(),
-                description: c.description.clone(),
-                cluster,
-                args: args_of(&[&file.args, &c.args]),
-                steps,
-                checks,
-            });
+            cases.push(Self::case(&src, &file, at, c)?);
         }
         Ok(Plan {
             path: path.to_owned(),
@@ -488,6 +390,143 @@ impl Plan {
             description: file.description.clone(),
             repeat,
             cases,
+        })
+    }
+
+    /// One `[[case]]` (at offset `at`): its cluster, steps and checks.
+    fn case(
+        src: &Source<'_>,
+        file: &PlanFile,
+        at: usize,
+        c: &CaseSection,
+    ) -> Result<Case, PlanError> {
+        let cluster = ClusterShape::resolve(&c.cluster, &file.cluster).map_err(|(offset, m)| {
+            src.invalid(
+                if offset == 0 { at } else { offset },
+                format!("case `{}`: {m}", c.name),
+            )
+        })?;
+        let steps = Self::case_steps(src, file, c, &cluster)?;
+        if steps.is_empty() {
+            return Err(src.invalid(at, format!("case `{}` has no [[case.step]]", c.name)));
+        }
+        let checks = c
+            .checks
+            .iter()
+            .map(|k| Self::case_check(src, c, &steps, k.span().start, &k.get_ref().that))
+            .collect::<Result<_, _>>()?;
+        Ok(Case {
+            name: c.name.clone(),
+            description: c.description.clone(),
+            cluster,
+            args: args_of(&[&file.args, &c.args]),
+            steps,
+            checks,
+        })
+    }
+
+    /// A case's steps, each validated, with distinct labels.
+    fn case_steps(
+        src: &Source<'_>,
+        file: &PlanFile,
+        c: &CaseSection,
+        cluster: &ClusterShape,
+    ) -> Result<Vec<Step>, PlanError> {
+        let plan_dir = src.path.parent().unwrap_or(Path::new("."));
+        let mut steps: Vec<Step> = Vec::new();
+        for s in &c.steps {
+            let at = s.span().start;
+            let step = Self::step(plan_dir, s.get_ref(), &file.args, &c.args, cluster).map_err(
+                |e| match e {
+                    StepError::Message(m) => src.invalid(at, format!("case `{}`: {m}", c.name)),
+                    StepError::At(offset, m) => {
+                        src.invalid(offset, format!("case `{}`: {m}", c.name))
+                    }
+                    StepError::Scenario(source) => PlanError::Scenario {
+                        file: src.path.to_owned(),
+                        line: line_of(src.text, at),
+                        cause: source,
+                    },
+                },
+            )?;
+            if steps.iter().any(|x| x.label == step.label)
+                && !matches!(step.action, Action::WaitSafe | Action::Sleep(_))
+            {
+                return Err(src.invalid(
+                    at,
+                    format!(
+                        "case `{}` has two steps labelled `{}`: give one `as = \"...\"`",
+                        c.name, step.label
+                    ),
+                ));
+            }
+            steps.push(Step {
+                line: line_of(src.text, at),
+                ..step
+            });
+        }
+        Ok(steps)
+    }
+
+    /// One `[[case.check]]` (at offset `at`): it parses, and reads only labels and values the
+    /// case's steps have.
+    fn case_check(
+        src: &Source<'_>,
+        c: &CaseSection,
+        steps: &[Step],
+        at: usize,
+        that: &str,
+    ) -> Result<Check, PlanError> {
+        let expr = CheckExpr::parse(that)
+            .map_err(|m| src.invalid(at, format!("case `{}`: check {m}", c.name)))?;
+        let mut known: Vec<String> = steps.iter().map(|s| s.label.clone()).collect();
+        for s in steps {
+            if let Action::Run { scenarios, .. } = &s.action {
+                for sc in scenarios {
+                    let name = sc.source.name();
+                    if !known.contains(&name) {
+                        known.push(name);
+                    }
+                }
+            }
+        }
+        for label in expr.labels() {
+            if !known.iter().any(|k| k == label) {
+                return Err(src.invalid(
+                    at,
+                    format!(
+                        "case `{}`: check `{}` reads `{label}`, which is no step's label nor \
+                         scenario (known: {})",
+                        c.name,
+                        expr.source,
+                        known.join(", ")
+                    ),
+                ));
+            }
+        }
+        for (label, name) in expr.values() {
+            if let Some(values) = readable_values(steps, label) {
+                if !values.contains(&name) {
+                    return Err(src.invalid(
+                        at,
+                        format!(
+                            "case `{}`: check `{}` reads `{label}.{name}`, but `{label}` has no \
+                             value `{name}` (it has: {})",
+                            c.name,
+                            expr.source,
+                            if values.is_empty() {
+                                "none".to_owned()
+                            } else {
+                                values.join(", ")
+                            }
+                        ),
+                    ));
+                }
+            }
+        }
+        Ok(Check {
+            line: line_of(src.text, at),
+            expr,
         })
     }
 
