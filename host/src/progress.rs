@@ -15,6 +15,8 @@ pub struct Progress {
     pub stage: AtomicU32,
     /// What runs, for a display (a plan's case and step); empty for a single run.
     pub label: std::sync::Mutex<String>,
+    /// Notified when `stage` becomes 1 (setup is done; the step's instances start).
+    pub instances_started: tokio::sync::Notify,
     /// Notified when `stage` becomes 2 (every instance of the step has ended).
     pub instances_ended: tokio::sync::Notify,
     /// Raised to stop the run (Ctrl-C): see [`crate::interrupt`].

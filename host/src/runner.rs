@@ -103,6 +103,7 @@ pub async fn run_with_history<B: Backend>(
     for prepared in &steps {
         let (setups, skip) = run.setup_step(prepared).await;
         progress.stage.store(1, Ordering::Relaxed);
+        progress.instances_started.notify_waiters();
         let instances = match &skip {
             None => run.run_step(prepared).await,
             Some(_) => prepared.iter().map(|_| Vec::new()).collect(),

@@ -386,15 +386,34 @@ async fn run_step<B: Backend + Clone, C: ClusterControl>(
                 let mut errors = Vec::new();
                 let mut skipped = Vec::new();
                 let mut ended_at: Option<Duration> = None;
+                // `after-ms` counts from the start of the step's instances (after compiling
+                // and setup, whose time depends on the machine and its load).
+                let began = loop {
+                    let started = progress.instances_started.notified();
+                    tokio::pin!(started);
+                    started.as_mut().enable();
+                    if faults.is_empty()
+                        || progress.stage.load(std::sync::atomic::Ordering::Relaxed) >= 1
+                    {
+                        break Some(Instant::now());
+                    }
+                    tokio::select! {
+                        _ = started => {}
+                        _ = progress.interrupt.raised() => break None,
+                    }
+                };
+                let Some(began) = began else {
+                    return (done, errors, skipped);
+                };
                 for (after, fault) in faults {
-                    let at = tokio::time::Instant::from_std(started + *after);
+                    let at = tokio::time::Instant::from_std(began + *after);
                     let mut interrupted = false;
                     while ended_at.is_none() {
                         let ended = progress.instances_ended.notified();
                         tokio::pin!(ended);
                         ended.as_mut().enable();
                         if progress.stage.load(std::sync::atomic::Ordering::Relaxed) == 2 {
-                            ended_at = Some(started.elapsed());
+                            ended_at = Some(began.elapsed());
                             break;
                         }
                         tokio::select! {

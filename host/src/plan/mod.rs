@@ -58,7 +58,7 @@ pub struct ClusterShape {
 
 /// Most a plan's `sleep-ms` may wait (one hour).
 pub const MAX_SLEEP_MS: u64 = 3_600_000;
-/// Latest a timed fault's `after-ms` may be (one hour after its step started).
+/// Latest a timed fault's `after-ms` may be (one hour after its step's instances started).
 pub const MAX_AFTER_MS: u64 = 3_600_000;
 /// Most scheduler yields per operation (`network-yields`, `--network-yields`).
 pub const MAX_NETWORK_YIELDS: u32 = 1_000;

@@ -398,7 +398,10 @@ faults = [{ after-ms = 1500, kill = [1, 2, 3] }]
         assert!(error.contains(&format!("({done} acknowledged)")), "{error}");
         acknowledged += done;
     }
-    assert_eq!(race["totals"]["increments"], acknowledged);
+    assert_eq!(
+        race["totals"]["increments"], acknowledged,
+        "totals against the instances' counters: {race:#}"
+    );
     // As the history checker counts them: writes that ended ok, and those whose outcome is
     // unknown (the write each instance was sending when the members died).
     let totals = &race["totals"];
