@@ -339,6 +339,85 @@ struct RepeatCtx<'a, B, C> {
     written: Arc<Written>,
 }
 
+/// Injects a run step's timed faults at their offsets from when its instances start; a
+/// fault due after they ended is reported as not injected, and an interrupt stops the
+/// injection. Returns the faults carried out, their errors, and those not injected.
+async fn inject_timed_faults<C: ClusterControl>(
+    control: &mut C,
+    faults: &[(Duration, Fault)],
+    step: &Step,
+    written: &Written,
+    prefix: &str,
+    progress: &Progress,
+) -> (Vec<FaultResult>, Vec<String>, Vec<String>) {
+    let mut done = Vec::new();
+    let mut errors = Vec::new();
+    let mut skipped = Vec::new();
+    let mut ended_at: Option<Duration> = None;
+    // `after-ms` counts from the start of the step's instances (after compiling
+    // and setup, whose time depends on the machine and its load).
+    let began = loop {
+        let started = progress.instances_started.notified();
+        tokio::pin!(started);
+        started.as_mut().enable();
+        if faults.is_empty() || progress.stage.load(std::sync::atomic::Ordering::Relaxed) >= 1 {
+            break Some(Instant::now());
+        }
+        tokio::select! {
+            _ = started => {}
+            _ = progress.interrupt.raised() => break None,
+        }
+    };
+    let Some(began) = began else {
+        return (done, errors, skipped);
+    };
+    for (after, fault) in faults {
+        let at = tokio::time::Instant::from_std(began + *after);
+        let mut interrupted = false;
+        while ended_at.is_none() {
+            let ended = progress.instances_ended.notified();
+            tokio::pin!(ended);
+            ended.as_mut().enable();
+            if progress.stage.load(std::sync::atomic::Ordering::Relaxed) == 2 {
+                ended_at = Some(began.elapsed());
+                break;
+            }
+            tokio::select! {
+                _ = tokio::time::sleep_until(at) => break,
+                _ = ended => {}
+                _ = progress.interrupt.raised() => {
+                    interrupted = true;
+                    break;
+                }
+            }
+        }
+        if interrupted {
+            break;
+        }
+        if let Some(ended) = ended_at {
+            skipped.push(format!(
+                "{} {:?} at {} ms: not injected: the step's instances ended at {} ms, \
+                 before it",
+                fault.kind(),
+                fault.members(),
+                after.as_millis(),
+                ended.as_millis()
+            ));
+            continue;
+        }
+        // Interrupted: a fault under way has its grace to be carried out; the wait
+        // for the cluster to settle and its measurement are dropped.
+        let maps = fault_maps(step.map.as_deref(), written);
+        let apply = apply_fault(&mut *control, fault, &maps, prefix);
+        match progress.interrupt.or_grace(apply).await {
+            None => break,
+            Some(Ok(f)) => done.extend(f),
+            Some(Err(e)) => errors.push(format!("{} {:?}: {e}", fault.kind(), fault.members())),
+        }
+    }
+    (done, errors, skipped)
+}
+
 /// Runs one step; `run_label` names the case and repeat in the history.
 async fn run_step<B: Backend + Clone, C: ClusterControl>(
     ctx: &mut RepeatCtx<'_, B, C>,
@@ -378,81 +457,14 @@ async fn run_step<B: Backend + Clone, C: ClusterControl>(
             progress
                 .stage
                 .store(0, std::sync::atomic::Ordering::Relaxed);
-            let written = ctx.written.clone();
-            let control = &mut *ctx.control;
-            let prefix = ctx.prefix;
-            let injector = async {
-                let mut done = Vec::new();
-                let mut errors = Vec::new();
-                let mut skipped = Vec::new();
-                let mut ended_at: Option<Duration> = None;
-                // `after-ms` counts from the start of the step's instances (after compiling
-                // and setup, whose time depends on the machine and its load).
-                let began = loop {
-                    let started = progress.instances_started.notified();
-                    tokio::pin!(started);
-                    started.as_mut().enable();
-                    if faults.is_empty()
-                        || progress.stage.load(std::sync::atomic::Ordering::Relaxed) >= 1
-                    {
-                        break Some(Instant::now());
-                    }
-                    tokio::select! {
-                        _ = started => {}
-                        _ = progress.interrupt.raised() => break None,
-                    }
-                };
-                let Some(began) = began else {
-                    return (done, errors, skipped);
-                };
-                for (after, fault) in faults {
-                    let at = tokio::time::Instant::from_std(began + *after);
-                    let mut interrupted = false;
-                    while ended_at.is_none() {
-                        let ended = progress.instances_ended.notified();
-                        tokio::pin!(ended);
-                        ended.as_mut().enable();
-                        if progress.stage.load(std::sync::atomic::Ordering::Relaxed) == 2 {
-                            ended_at = Some(began.elapsed());
-                            break;
-                        }
-                        tokio::select! {
-                            _ = tokio::time::sleep_until(at) => break,
-                            _ = ended => {}
-                            _ = progress.interrupt.raised() => {
-                                interrupted = true;
-                                break;
-                            }
-                        }
-                    }
-                    if interrupted {
-                        break;
-                    }
-                    if let Some(ended) = ended_at {
-                        skipped.push(format!(
-                            "{} {:?} at {} ms: not injected: the step's instances ended at {} ms, \
-                             before it",
-                            fault.kind(),
-                            fault.members(),
-                            after.as_millis(),
-                            ended.as_millis()
-                        ));
-                        continue;
-                    }
-                    // Interrupted: a fault under way has its grace to be carried out; the wait
-                    // for the cluster to settle and its measurement are dropped.
-                    let maps = fault_maps(step.map.as_deref(), &written);
-                    let apply = apply_fault(&mut *control, fault, &maps, prefix);
-                    match progress.interrupt.or_grace(apply).await {
-                        None => break,
-                        Some(Ok(f)) => done.extend(f),
-                        Some(Err(e)) => {
-                            errors.push(format!("{} {:?}: {e}", fault.kind(), fault.members()))
-                        }
-                    }
-                }
-                (done, errors, skipped)
-            };
+            let injector = inject_timed_faults(
+                &mut *ctx.control,
+                faults,
+                step,
+                &ctx.written,
+                ctx.prefix,
+                progress,
+            );
             let (run, (done, errors, skipped)) = tokio::join!(
                 async {
                     let history = options.history.clone();
