@@ -537,7 +537,6 @@ impl Plan {
         case_args: &BTreeMap<String, ArgValue>,
         cluster: &ClusterShape,
     ) -> Result<Step, StepError> {
-        let msg = |m: String| StepError::Message(m);
         let actions = [
             s.run.is_some(),
             s.kill.is_some(),
@@ -553,23 +552,6 @@ impl Plan {
                  (this one has {n})"
             )));
         }
-        let check_members = |ms: &[usize]| -> Result<(), StepError> {
-            if ms.is_empty() {
-                return Err(msg("the member list is empty".into()));
-            }
-            for (i, &m) in ms.iter().enumerate() {
-                if m == 0 || m > cluster.members {
-                    return Err(msg(format!(
-                        "there is no member {m}: the cluster has members 1..={}",
-                        cluster.members
-                    )));
-                }
-                if ms[..i].contains(&m) {
-                    return Err(msg(format!("member {m} is named twice")));
-                }
-            }
-            Ok(())
-        };
         let run_only = s.instances.is_some()
             || !s.args.is_empty()
             || s.sha256.is_some()
@@ -579,135 +561,13 @@ impl Plan {
                 "instances, args, sha256 and faults belong to a `run` step".into(),
             ));
         }
-        if let Some(m) = &s.map {
-            if m.is_empty() {
-                return Err(msg("map = \"\" names no map".into()));
-            }
+        if s.map.as_ref().is_some_and(String::is_empty) {
+            return Err(msg("map = \"\" names no map".into()));
         }
-        let map = s.map.clone();
-        let (label, action) = if let Some(run) = &s.run {
-            let items = run.items();
-            if items.is_empty() {
-                return Err(msg("`run` names no scenario".into()));
-            }
-            let default = s.instances.unwrap_or(1);
-            if default == 0 {
-                return Err(msg("instances must be at least 1".into()));
-            }
-            let max = crate::engine::budget::MAX_INSTANCES;
-            if default > max {
-                return Err(msg(format!(
-                    "instances = {default} is more than {max}, the most one run step may start"
-                )));
-            }
-            let mut scenarios = Vec::new();
-            for item in &items {
-                let (name, instances) = split_instances(item, default).map_err(msg)?;
-                let source = resolve_scenario(plan_dir, &name).map_err(StepError::Scenario)?;
-                scenarios.push(ScenarioSpec { source, instances });
-            }
-            let together: u64 = scenarios.iter().map(|s| s.instances as u64).sum();
-            if together > max as u64 {
-                return Err(msg(format!(
-                    "the step starts {together} instances, more than {max}, the most one run \
-                     step may start"
-                )));
-            }
-            if let Some(spanned) = &s.sha256 {
-                let pin = spanned.get_ref();
-                if scenarios.len() != 1 {
-                    return Err(msg("sha256 pins a step that runs one scenario".into()));
-                }
-                let digits = pin.trim();
-                if digits.len() != 64 || !digits.chars().all(|c| c.is_ascii_hexdigit()) {
-                    return Err(StepError::At(
-                        spanned.span().start,
-                        format!(
-                            "sha256 = {pin:?} is not a SHA-256: 64 hexadecimal digits, as \
-                             `hzlab inspect` prints them"
-                        ),
-                    ));
-                }
-                let actual = crate::scenario::sha256_hex(scenarios[0].source.bytes());
-                if !actual.eq_ignore_ascii_case(digits) {
-                    return Err(msg(format!(
-                        "{} has SHA-256 {actual}, but the plan pins {pin}",
-                        scenarios[0].source.display_name()
-                    )));
-                }
-            }
-            let mut faults = Vec::new();
-            for f in &s.faults {
-                let set = [f.kill.is_some(), f.stop.is_some(), f.start.is_some()];
-                if set.iter().filter(|x| **x).count() != 1 {
-                    return Err(msg(
-                        "a timed fault needs exactly one of kill, stop, start".into()
-                    ));
-                }
-                let fault = if let Some(m) = &f.kill {
-                    Fault::Kill(m.clone())
-                } else if let Some(m) = &f.stop {
-                    Fault::Stop(m.clone())
-                } else {
-                    Fault::Start(f.start.clone().unwrap_or_default())
-                };
-                check_members(fault.members())?;
-                let after = *f.after_ms.get_ref();
-                if after > MAX_AFTER_MS {
-                    return Err(StepError::At(
-                        f.after_ms.span().start,
-                        format!(
-                            "after-ms = {after} is later than the maximum, {MAX_AFTER_MS} \
-                             (one hour)"
-                        ),
-                    ));
-                }
-                faults.push((Duration::from_millis(after), fault));
-            }
-            faults.sort_by_key(|(after, _)| *after);
-            let label = s
-                .label
-                .clone()
-                .unwrap_or_else(|| scenarios[0].source.name());
-            let args = args_of(&[plan_args, case_args, &s.args]);
-            crate::scenario::check_args(scenarios.iter().map(|sc| &sc.source), &args)
-                .map_err(msg)?;
-            (
-                label,
-                Action::Run {
-                    scenarios,
-                    args,
-                    faults,
-                },
-            )
+        let (label, action) = if s.run.is_some() {
+            Self::run_action(plan_dir, s, plan_args, case_args, cluster)?
         } else {
-            let action = if let Some(m) = &s.kill {
-                check_members(m)?;
-                Action::Fault(Fault::Kill(m.clone()))
-            } else if let Some(m) = &s.stop {
-                check_members(m)?;
-                Action::Fault(Fault::Stop(m.clone()))
-            } else if let Some(m) = &s.start {
-                check_members(m)?;
-                Action::Fault(Fault::Start(m.clone()))
-            } else if let Some(w) = s.wait_safe {
-                if !w {
-                    return Err(msg("wait-safe = false does nothing: leave it out".into()));
-                }
-                Action::WaitSafe
-            } else {
-                let ms = s.sleep_ms.as_ref().map_or(0, |m| *m.get_ref());
-                if ms > MAX_SLEEP_MS {
-                    let at = s.sleep_ms.as_ref().map_or(0, |m| m.span().start);
-                    return Err(StepError::At(
-                        at,
-                        format!(
-                            "sleep-ms = {ms} is more than the maximum, {MAX_SLEEP_MS} (one hour)"
-                        ),
-                    ));
-                }
-                Action::Sleep(Duration::from_millis(ms))
-            };
+            let action = Self::other_action(s, cluster)?;
             let default_label = match &action {
                 Action::Fault(f) => f.kind().to_owned(),
                 Action::WaitSafe => "wait-safe".to_owned(),
@@ -718,10 +578,186 @@ impl Plan {
         Ok(Step {
             line: 0,
             label,
-            map,
+            map: s.map.clone(),
             action,
         })
     }
+
+    /// A `run` step: its scenarios (pinned by `sha256` if given), arguments and timed faults;
+    /// labelled by its first scenario unless `as` says otherwise.
+    fn run_action(
+        plan_dir: &Path,
+        s: &StepSection,
+        plan_args: &BTreeMap<String, ArgValue>,
+        case_args: &BTreeMap<String, ArgValue>,
+        cluster: &ClusterShape,
+    ) -> Result<(String, Action), StepError> {
+        let scenarios = Self::step_scenarios(plan_dir, s)?;
+        if let Some(pin) = &s.sha256 {
+            check_pin(pin, &scenarios)?;
+        }
+        let faults = Self::timed_faults(s, cluster)?;
+        let label = s
+            .label
+            .clone()
+            .unwrap_or_else(|| scenarios[0].source.name());
+        let args = args_of(&[plan_args, case_args, &s.args]);
+        crate::scenario::check_args(scenarios.iter().map(|sc| &sc.source), &args).map_err(msg)?;
+        Ok((
+            label,
+            Action::Run {
+                scenarios,
+                args,
+                faults,
+            },
+        ))
+    }
+
+    /// The scenarios a `run` names, each with its instance count, within the step bound.
+    fn step_scenarios(plan_dir: &Path, s: &StepSection) -> Result<Vec<ScenarioSpec>, StepError> {
+        let items = s.run.as_ref().map(|r| r.items()).unwrap_or_default();
+        if items.is_empty() {
+            return Err(msg("`run` names no scenario".into()));
+        }
+        let default = s.instances.unwrap_or(1);
+        if default == 0 {
+            return Err(msg("instances must be at least 1".into()));
+        }
+        let max = crate::engine::budget::MAX_INSTANCES;
+        if default > max {
+            return Err(msg(format!(
+                "instances = {default} is more than {max}, the most one run step may start"
+            )));
+        }
+        let mut scenarios = Vec::new();
+        for item in &items {
+            let (name, instances) = split_instances(item, default).map_err(msg)?;
+            let source = resolve_scenario(plan_dir, &name).map_err(StepError::Scenario)?;
+            scenarios.push(ScenarioSpec { source, instances });
+        }
+        let together: u64 = scenarios.iter().map(|s| s.instances as u64).sum();
+        if together > max as u64 {
+            return Err(msg(format!(
+                "the step starts {together} instances, more than {max}, the most one run \
+                 step may start"
+            )));
+        }
+        Ok(scenarios)
+    }
+
+    /// A `run` step's timed faults, in the order of their offsets.
+    fn timed_faults(
+        s: &StepSection,
+        cluster: &ClusterShape,
+    ) -> Result<Vec<(Duration, Fault)>, StepError> {
+        let mut faults = Vec::new();
+        for f in &s.faults {
+            let set = [f.kill.is_some(), f.stop.is_some(), f.start.is_some()];
+            if set.iter().filter(|x| **x).count() != 1 {
+                return Err(msg(
+                    "a timed fault needs exactly one of kill, stop, start".into()
+                ));
+            }
+            let fault = if let Some(m) = &f.kill {
+                Fault::Kill(m.clone())
+            } else if let Some(m) = &f.stop {
+                Fault::Stop(m.clone())
+            } else {
+                Fault::Start(f.start.clone().unwrap_or_default())
+            };
+            check_members(fault.members(), cluster)?;
+            let after = *f.after_ms.get_ref();
+            if after > MAX_AFTER_MS {
+                return Err(StepError::At(
+                    f.after_ms.span().start,
+                    format!(
+                        "after-ms = {after} is later than the maximum, {MAX_AFTER_MS} (one hour)"
+                    ),
+                ));
+            }
+            faults.push((Duration::from_millis(after), fault));
+        }
+        faults.sort_by_key(|(after, _)| *after);
+        Ok(faults)
+    }
+
+    /// A `kill`, `stop`, `start`, `wait-safe` or `sleep-ms` step.
+    fn other_action(s: &StepSection, cluster: &ClusterShape) -> Result<Action, StepError> {
+        if let Some(m) = &s.kill {
+            check_members(m, cluster)?;
+            Ok(Action::Fault(Fault::Kill(m.clone())))
+        } else if let Some(m) = &s.stop {
+            check_members(m, cluster)?;
+            Ok(Action::Fault(Fault::Stop(m.clone())))
+        } else if let Some(m) = &s.start {
+            check_members(m, cluster)?;
+            Ok(Action::Fault(Fault::Start(m.clone())))
+        } else if let Some(w) = s.wait_safe {
+            if !w {
+                return Err(msg("wait-safe = false does nothing: leave it out".into()));
+            }
+            Ok(Action::WaitSafe)
+        } else {
+            let ms = s.sleep_ms.as_ref().map_or(0, |m| *m.get_ref());
+            if ms > MAX_SLEEP_MS {
+                let at = s.sleep_ms.as_ref().map_or(0, |m| m.span().start);
+                return Err(StepError::At(
+                    at,
+                    format!("sleep-ms = {ms} is more than the maximum, {MAX_SLEEP_MS} (one hour)"),
+                ));
+            }
+            Ok(Action::Sleep(Duration::from_millis(ms)))
+        }
+    }
+}
+
+fn msg(m: String) -> StepError {
+    StepError::Message(m)
+}
+
+/// Members named by a step or fault exist, once each.
+fn check_members(ms: &[usize], cluster: &ClusterShape) -> Result<(), StepError> {
+    if ms.is_empty() {
+        return Err(msg("the member list is empty".into()));
+    }
+    for (i, &m) in ms.iter().enumerate() {
+        if m == 0 || m > cluster.members {
+            return Err(msg(format!(
+                "there is no member {m}: the cluster has members 1..={}",
+                cluster.members
+            )));
+        }
+        if ms[..i].contains(&m) {
+            return Err(msg(format!("member {m} is named twice")));
+        }
+    }
+    Ok(())
+}
+
+/// A step's `sha256` is 64 hex digits and matches its one scenario's bytes.
+fn check_pin(spanned: &toml::Spanned<String>, scenarios: &[ScenarioSpec]) -> Result<(), StepError> {
+    let pin = spanned.get_ref();
+    if scenarios.len() != 1 {
+        return Err(msg("sha256 pins a step that runs one scenario".into()));
+    }
+    let digits = pin.trim();
+    if digits.len() != 64 || !digits.chars().all(|c| c.is_ascii_hexdigit()) {
+        return Err(StepError::At(
+            spanned.span().start,
+            format!(
+                "sha256 = {pin:?} is not a SHA-256: 64 hexadecimal digits, as `hzlab inspect` \
+                 prints them"
+            ),
+        ));
+    }
+    let actual = crate::scenario::sha256_hex(scenarios[0].source.bytes());
+    if !actual.eq_ignore_ascii_case(digits) {
+        return Err(msg(format!(
+            "{} has SHA-256 {actual}, but the plan pins {pin}",
+            scenarios[0].source.display_name()
+        )));
+    }
+    Ok(())
 }
 
 enum StepError {
