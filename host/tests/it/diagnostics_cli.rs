@@ -4,7 +4,7 @@
 //! closes every connection after the preamble.
 
 use std::io::Read;
-use std::net::TcpListener;
+use std::net::{Shutdown, TcpListener};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -99,16 +99,19 @@ fn v_shows_the_runs_info_events_and_nothing_shows_without_it() {
     assert_eq!(ended, 2, "one per instance: {err}");
 }
 
-/// A member that accepts every connection and closes it once the client's preamble came;
-/// its port.
+/// A member that accepts every connection and ends its side of it at once (the client
+/// reads the end of the stream; what it sent is read to the end, so that no reset comes
+/// instead); its port.
 fn member_that_hangs_up() -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     std::thread::spawn(move || {
         for stream in listener.incoming() {
             let Ok(mut s) = stream else { return };
-            let mut preamble = [0u8; 3];
-            let _ = s.read_exact(&mut preamble);
+            std::thread::spawn(move || {
+                let _ = s.shutdown(Shutdown::Write);
+                let _ = std::io::copy(&mut s, &mut std::io::sink());
+            });
         }
     });
     port
