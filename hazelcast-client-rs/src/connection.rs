@@ -8,9 +8,11 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
+use tracing::Instrument;
 
 use crate::backup::BackupAcks;
 use crate::codec::frame::{frame_flags, frame_length, HEADER_SIZE, MAX_FRAME_SIZE};
@@ -91,6 +93,7 @@ impl Inbound {
                 let flags = frame_flags(avail);
                 if avail.len() >= len {
                     let frame = Frame::new(flags, avail[HEADER_SIZE..len].to_vec());
+                    tracing::trace!(len, flags, "frame read");
                     self.start += len;
                     return Ok(frame);
                 }
@@ -106,6 +109,7 @@ impl Inbound {
                         read_some(&mut (&mut *rd).take(want), &mut content).await?;
                         touch();
                     }
+                    tracing::trace!(len, flags, "frame read");
                     return Ok(Frame::new(flags, content));
                 }
             }
@@ -127,6 +131,43 @@ async fn read_some<R: AsyncRead + Unpin>(rd: &mut R, buf: &mut Vec<u8>) -> Resul
         Ok(0) => Err(Stop::Closed("closed by the member".to_owned())),
         Ok(_) => Ok(()),
         Err(e) => Err(Stop::Closed(format!("read failed: {e}"))),
+    }
+}
+
+/// Connects to `address` within `timeout` and sends the preamble.
+async fn connect(
+    address: &str,
+    timeout: Duration,
+) -> Result<(OwnedReadHalf, OwnedWriteHalf), ClientError> {
+    let connect_err = |reason: String| {
+        tracing::debug!(%reason, "cannot connect");
+        ClientError::Connect {
+            address: address.to_owned(),
+            reason,
+        }
+    };
+    tracing::debug!("connecting");
+    let stream = tokio::time::timeout(timeout, TcpStream::connect(address))
+        .await
+        .map_err(|_| connect_err(format!("no answer within {timeout:?}")))?
+        .map_err(|e| connect_err(e.to_string()))?;
+    stream.set_nodelay(true).ok();
+    let (rd, mut wr) = stream.into_split();
+    wr.write_all(PREAMBLE)
+        .await
+        .map_err(|e| connect_err(e.to_string()))?;
+    Ok((rd, wr))
+}
+
+/// Shows an optional value, `-` for none (in events).
+struct DisplayOpt<T>(Option<T>);
+
+impl<T: std::fmt::Display> std::fmt::Display for DisplayOpt<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.0 {
+            Some(v) => v.fmt(f),
+            None => f.write_str("-"),
+        }
     }
 }
 
@@ -153,6 +194,8 @@ pub(crate) struct Connection {
     events: mpsc::UnboundedSender<ConnectionEvent>,
     /// Invocations sent on this connection (pings excluded).
     pub sent: AtomicU64,
+    /// The span of this connection's events: id, address, member once authenticated.
+    span: tracing::Span,
 }
 
 impl std::fmt::Debug for Connection {
@@ -162,7 +205,8 @@ impl std::fmt::Debug for Connection {
 }
 
 impl Connection {
-    /// Opens a connection to `address`, sends the preamble and authenticates.
+    /// Opens a connection to `address`, sends the preamble and authenticates: the writer
+    /// and reader tasks run from the preamble on, the heartbeat task once authenticated.
     pub(crate) async fn open(
         id: u64,
         address: &str,
@@ -172,162 +216,203 @@ impl Connection {
         acks: Arc<BackupAcks>,
         events: mpsc::UnboundedSender<ConnectionEvent>,
     ) -> Result<(Arc<Connection>, AuthResponse), ClientError> {
+        let span = tracing::info_span!(
+            "connection",
+            id,
+            %address,
+            member = tracing::field::Empty
+        );
+        async {
+            let (rd, wr) = connect(address, settings.connect_timeout).await?;
+            let (tx, rx) = mpsc::unbounded_channel::<Vec<u8>>();
+            let conn = Arc::new(Connection {
+                id,
+                address: address.to_owned(),
+                member_uuid: Mutex::new(None),
+                writer: tx,
+                pending: Mutex::new(Pending {
+                    closed: None,
+                    calls: HashMap::new(),
+                }),
+                correlation,
+                acks,
+                backup_listener: AtomicBool::new(false),
+                epoch: Instant::now(),
+                last_read_ms: AtomicU64::new(0),
+                last_write_ms: AtomicU64::new(0),
+                closing: AtomicBool::new(false),
+                tasks: Mutex::new(Vec::new()),
+                events,
+                sent: AtomicU64::new(0),
+                span: tracing::Span::current(),
+            });
+            let writer = conn.spawn_writer(rx, wr);
+            let reader = conn.spawn_reader(rd, settings);
+            conn.tasks.lock().unwrap().extend([writer, reader]);
+            let resp = conn.authenticate(settings.connect_timeout, auth).await?;
+            *conn.member_uuid.lock().unwrap() = resp.member_uuid;
+            conn.span.record(
+                "member",
+                tracing::field::display(DisplayOpt(resp.member_uuid)),
+            );
+            tracing::info!(server_version = %resp.server_version, "connection authenticated");
+            let hb = conn.spawn_heartbeat(settings);
+            conn.tasks.lock().unwrap().push(hb);
+            Ok((conn, resp))
+        }
+        .instrument(span)
+        .await
+    }
+
+    /// Writer: batches whatever is queued into one write.
+    fn spawn_writer(
+        self: &Arc<Self>,
+        mut rx: mpsc::UnboundedReceiver<Vec<u8>>,
+        mut wr: OwnedWriteHalf,
+    ) -> JoinHandle<()> {
+        let c = Arc::downgrade(self);
+        tokio::spawn(
+            async move {
+                let mut buf = Vec::with_capacity(64 * 1024);
+                while let Some(first) = rx.recv().await {
+                    buf.clear();
+                    buf.extend_from_slice(&first);
+                    while buf.len() < 256 * 1024 {
+                        match rx.try_recv() {
+                            Ok(more) => buf.extend_from_slice(&more),
+                            Err(_) => break,
+                        }
+                    }
+                    tracing::trace!(bytes = buf.len(), "writing");
+                    if let Err(e) = wr.write_all(&buf).await {
+                        if let Some(c) = c.upgrade() {
+                            c.close_with(ClientError::ConnectionClosed {
+                                address: c.address.clone(),
+                                reason: format!("write failed: {e}"),
+                            });
+                        }
+                        return;
+                    }
+                    if let Some(c) = c.upgrade() {
+                        c.last_write_ms.store(c.now_ms(), Ordering::Relaxed);
+                    }
+                }
+            }
+            .instrument(self.span.clone()),
+        )
+    }
+
+    /// Reader: frames -> messages -> pending calls or events. Until the authentication
+    /// answer is complete, only it may come, within `max_auth_message_bytes`.
+    fn spawn_reader(
+        self: &Arc<Self>,
+        mut rd: OwnedReadHalf,
+        settings: ConnectionSettings,
+    ) -> JoinHandle<()> {
+        let c = Arc::downgrade(self);
+        tokio::spawn(
+            async move {
+                let auth_limits = Limits {
+                    max_message_bytes: settings.max_auth_message_bytes,
+                    max_unfinished_bytes: settings.max_auth_message_bytes,
+                };
+                let mut inbound = Inbound::new(auth_limits);
+                let mut authenticated = false;
+                let touch = || {
+                    if let Some(conn) = c.upgrade() {
+                        conn.last_read_ms.store(conn.now_ms(), Ordering::Relaxed);
+                    }
+                };
+                let failure = loop {
+                    let pushed = match inbound.next_frame(&mut rd, &touch).await {
+                        Ok(frame) => inbound.assembler.push_checked(frame),
+                        Err(Stop::Closed(reason)) => break Some(reason),
+                        Err(Stop::Bad(e)) => Err(e),
+                    };
+                    let Some(conn) = c.upgrade() else { return };
+                    match pushed {
+                        Ok(None) => {}
+                        Ok(Some(msg)) => {
+                            conn.dispatch(msg);
+                            if !authenticated {
+                                authenticated = true;
+                                inbound.assembler.set_limits(settings.limits);
+                            }
+                        }
+                        Err(ReadError::Codec(e)) => {
+                            conn.close_with(ClientError::protocol(&conn.address, e));
+                            break None;
+                        }
+                        // Before authentication, more than any frame a member sends is
+                        // someone else's protocol (an HTTP server, say).
+                        Err(ReadError::Limit(exceeded))
+                            if !authenticated && exceeded.size > held_size(MAX_FRAME_SIZE) =>
+                        {
+                            conn.close_with(ClientError::protocol(
+                                &conn.address,
+                                CodecError::new(format!(
+                                    "the first answer declares at least {} bytes, more than \
+                                     the {MAX_FRAME_SIZE} of the largest frame (not a \
+                                     Hazelcast member, or a protocol mismatch?)",
+                                    exceeded.size
+                                )),
+                            ));
+                            break None;
+                        }
+                        Err(ReadError::Limit(mut exceeded)) => {
+                            if !authenticated {
+                                exceeded.limit = Limit::AuthMessageBytes;
+                            }
+                            conn.close_with(ClientError::MessageLimit {
+                                address: conn.address.clone(),
+                                exceeded,
+                            });
+                            break None;
+                        }
+                    }
+                };
+                if let (Some(reason), Some(conn)) = (failure, c.upgrade()) {
+                    conn.close_with(ClientError::ConnectionClosed {
+                        address: conn.address.clone(),
+                        reason,
+                    });
+                }
+            }
+            .instrument(self.span.clone()),
+        )
+    }
+
+    /// Sends the authentication request and waits for its answer within `timeout`; an
+    /// answer that is not "authenticated" closes the connection and names why.
+    async fn authenticate(
+        &self,
+        timeout: Duration,
+        auth: &AuthRequest<'_>,
+    ) -> Result<AuthResponse, ClientError> {
+        let address = self.address.as_str();
         let connect_err = |reason: String| ClientError::Connect {
             address: address.to_owned(),
             reason,
         };
-        let stream = tokio::time::timeout(settings.connect_timeout, TcpStream::connect(address))
-            .await
-            .map_err(|_| connect_err(format!("no answer within {:?}", settings.connect_timeout)))?
-            .map_err(|e| connect_err(e.to_string()))?;
-        stream.set_nodelay(true).ok();
-        let (mut rd, mut wr) = stream.into_split();
-        wr.write_all(PREAMBLE)
-            .await
-            .map_err(|e| connect_err(e.to_string()))?;
-        let (tx, mut rx) = mpsc::unbounded_channel::<Vec<u8>>();
-        let conn = Arc::new(Connection {
-            id,
-            address: address.to_owned(),
-            member_uuid: Mutex::new(None),
-            writer: tx,
-            pending: Mutex::new(Pending {
-                closed: None,
-                calls: HashMap::new(),
-            }),
-            correlation,
-            acks,
-            backup_listener: AtomicBool::new(false),
-            epoch: Instant::now(),
-            last_read_ms: AtomicU64::new(0),
-            last_write_ms: AtomicU64::new(0),
-            closing: AtomicBool::new(false),
-            tasks: Mutex::new(Vec::new()),
-            events,
-            sent: AtomicU64::new(0),
-        });
-
-        // Writer: batches whatever is queued into one write.
-        let c = Arc::downgrade(&conn);
-        let writer = tokio::spawn(async move {
-            let mut buf = Vec::with_capacity(64 * 1024);
-            while let Some(first) = rx.recv().await {
-                buf.clear();
-                buf.extend_from_slice(&first);
-                while buf.len() < 256 * 1024 {
-                    match rx.try_recv() {
-                        Ok(more) => buf.extend_from_slice(&more),
-                        Err(_) => break,
-                    }
-                }
-                if let Err(e) = wr.write_all(&buf).await {
-                    if let Some(c) = c.upgrade() {
-                        c.close_with(ClientError::ConnectionClosed {
-                            address: c.address.clone(),
-                            reason: format!("write failed: {e}"),
-                        });
-                    }
-                    return;
-                }
-                if let Some(c) = c.upgrade() {
-                    c.last_write_ms.store(c.now_ms(), Ordering::Relaxed);
-                }
-            }
-        });
-
-        // Reader: frames -> messages -> pending calls or events.
-        let c = Arc::downgrade(&conn);
-        let reader = tokio::spawn(async move {
-            // Until the authentication answer is complete, only it may come.
-            let auth_limits = Limits {
-                max_message_bytes: settings.max_auth_message_bytes,
-                max_unfinished_bytes: settings.max_auth_message_bytes,
-            };
-            let mut inbound = Inbound::new(auth_limits);
-            let mut authenticated = false;
-            let touch = || {
-                if let Some(conn) = c.upgrade() {
-                    conn.last_read_ms.store(conn.now_ms(), Ordering::Relaxed);
-                }
-            };
-            let failure = loop {
-                let pushed = match inbound.next_frame(&mut rd, &touch).await {
-                    Ok(frame) => inbound.assembler.push_checked(frame),
-                    Err(Stop::Closed(reason)) => break Some(reason),
-                    Err(Stop::Bad(e)) => Err(e),
-                };
-                let Some(conn) = c.upgrade() else { return };
-                match pushed {
-                    Ok(None) => {}
-                    Ok(Some(msg)) => {
-                        conn.dispatch(msg);
-                        if !authenticated {
-                            authenticated = true;
-                            inbound.assembler.set_limits(settings.limits);
-                        }
-                    }
-                    Err(ReadError::Codec(e)) => {
-                        conn.close_with(ClientError::protocol(&conn.address, e));
-                        break None;
-                    }
-                    // Before authentication, more than any frame a member sends is
-                    // someone else's protocol (an HTTP server, say).
-                    Err(ReadError::Limit(exceeded))
-                        if !authenticated && exceeded.size > held_size(MAX_FRAME_SIZE) =>
-                    {
-                        conn.close_with(ClientError::protocol(
-                            &conn.address,
-                            CodecError::new(format!(
-                                "the first answer declares at least {} bytes, more than the \
-                                 {MAX_FRAME_SIZE} of the largest frame (not a Hazelcast \
-                                 member, or a protocol mismatch?)",
-                                exceeded.size
-                            )),
-                        ));
-                        break None;
-                    }
-                    Err(ReadError::Limit(mut exceeded)) => {
-                        if !authenticated {
-                            exceeded.limit = Limit::AuthMessageBytes;
-                        }
-                        conn.close_with(ClientError::MessageLimit {
-                            address: conn.address.clone(),
-                            exceeded,
-                        });
-                        break None;
-                    }
-                }
-            };
-            if let (Some(reason), Some(conn)) = (failure, c.upgrade()) {
-                conn.close_with(ClientError::ConnectionClosed {
-                    address: conn.address.clone(),
-                    reason,
-                });
-            }
-        });
-        conn.tasks.lock().unwrap().extend([writer, reader]);
-
-        // Authenticate within the connect timeout.
         let reply = tokio::time::timeout(
-            settings.connect_timeout,
-            conn.call(client_codec::encode_authentication(auth))?.1,
+            timeout,
+            self.call(client_codec::encode_authentication(auth))?.1,
         )
         .await;
         let msg = match reply {
             Err(_) => {
-                conn.close("no authentication answer");
+                self.close("no authentication answer");
                 return Err(connect_err(format!(
-                    "no authentication answer within {:?}",
-                    settings.connect_timeout
+                    "no authentication answer within {timeout:?}"
                 )));
             }
             Ok(Err(_)) => {
-                return Err(conn.close_error().unwrap_or_else(|| {
+                return Err(self.close_error().unwrap_or_else(|| {
                     connect_err("connection closed during authentication".into())
                 }))
             }
             Ok(Ok(Err(e))) => {
-                conn.close("authentication failed");
+                self.close("authentication failed");
                 return Err(match e {
                     ClientError::ConnectionClosed { address, reason } => ClientError::Connect {
                         address,
@@ -339,7 +424,7 @@ impl Connection {
             Ok(Ok(Ok(msg))) => msg,
         };
         if msg.is_error() {
-            conn.close("authentication failed");
+            self.close("authentication failed");
             let holders = crate::codec::builtin::error_holders(&msg)
                 .map_err(|e| ClientError::protocol(address, e))?;
             let err = ClientError::from_holders(holders);
@@ -358,12 +443,12 @@ impl Connection {
         let resp = match client_codec::decode_authentication(&msg) {
             Ok(r) => r,
             Err(e) => {
-                conn.close("malformed authentication answer");
+                self.close("malformed authentication answer");
                 return Err(ClientError::protocol(address, e));
             }
         };
         if resp.status != auth_status::AUTHENTICATED {
-            conn.close("authentication refused");
+            self.close("authentication refused");
             let reason = match resp.status {
                 auth_status::CREDENTIALS_FAILED => format!(
                     "credentials refused (is the cluster name {:?} right?)",
@@ -380,34 +465,42 @@ impl Connection {
                 reason,
             });
         }
-        *conn.member_uuid.lock().unwrap() = resp.member_uuid;
+        Ok(resp)
+    }
 
-        // Heartbeat: ping when idle, close when silent.
-        let c = Arc::downgrade(&conn);
-        let hb = tokio::spawn(async move {
-            let tick = (settings.heartbeat_interval / 2)
-                .clamp(Duration::from_millis(100), Duration::from_secs(1));
-            loop {
-                tokio::time::sleep(tick).await;
-                let Some(conn) = c.upgrade() else { return };
-                let now = conn.now_ms();
-                let read = conn.last_read_ms.load(Ordering::Relaxed);
-                let wrote = conn.last_write_ms.load(Ordering::Relaxed);
-                if now.saturating_sub(read) > settings.heartbeat_timeout.as_millis() as u64 {
-                    conn.close_with(ClientError::ConnectionClosed {
-                        address: conn.address.clone(),
-                        reason: format!("nothing heard for {:?}", settings.heartbeat_timeout),
-                    });
-                    return;
-                }
-                if now.saturating_sub(wrote) > settings.heartbeat_interval.as_millis() as u64 {
-                    // The answer only refreshes the read time; nobody waits for it.
-                    let _ = conn.call(client_codec::Ping {}.encode());
+    /// Heartbeat: ping when idle, close when silent.
+    fn spawn_heartbeat(self: &Arc<Self>, settings: ConnectionSettings) -> JoinHandle<()> {
+        let c = Arc::downgrade(self);
+        tokio::spawn(
+            async move {
+                let tick = (settings.heartbeat_interval / 2)
+                    .clamp(Duration::from_millis(100), Duration::from_secs(1));
+                loop {
+                    tokio::time::sleep(tick).await;
+                    let Some(conn) = c.upgrade() else { return };
+                    let now = conn.now_ms();
+                    let read = conn.last_read_ms.load(Ordering::Relaxed);
+                    let wrote = conn.last_write_ms.load(Ordering::Relaxed);
+                    if now.saturating_sub(read) > settings.heartbeat_timeout.as_millis() as u64 {
+                        tracing::warn!(
+                            timeout = ?settings.heartbeat_timeout,
+                            "heartbeat timeout: nothing heard from the member, closing"
+                        );
+                        conn.close_with(ClientError::ConnectionClosed {
+                            address: conn.address.clone(),
+                            reason: format!("nothing heard for {:?}", settings.heartbeat_timeout),
+                        });
+                        return;
+                    }
+                    if now.saturating_sub(wrote) > settings.heartbeat_interval.as_millis() as u64 {
+                        // The answer only refreshes the read time; nobody waits for it.
+                        tracing::trace!("ping");
+                        let _ = conn.call(client_codec::Ping {}.encode());
+                    }
                 }
             }
-        });
-        conn.tasks.lock().unwrap().push(hb);
-        Ok((conn, resp))
+            .instrument(self.span.clone()),
+        )
     }
 
     fn now_ms(&self) -> u64 {
@@ -427,6 +520,12 @@ impl Connection {
     }
 
     fn dispatch(&self, msg: ClientMessage) {
+        tracing::trace!(
+            message_type = msg.message_type(),
+            correlation_id = msg.correlation_id(),
+            event = msg.is_event(),
+            "message received"
+        );
         if msg.is_event() {
             if msg.message_type() == client_codec::EVENT_BACKUP {
                 if let Ok(id) = client_codec::decode_backup_event(&msg) {
@@ -495,6 +594,16 @@ impl Connection {
     pub(crate) fn close_with(&self, err: ClientError) {
         if self.closing.swap(true, Ordering::AcqRel) {
             return;
+        }
+        {
+            let _in = self.span.enter();
+            match &err {
+                ClientError::ShutDown => tracing::debug!("connection closed: client shut down"),
+                ClientError::ConnectionClosed { reason, .. } => {
+                    tracing::info!(%reason, "connection closed")
+                }
+                e => tracing::info!(reason = %e, "connection closed"),
+            }
         }
         let calls = {
             let mut p = self.pending.lock().unwrap();

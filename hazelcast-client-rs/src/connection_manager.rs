@@ -39,6 +39,10 @@ struct State {
     /// to reconnect failed.
     disconnected_since: Option<Instant>,
     reconnect_error: Option<String>,
+    /// Attempts to reconnect since the last connection closed.
+    reconnect_attempts: u32,
+    /// The cluster has been reported lost (once, until a connection opens again).
+    lost_reported: bool,
 }
 
 /// A client's connections to the members and what it knows of the cluster; shared by every
@@ -207,11 +211,19 @@ impl ConnectionManager {
         if after < self.config.cluster_lost_timeout || st.conns.values().any(|c| !c.is_closed()) {
             return None;
         }
-        Some(ClientError::ClusterLost {
+        let lost = ClientError::ClusterLost {
             cluster: self.config.cluster_name.clone(),
             after,
             last_error: st.reconnect_error.clone(),
-        })
+        };
+        if !st.lost_reported {
+            drop(st);
+            let mut st = self.state.write().unwrap();
+            if !std::mem::replace(&mut st.lost_reported, true) {
+                tracing::warn!(cluster = %self.config.cluster_name, "{lost}");
+            }
+        }
+        Some(lost)
     }
 
     /// Waits until connections or the cluster view change, or `max` passes.
@@ -297,6 +309,9 @@ impl ConnectionManager {
                     }
                 }
             }
+            if !conn.backup_listener.load(Ordering::Acquire) {
+                tracing::debug!(%address, "backup listener not registered");
+            }
         }
         if self.is_shut_down() {
             conn.close_with(ClientError::ShutDown);
@@ -313,6 +328,7 @@ impl ConnectionManager {
             }
             if st.view.members.is_empty() {
                 if let Some((v, members)) = resp.member_list {
+                    log_member_changes(&[], &members, v);
                     st.view.apply_members(v, members);
                 }
                 if let Some((v, parts)) = &resp.partitions {
@@ -324,8 +340,18 @@ impl ConnectionManager {
                 _ => {
                     st.by_member.insert(member, id);
                     st.conns.insert(id, conn.clone());
+                    if st.disconnected_since.is_some() {
+                        tracing::info!(
+                            %address,
+                            member = %member,
+                            attempts = st.reconnect_attempts,
+                            "reconnected to the cluster"
+                        );
+                    }
                     st.disconnected_since = None;
                     st.reconnect_error = None;
+                    st.reconnect_attempts = 0;
+                    st.lost_reported = false;
                     None
                 }
             }
@@ -360,8 +386,14 @@ impl ConnectionManager {
                     return Ok(());
                 }
                 // A wrong cluster name is not fixed by trying elsewhere.
-                Err(e @ ClientError::Authentication { .. }) => return Err(e),
-                Err(e) => errors.push(e),
+                Err(e @ ClientError::Authentication { .. }) => {
+                    tracing::debug!(%address, error = %e, "authentication refused");
+                    return Err(e);
+                }
+                Err(e) => {
+                    tracing::debug!(%address, error = %e, "cannot open a connection");
+                    errors.push(e)
+                }
             }
         }
         Err(match errors.len() {
@@ -399,9 +431,12 @@ impl ConnectionManager {
         };
         if let Ok(Ok(Ok(msg))) = tokio::time::timeout(self.config.connect_timeout, rx).await {
             if !msg.is_error() {
+                tracing::debug!(address = %conn.address, "cluster view listener registered");
                 self.state.write().unwrap().listener_conn = Some(conn.id);
+                return;
             }
         }
+        tracing::debug!(address = %conn.address, "cluster view listener not registered");
     }
 
     fn handle_event(self: &Arc<Self>, conn_id: u64, msg: &crate::codec::ClientMessage) {
@@ -417,6 +452,7 @@ impl ConnectionManager {
             match event {
                 ClusterViewEvent::Members { version, members } => {
                     let alive: HashSet<Uuid> = members.iter().map(|m| m.uuid).collect();
+                    log_member_changes(&st.view.members, &members, version);
                     st.view.apply_members(version, members);
                     let gone: Vec<Uuid> = st
                         .by_member
@@ -435,7 +471,16 @@ impl ConnectionManager {
                 ClusterViewEvent::Partitions {
                     version,
                     partitions,
-                } => st.view.apply_partitions(version, &partitions),
+                } => {
+                    if version != st.view.partition_version {
+                        tracing::info!(
+                            version,
+                            owners = partitions.len(),
+                            "partition table updated"
+                        );
+                    }
+                    st.view.apply_partitions(version, &partitions)
+                }
             }
         }
         for c in to_close {
@@ -458,6 +503,10 @@ impl ConnectionManager {
             st.listener_conn = None;
         }
         if st.conns.values().all(|c| c.is_closed()) && st.disconnected_since.is_none() {
+            tracing::info!(
+                cluster = %self.config.cluster_name,
+                "no connection to the cluster left; reconnecting"
+            );
             st.disconnected_since = Some(Instant::now());
         }
         drop(st);
@@ -504,7 +553,20 @@ impl ConnectionManager {
         }
         let no_connection = self.state.read().unwrap().conns.is_empty();
         if no_connection {
+            let attempt = {
+                let mut st = self.state.write().unwrap();
+                st.reconnect_attempts += 1;
+                st.reconnect_attempts
+            };
+            tracing::debug!(attempt, "reconnecting to the cluster");
             if let Err(e) = self.connect_to_cluster().await {
+                // The first failure says why; the next ones (every half second) only with
+                // debug.
+                if attempt == 1 {
+                    tracing::info!(attempt, error = %e, "cannot reconnect to the cluster");
+                } else {
+                    tracing::debug!(attempt, error = %e, "cannot reconnect to the cluster");
+                }
                 let mut st = self.state.write().unwrap();
                 st.disconnected_since.get_or_insert_with(Instant::now);
                 st.reconnect_error = Some(e.to_string());
@@ -515,6 +577,20 @@ impl ConnectionManager {
         }
         self.ensure_listener(None).await;
         self.connect_missing_members();
+    }
+}
+
+/// Says which members joined and which left between two member lists.
+fn log_member_changes(before: &[MemberInfo], after: &[MemberInfo], version: i32) {
+    for m in after {
+        if !before.iter().any(|b| b.uuid == m.uuid) {
+            tracing::info!(member = %m.uuid, address = %m.address, version, "member joined");
+        }
+    }
+    for m in before {
+        if !after.iter().any(|a| a.uuid == m.uuid) {
+            tracing::info!(member = %m.uuid, address = %m.address, version, "member left");
+        }
     }
 }
 

@@ -26,6 +26,7 @@ use crate::codec::ClientMessage;
 use crate::connection_manager::ConnectionManager;
 use crate::error::{codes, ClientError};
 use crate::protocol::Operation;
+use tracing::Instrument;
 
 /// How long a call may wait for its answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -91,7 +92,8 @@ pub(crate) struct Traced {
 
 pub(crate) async fn invoke_traced(inner: &ConnectionManager, req: Request) -> Traced {
     let mut resent = false;
-    let result = attempts(inner, req, &mut resent).await;
+    let span = tracing::debug_span!("invocation", op = req.op, partition = ?req.partition);
+    let result = attempts(inner, req, &mut resent).instrument(span).await;
     Traced {
         result,
         resent_after_unknown_outcome: resent,
@@ -113,11 +115,21 @@ async fn attempts(
     let deadline = start + budget;
     let mut pause = cfg.retry_pause;
     let mut last_error: Option<ClientError> = None;
-    let timeout = |last: Option<ClientError>| ClientError::Timeout {
-        operation: req.op,
-        after: start.elapsed(),
-        last_error: last.map(|e| e.to_string()),
+    let timeout = |last: Option<ClientError>| {
+        let retried = last.is_some();
+        let err = ClientError::Timeout {
+            operation: req.op,
+            after: start.elapsed(),
+            last_error: last.map(|e| e.to_string()),
+        };
+        if retried {
+            tracing::warn!(error = %err, "giving up");
+        } else {
+            tracing::debug!(error = %err, "no answer in time");
+        }
+        err
     };
+    let mut attempt = 0u32;
     loop {
         if inner.is_shut_down() {
             return Err(ClientError::ShutDown);
@@ -125,10 +137,12 @@ async fn attempts(
         if Instant::now() >= deadline {
             return Err(timeout(last_error));
         }
+        attempt += 1;
         let Some(conn) = inner.pick_connection(req.partition) else {
             if let Some(lost) = inner.cluster_lost() {
                 return Err(lost);
             }
+            tracing::debug!(attempt, ?pause, "no open connection to any member; waiting");
             last_error = Some(ClientError::Unavailable(
                 "no open connection to any member".into(),
             ));
@@ -156,6 +170,7 @@ async fn attempts(
             Err(e) => e, // not sent: always safe to retry
             Ok((id, rx)) => {
                 conn.sent.fetch_add(1, Ordering::Relaxed);
+                tracing::debug!(attempt, correlation_id = id, address = %conn.address, "sent");
                 let reply = match req.wait {
                     Wait::Blocking => rx.await,
                     _ => match tokio::time::timeout_at(deadline.into(), rx).await {
@@ -175,6 +190,15 @@ async fn attempts(
                         // Missing acks past the backup timeout: the primary's answer
                         // stands, as with the official clients' default, unless asked to
                         // report the outcome as indeterminate.
+                        if timed_out {
+                            tracing::warn!(
+                                correlation_id = id,
+                                expected,
+                                received = inner.acks.received(id),
+                                waited = ?cfg.operation_backup_timeout,
+                                "backup acknowledgements missing after the backup timeout"
+                            );
+                        }
                         if timed_out && cfg.fail_on_indeterminate_state {
                             return Err(ClientError::Indeterminate {
                                 operation: req.op,
@@ -205,8 +229,19 @@ async fn attempts(
                             },
                         };
                         if !(req.retryable || cfg.redo_operation) {
+                            tracing::debug!(
+                                attempt,
+                                error = %err,
+                                "outcome unknown; not sent again (not safe to run twice)"
+                            );
                             return Err(err);
                         }
+                        tracing::info!(
+                            attempt,
+                            error = %err,
+                            "outcome unknown (connection closed with the request pending); \
+                             sending it again"
+                        );
                         *resent_after_unknown = true;
                         err
                     }
@@ -219,11 +254,12 @@ async fn attempts(
         ) {
             return Err(retry_error);
         }
-        last_error = Some(retry_error);
         let now = Instant::now();
         if now >= deadline {
-            return Err(timeout(last_error));
+            return Err(timeout(Some(retry_error)));
         }
+        tracing::debug!(attempt, error = %retry_error, ?pause, "retrying");
+        last_error = Some(retry_error);
         tokio::time::sleep(pause.min(deadline - now)).await;
         pause = (pause * 2).min(cfg.max_retry_pause);
     }

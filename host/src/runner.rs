@@ -100,7 +100,16 @@ pub async fn run_with_history<B: Backend>(
     let total: u32 = spec.steps.iter().flatten().map(|s| s.instances).sum();
     progress.instances_total.store(total, Ordering::Relaxed);
     let mut scenarios = Vec::new();
-    for prepared in &steps {
+    for (step, prepared) in steps.iter().enumerate() {
+        tracing::info!(
+            step = step + 1,
+            scenarios = %prepared
+                .iter()
+                .map(|p| format!("{}:{}", p.shared.name, p.spec.instances))
+                .collect::<Vec<_>>()
+                .join(" "),
+            "step started"
+        );
         let (setups, skip) = run.setup_step(prepared).await;
         progress.stage.store(1, Ordering::Relaxed);
         progress.instances_started.notify_waiters();
@@ -115,6 +124,12 @@ pub async fn run_with_history<B: Backend>(
         }
     }
     let passed = scenarios.iter().all(ScenarioResult::passed);
+    tracing::info!(
+        elapsed_ms = millis(started.elapsed()),
+        passed,
+        interrupted = progress.interrupt.is_raised(),
+        "run ended"
+    );
     Ok(RunResult {
         hzlab: env!("CARGO_PKG_VERSION"),
         backend: BackendInfo {
@@ -208,6 +223,13 @@ impl<B: Backend> Run<'_, B> {
         )
         .await;
         store.data_mut().release_locks().await;
+        tracing::debug!(
+            scenario = %p.shared.name,
+            ?phase,
+            status = ?outcome.status,
+            error = outcome.error.as_deref().unwrap_or(""),
+            "phase ended"
+        );
         outcome
     }
 
@@ -305,6 +327,14 @@ impl<B: Backend> Run<'_, B> {
                     (si, index, outcome, std::time::Duration::ZERO, 0)
                 }
             };
+            tracing::debug!(
+                scenario = %prepared[si].shared.name,
+                instance = index,
+                status = ?outcome.status,
+                elapsed_ms = millis(elapsed),
+                ops,
+                "instance ended"
+            );
             results[si].push(InstanceResult {
                 index,
                 outcome,

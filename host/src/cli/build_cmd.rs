@@ -13,14 +13,13 @@ pub struct BuildArgs {
     /// The project directory (made with `hzlab new`).
     #[arg(default_value = ".")]
     pub dir: PathBuf,
-    /// Show the output of cargo or componentize-py as they run.
-    #[arg(short, long)]
-    pub verbose: bool,
 }
 
-pub fn run(args: BuildArgs) -> Result<u8> {
+/// Builds `args.dir`; `verbose` (`-v`) shows the output of cargo or componentize-py as
+/// they run.
+pub fn run(args: BuildArgs, verbose: bool) -> Result<u8> {
     let options = BuildOptions {
-        verbose: args.verbose,
+        verbose,
         ..BuildOptions::default()
     };
     match kit::build(&args.dir, &options) {

@@ -3,6 +3,7 @@
 mod build_cmd;
 mod check;
 mod cluster;
+mod diagnostics;
 mod inspect;
 mod interrupt;
 mod lab;
@@ -47,6 +48,11 @@ Exit codes:
     after_help = AFTER_HELP
 )]
 struct Cli {
+    /// Diagnostics on standard error: -v hzlab's and the client's connections, members and
+    /// stages, -vv also retries and each request, -vvv frames (RUST_LOG, when set, chooses
+    /// instead). With `build`, also the tools' output.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    verbose: u8,
     #[command(subcommand)]
     command: Command,
 }
@@ -87,13 +93,14 @@ fn check_positive(flag: &str, value: f64) -> anyhow::Result<()> {
 pub fn main() -> ExitCode {
     out::quiet_broken_pipes();
     let cli = Cli::parse();
+    diagnostics::init(cli.verbose);
     let result = match cli.command {
         Command::Run(args) => run::run(*args),
         Command::Cluster(args) => cluster::run(args),
         Command::Lab(args) => lab::run(args),
         Command::Check { plan } => check::run(plan),
         Command::New(args) => new::run(args),
-        Command::Build(args) => build_cmd::run(args),
+        Command::Build(args) => build_cmd::run(args, cli.verbose > 0),
         Command::Inspect { file } => inspect::run(file),
         Command::Scenarios => {
             for s in hzlab::scenario::all_shipped() {

@@ -180,11 +180,9 @@ impl Default for DataLossOptions {
     }
 }
 
-/// With `HZLAB_TRACE` set, timestamps each stage on stderr.
+/// Each stage of a case, as an event (`hzlab -v` shows them, timestamped).
 fn trace(what: &str) {
-    if std::env::var_os("HZLAB_TRACE").is_some() {
-        eprintln!("[data-loss {:?}] {what}", std::time::SystemTime::now());
-    }
+    tracing::info!(stage = what, "data-loss case");
 }
 
 async fn run_scenario<B: Backend>(

@@ -326,6 +326,7 @@ impl ClusterControl for LocalMembers {
             self.running(m)?;
         }
         let indices: Vec<usize> = members.iter().map(|m| m - 1).collect();
+        tracing::info!(?members, "killing members");
         self.cluster.kill_many(&indices)?;
         Ok(())
     }
@@ -333,6 +334,7 @@ impl ClusterControl for LocalMembers {
     async fn stop(&mut self, member: usize) -> Result<(), ClusterError> {
         check_members(&[member], self.cluster.len())?;
         self.running(member)?;
+        tracing::info!(member, "stopping a member (graceful shutdown)");
         // SIGTERM runs the member's graceful shutdown (partitions handed over first); the
         // wait does not block the runtime, so scenarios running meanwhile go on.
         self.cluster
@@ -346,6 +348,7 @@ impl ClusterControl for LocalMembers {
         if self.cluster.is_running(member - 1) {
             return Err(ClusterError::AlreadyRunning(member));
         }
+        tracing::info!(member, "starting a member");
         self.cluster.restart(member - 1).await?;
         let n = (0..self.cluster.len())
             .filter(|&i| self.cluster.is_running(i))
@@ -377,9 +380,7 @@ impl ClusterControl for LocalMembers {
                 None if safe_once => return Ok(()),
                 None => safe_once = true,
                 Some(reason) => {
-                    if std::env::var_os("HZLAB_TRACE").is_some() {
-                        eprintln!("[wait-safe {:?}] {reason}", started.elapsed());
-                    }
+                    tracing::debug!(waited = ?started.elapsed(), %reason, "not safe yet");
                     safe_once = false;
                     if started.elapsed() > timeout {
                         return Err(ClusterError::NotSafe {
