@@ -6,22 +6,36 @@ use crate::codec::{CodecError, ErrorHolder, LimitExceeded};
 use crate::serialization::SerializationError;
 
 /// Error codes members send (the subset this client treats specially).
-#[allow(missing_docs)] // Named as the protocol's error codes are.
 pub mod codes {
+    /// `AuthenticationException`: credentials (the cluster name) refused.
     pub const AUTHENTICATION: i32 = 3;
+    /// `CallerNotMemberException`: the operation came from a non-member.
     pub const CALLER_NOT_MEMBER: i32 = 8;
+    /// `DistributedObjectDestroyedException`: the structure was destroyed.
     pub const DISTRIBUTED_OBJECT_DESTROYED: i32 = 14;
+    /// `HazelcastInstanceNotActiveException`: the member is shutting down.
     pub const HAZELCAST_INSTANCE_NOT_ACTIVE: i32 = 19;
+    /// `IllegalMonitorStateException`: unlock by a non-owner ([`ClientError::NotLockOwner`](super::ClientError::NotLockOwner)).
     pub const ILLEGAL_MONITOR_STATE: i32 = 26;
+    /// `MemberLeftException`: a member the operation needed left.
     pub const MEMBER_LEFT: i32 = 33;
+    /// `OperationTimeoutException`: the operation timed out on the member.
     pub const OPERATION_TIMEOUT: i32 = 38;
+    /// `PartitionMigratingException`: the partition is moving.
     pub const PARTITION_MIGRATING: i32 = 39;
+    /// `RetryableHazelcastException`: try again.
     pub const RETRYABLE_HAZELCAST: i32 = 46;
+    /// `RetryableIOException`: an I/O error worth retrying.
     pub const RETRYABLE_IO: i32 = 47;
+    /// `TargetDisconnectedException`: the target member disconnected.
     pub const TARGET_DISCONNECTED: i32 = 52;
+    /// `TargetNotMemberException`: the target is not a member (any more).
     pub const TARGET_NOT_MEMBER: i32 = 53;
+    /// `WrongTargetException`: the member does not own the partition.
     pub const WRONG_TARGET: i32 = 62;
+    /// `TargetNotReplicaException`: the member holds no replica of the partition.
     pub const TARGET_NOT_REPLICA: i32 = 82;
+    /// `CannotReplicateException`: a replication could not be made.
     pub const CANNOT_REPLICATE: i32 = 90;
 
     /// Errors the official clients retry for any request: the operation did not run, or

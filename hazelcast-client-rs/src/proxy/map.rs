@@ -71,7 +71,7 @@ impl Map {
     }
 
     /// Lock operations as thread `thread_id` of this client, whose `lock` returns a guard
-    /// that unlocks the key (see [`LockHandle`] and [`LockGuard`]).
+    /// that unlocks the key (see [`LockHandle`] and [`LockGuard`](crate::LockGuard)).
     pub fn lock_handle(&self, thread_id: i64) -> LockHandle {
         LockHandle::new(self.with_thread_id(thread_id))
     }
