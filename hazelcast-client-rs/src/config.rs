@@ -324,6 +324,80 @@ mod tests {
     use super::*;
 
     #[test]
+    fn every_field_has_a_chained_setter() {
+        let c = ClientConfig::new("a", ["h:1"])
+            .cluster_name("b")
+            .addresses(["h:2", "h:3"])
+            .client_name("n")
+            .labels(["l"])
+            .invocation_timeout(Duration::from_secs(1))
+            .connect_timeout(Duration::from_secs(2))
+            .heartbeat_interval(Duration::from_secs(3))
+            .heartbeat_timeout(Duration::from_secs(4))
+            .cluster_lost_timeout(Duration::from_secs(5))
+            .retry_pause(Duration::from_secs(6))
+            .max_retry_pause(Duration::from_secs(7))
+            .redo_operation(true)
+            .smart_routing(false)
+            .backup_ack_to_client(false)
+            .operation_backup_timeout(Duration::from_secs(8))
+            .fail_on_indeterminate_state(true)
+            .max_message_bytes(2048)
+            .max_unfinished_bytes(4096)
+            .max_auth_message_bytes(8192);
+        // Destructured without `..`: a new field must be added here, with its setter.
+        let ClientConfig {
+            cluster_name,
+            addresses,
+            client_name,
+            labels,
+            invocation_timeout,
+            connect_timeout,
+            heartbeat_interval,
+            heartbeat_timeout,
+            cluster_lost_timeout,
+            retry_pause,
+            max_retry_pause,
+            redo_operation,
+            smart_routing,
+            backup_ack_to_client,
+            operation_backup_timeout,
+            fail_on_indeterminate_state,
+            max_message_bytes,
+            max_unfinished_bytes,
+            max_auth_message_bytes,
+        } = c;
+        assert_eq!(cluster_name, "b");
+        assert_eq!(addresses, ["h:2", "h:3"]);
+        assert_eq!(client_name.as_deref(), Some("n"));
+        assert_eq!(labels, ["l"]);
+        let secs = |n| Duration::from_secs(n);
+        assert_eq!(
+            [
+                invocation_timeout,
+                connect_timeout,
+                heartbeat_interval,
+                heartbeat_timeout,
+                cluster_lost_timeout,
+                retry_pause,
+                max_retry_pause,
+                operation_backup_timeout
+            ],
+            [1, 2, 3, 4, 5, 6, 7, 8].map(secs)
+        );
+        assert!(redo_operation && !smart_routing && !backup_ack_to_client);
+        assert!(fail_on_indeterminate_state);
+        assert_eq!(
+            [
+                max_message_bytes,
+                max_unfinished_bytes,
+                max_auth_message_bytes
+            ],
+            [2048, 4096, 8192]
+        );
+    }
+
+    #[test]
     fn message_limits_below_the_minimum_are_refused() {
         assert!(ClientConfig::default().validate().is_ok());
         let small = ClientConfig::default().with_message_limits(1000, 1 << 20);

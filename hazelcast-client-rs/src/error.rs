@@ -175,8 +175,8 @@ pub enum ClientError {
     Serialization(SerializationError),
     /// A [`TypedMap`](crate::TypedMap) found a value of another type than its own.
     #[error(
-        "map `{map}`, key {key}: the value is a {found}, not the {expected} this typed map \
-         reads"
+        "map `{map}`, key {key}: the value is of type {found}, where this typed map reads \
+         {expected}"
     )]
     WrongType {
         /// The map's name.

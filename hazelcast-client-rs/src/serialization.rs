@@ -448,6 +448,56 @@ pub fn murmur3_x86_32(data: &[u8], seed: u32) -> u32 {
 mod tests {
     use super::*;
 
+    #[test]
+    fn rust_values_convert_to_their_hazelcast_types() {
+        assert_eq!(Value::from(1), Value::Int(1));
+        assert_eq!(Value::from(1i64), Value::Long(1));
+        assert_eq!(Value::from(1i8), Value::Byte(1));
+        assert_eq!(Value::from(1i16), Value::Short(1));
+        assert_eq!(Value::from(true), Value::Bool(true));
+        assert_eq!(Value::from(0.5), Value::Double(0.5));
+        assert_eq!(Value::from("a"), Value::String("a".into()));
+        assert_eq!(Value::from(&"a".to_owned()), Value::String("a".into()));
+        assert_eq!(Value::from(vec![1u8]), Value::Bytes(vec![1]));
+        assert_eq!(Value::from(&[1u8][..]), Value::Bytes(vec![1]));
+        let v = Value::Long(7);
+        assert_eq!(Value::from(&v), v);
+    }
+
+    #[test]
+    fn value_types_read_only_their_own_type() {
+        assert_eq!(Value::Int(3).to::<i32>(), Some(3));
+        assert_eq!(
+            Value::Int(3).to::<i64>(),
+            None,
+            "an Integer is not read as a Long"
+        );
+        assert_eq!(Value::Long(3).to::<i32>(), None);
+        assert_eq!(Value::from("x").to::<String>(), Some("x".to_owned()));
+        assert_eq!(Value::Bytes(vec![2]).to::<Vec<u8>>(), Some(vec![2]));
+        assert_eq!(Value::Double(1.5).to::<f64>(), Some(1.5));
+        assert_eq!(Value::Bool(false).to::<bool>(), Some(false));
+        assert_eq!(Value::Short(2).to::<i16>(), Some(2));
+        assert_eq!(Value::Byte(2).to::<i8>(), Some(2));
+        assert_eq!(Value::Byte(2).to::<Value>(), Some(Value::Byte(2)));
+        assert_eq!(
+            Value::from("x").into_type::<i64>(),
+            Err(Value::from("x")),
+            "the value comes back"
+        );
+        // Each type's name is the one Value::type_name gives its values.
+        assert_eq!(<i64 as ValueType>::TYPE_NAME, Value::Long(0).type_name());
+        assert_eq!(<i32 as ValueType>::TYPE_NAME, Value::Int(0).type_name());
+        assert_eq!(
+            <String as ValueType>::TYPE_NAME,
+            Value::from("").type_name()
+        );
+        assert_eq!(
+            <Vec<u8> as ValueType>::TYPE_NAME,
+            Value::Bytes(vec![]).type_name()
+        );
+    }
+
     fn hex(d: &Data) -> String {
         d.as_bytes().iter().map(|b| format!("{b:02x}")).collect()
     }

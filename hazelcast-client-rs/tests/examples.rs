@@ -96,8 +96,8 @@ async fn examples_run_against_two_members() {
                 "get 2: none",
                 "size: 2",
                 "visits after 3 increments: Some(3)",
-                "typed get of \"broken\": map `example-counters`, key \"broken\": the value is a \
-                 String, not the Long this typed map reads",
+                "typed get of \"broken\": map `example-counters`, key \"broken\": the value is of \
+                 type String, where this typed map reads Long",
                 "done",
             ],
         );

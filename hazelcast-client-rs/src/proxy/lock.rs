@@ -6,6 +6,15 @@ use super::map::Map;
 use crate::error::ClientError;
 use crate::serialization::Value;
 
+// Defined here rather than in `map.rs`, which knows nothing of the layers over it.
+impl Map {
+    /// Lock operations as thread `thread_id` of this client, whose `lock` returns a guard
+    /// that unlocks the key (see [`LockHandle`] and [`LockGuard`]).
+    pub fn lock_handle(&self, thread_id: i64) -> LockHandle {
+        LockHandle::new(self.with_thread_id(thread_id))
+    }
+}
+
 /// The lock operations of one lock owner on a map: this client and thread id
 /// [`thread_id`](LockHandle::thread_id). Made with [`Map::lock_handle`]; cheap to clone.
 ///
@@ -30,7 +39,7 @@ pub struct LockHandle {
 }
 
 impl LockHandle {
-    pub(crate) fn new(map: Map) -> LockHandle {
+    fn new(map: Map) -> LockHandle {
         LockHandle { map }
     }
 
@@ -149,12 +158,9 @@ impl LockGuard {
     }
 }
 
-fn unlock_task(
-    map: Map,
-    key: Value,
-    thread_id: i64,
-) -> impl std::future::Future<Output = Result<(), ClientError>> + Send + 'static {
-    async move { map.unlock(key, thread_id).await }
+/// The unlock, owning what it needs to run as a task.
+async fn unlock_task(map: Map, key: Value, thread_id: i64) -> Result<(), ClientError> {
+    map.unlock(key, thread_id).await
 }
 
 impl Drop for LockGuard {

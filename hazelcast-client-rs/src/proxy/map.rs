@@ -5,15 +5,13 @@ use std::time::Duration;
 
 use tokio::sync::OnceCell;
 
-use super::lock::LockHandle;
-use super::typed::TypedMap;
 use super::{data, decoded, millis, value_of};
 use crate::codec::MemberInfo;
 use crate::error::ClientError;
 use crate::handle::ClientHandle;
 use crate::invocation::{Traced, Wait};
 use crate::protocol::{map as codec, Operation};
-use crate::serialization::{Value, ValueType};
+use crate::serialization::Value;
 
 /// Thread id used by a map handle's key operations unless set with
 /// [`Map::with_thread_id`].
@@ -68,17 +66,6 @@ impl Map {
             thread_id,
             ..self.clone()
         }
-    }
-
-    /// Lock operations as thread `thread_id` of this client, whose `lock` returns a guard
-    /// that unlocks the key (see [`LockHandle`] and [`LockGuard`](crate::LockGuard)).
-    pub fn lock_handle(&self, thread_id: i64) -> LockHandle {
-        LockHandle::new(self.with_thread_id(thread_id))
-    }
-
-    /// This map with keys `K` and values `V` (see [`TypedMap`]).
-    pub fn typed<K: ValueType, V: ValueType>(&self) -> TypedMap<K, V> {
-        TypedMap::new(self.clone())
     }
 
     /// Runs a declared request (retryable flag and partition from its declaration) and

@@ -7,6 +7,14 @@ use super::map::Map;
 use crate::error::ClientError;
 use crate::serialization::{Value, ValueType};
 
+// Defined here rather than in `map.rs`, which knows nothing of the layers over it.
+impl Map {
+    /// This map with keys `K` and values `V` (see [`TypedMap`]).
+    pub fn typed<K: ValueType, V: ValueType>(&self) -> TypedMap<K, V> {
+        TypedMap::new(self.clone())
+    }
+}
+
 /// A [`Map`] whose keys are `K` and values `V` (any of the [`ValueType`]s: `bool`, `i8`,
 /// `i16`, `i32`, `i64`, `f64`, `String`, `Vec<u8>`, or [`Value`] for "anything"). Made
 /// with [`Client::map_of`](crate::Client::map_of) or [`Map::typed`]; cheap to clone.
@@ -18,7 +26,9 @@ use crate::serialization::{Value, ValueType};
 ///
 /// A value of another type found in the map (written by another client, or through the
 /// untyped [`Map`]) fails the call with [`ClientError::WrongType`], naming the map, the
-/// key and both types; it is not converted, even when it would fit.
+/// key and both types; it is not converted, even when it would fit. For the calls that
+/// write and answer the previous value (`put`, `remove`, `put_if_absent`, `replace`), the
+/// write has happened when that error comes: only the value it answered could not be read.
 ///
 /// ```no_run
 /// # async fn demo(client: hazelcast_client::Client) -> Result<(), hazelcast_client::ClientError> {
@@ -29,7 +39,8 @@ use crate::serialization::{Value, ValueType};
 /// ```
 pub struct TypedMap<K, V> {
     map: Map,
-    types: PhantomData<fn(K, V) -> (K, V)>,
+    /// Neither owned nor borrowed: the map is `Send`, `Sync` and `Clone` whatever they are.
+    types: PhantomData<fn() -> (K, V)>,
 }
 
 impl<K, V> Clone for TypedMap<K, V> {
@@ -54,7 +65,7 @@ impl<K: ValueType, V: ValueType> std::fmt::Debug for TypedMap<K, V> {
 }
 
 impl<K: ValueType, V: ValueType> TypedMap<K, V> {
-    pub(crate) fn new(map: Map) -> TypedMap<K, V> {
+    fn new(map: Map) -> TypedMap<K, V> {
         TypedMap {
             map,
             types: PhantomData,
