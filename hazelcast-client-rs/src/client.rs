@@ -53,7 +53,8 @@ impl Client {
         self.handle.manager()
     }
 
-    /// A handle to the map `name` (nothing is sent until it is used).
+    /// A handle to the map `name` (nothing is sent until it is used). Keys and values are
+    /// [`Value`]s; [`Client::map_of`] gives a map of fixed Rust types.
     pub fn map(&self, name: &str) -> Map {
         Map::new(self.handle.clone(), name)
     }
@@ -64,7 +65,7 @@ impl Client {
         self.map(name).typed()
     }
 
-    /// A handle to the queue `name`.
+    /// A handle to the queue `name` (nothing is sent until it is used).
     pub fn queue(&self, name: &str) -> Queue {
         Queue::new(self.handle.clone(), name)
     }

@@ -14,7 +14,7 @@ pub mod error;
 pub mod fuzzing;
 mod handle;
 mod invocation;
-// Moving to its own crate; documented there.
+// A test and tool harness (starts members), outside the documented client API.
 #[cfg(feature = "local-cluster")]
 #[allow(missing_docs)]
 pub mod local;

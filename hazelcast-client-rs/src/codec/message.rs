@@ -251,6 +251,7 @@ impl Default for Limits {
 /// Which limit bytes from a member went over, named as the
 /// [`ClientConfig`](crate::ClientConfig) field that sets it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Limit {
     /// `max_message_bytes`: one message.
     MessageBytes,
@@ -303,6 +304,7 @@ impl LimitExceeded {
 /// Why bytes from a member could not be taken: they are not the protocol, or they go over
 /// a limit.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum ReadError {
     /// Bytes that are not the protocol.
     #[error(transparent)]

@@ -200,6 +200,7 @@ pub fn decode_authentication(msg: &ClientMessage) -> Result<AuthResponse, CodecE
 
 /// An event of the cluster view listener.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ClusterViewEvent {
     /// The member list changed.
     Members {

@@ -94,11 +94,12 @@ impl LockHandle {
 ///   that same unlock on the runtime and returns at once. Its outcome is not reported, and
 ///   until it has run the key is still locked: other owners wait a little longer. If the
 ///   runtime has shut down by then (or the lock was not taken on a tokio runtime), nothing
-///   is sent; members release the locks of a client whose connections are gone.
+///   is sent: the key stays locked until the client's connections close, and members
+///   release a gone client's locks some seconds later (about 10 s with 5.7.0 members).
 /// - [`LockGuard::keep_locked`] gives up the guard and keeps the lock.
 ///
 /// The guard holds a handle on the map, so the client stays connected while it lives.
-#[must_use = "dropping the guard unlocks the key at once"]
+#[must_use = "dropping the guard unlocks the key right away"]
 #[derive(Debug)]
 pub struct LockGuard {
     map: Map,
