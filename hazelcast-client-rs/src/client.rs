@@ -1,6 +1,6 @@
 //! The client: the public handle to a cluster. Its connections and cluster view are kept
-//! by the [`connection manager`](crate::connection_manager); proxies made from it share them
-//! through a [`ClientHandle`](crate::handle::ClientHandle).
+//! by the connection manager (`connection_manager.rs`); proxies made from it share them
+//! through a `ClientHandle` (`handle.rs`).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -12,10 +12,8 @@ use crate::error::ClientError;
 use crate::handle::ClientHandle;
 use crate::invocation::{Request, Wait};
 use crate::protocol::dynamic_config::{MapConfig, QueueConfig};
-use crate::proxy::{Map, Queue};
-use crate::serialization::Value;
-
-pub use crate::connection_manager::{CLIENT_TYPE, CLIENT_VERSION};
+use crate::proxy::{Map, Queue, TypedMap};
+use crate::serialization::{Value, ValueType};
 
 /// A connected client. Cheap to clone; all clones share the connections. The client shuts
 /// down when the last clone (and the last proxy made from it) is dropped, or on
@@ -55,12 +53,19 @@ impl Client {
         self.handle.manager()
     }
 
-    /// A handle to the map `name` (nothing is sent until it is used).
+    /// A handle to the map `name` (nothing is sent until it is used). Keys and values are
+    /// [`Value`]s; [`Client::map_of`] gives a map of fixed Rust types.
     pub fn map(&self, name: &str) -> Map {
         Map::new(self.handle.clone(), name)
     }
 
-    /// A handle to the queue `name`.
+    /// A handle to the map `name` with keys `K` and values `V`, e.g.
+    /// `client.map_of::<String, i64>("counters")` (see [`TypedMap`]).
+    pub fn map_of<K: ValueType, V: ValueType>(&self, name: &str) -> TypedMap<K, V> {
+        self.map(name).typed()
+    }
+
+    /// A handle to the queue `name` (nothing is sent until it is used).
     pub fn queue(&self, name: &str) -> Queue {
         Queue::new(self.handle.clone(), name)
     }
@@ -70,6 +75,7 @@ impl Client {
         self.inner().client_uuid
     }
 
+    /// This client's name, as members show it (the configured one or a generated one).
     pub fn client_name(&self) -> &str {
         &self.inner().client_name
     }
@@ -94,6 +100,7 @@ impl Client {
         self.inner().backup_acks_ready()
     }
 
+    /// The cluster's partition count (271 by default on members).
     pub fn partition_count(&self) -> u32 {
         self.inner().partition_count()
     }
@@ -104,8 +111,8 @@ impl Client {
     }
 
     /// The partition of a key, as members compute it.
-    pub fn partition_id(&self, key: &Value) -> u32 {
-        self.handle.partition_id(key)
+    pub fn partition_id(&self, key: impl Into<Value>) -> u32 {
+        self.handle.partition_id(&key.into())
     }
 
     /// Adds a map configuration at run time (applies to maps of that name not yet created).

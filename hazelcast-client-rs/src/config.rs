@@ -6,25 +6,29 @@ use crate::codec::Limits;
 use crate::error::ClientError;
 
 /// How a client connects and how its calls behave.
+///
+/// Made with [`ClientConfig::new`] (or [`Default`]: cluster `dev` at `127.0.0.1:5701`) and
+/// a chained method per field; each field's documentation gives its default.
 #[derive(Debug, Clone)]
 pub struct ClientConfig {
-    /// The cluster name members were started with ("dev" by default on members).
+    /// The cluster name members were started with. Default: `dev`, as on members.
     pub cluster_name: String,
-    /// Member addresses to try first, `host:port` (port 5701 when left out).
+    /// Member addresses to try first, `host:port` (port 5701 when left out). Default:
+    /// `127.0.0.1:5701`.
     pub addresses: Vec<String>,
-    /// Client name shown by members; a generated one when `None`.
+    /// Client name shown by members; a generated one when `None` (the default).
     pub client_name: Option<String>,
-    /// Labels sent on authentication.
+    /// Labels sent on authentication. Default: none.
     pub labels: Vec<String>,
     /// The longest a non-blocking call (retries included) may take. Blocking calls (lock,
     /// take, put, and calls with their own timeout) wait as long as they must, but their
-    /// retries stop at this budget too.
+    /// retries stop at this budget too. Default: 120 s.
     pub invocation_timeout: Duration,
-    /// Limit for opening and authenticating one connection.
+    /// Limit for opening and authenticating one connection. Default: 5 s.
     pub connect_timeout: Duration,
-    /// A connection with nothing written for this long is pinged.
+    /// A connection with nothing written for this long is pinged. Default: 5 s.
     pub heartbeat_interval: Duration,
-    /// A connection with nothing read for this long is closed.
+    /// A connection with nothing read for this long is closed. Default: 60 s.
     pub heartbeat_timeout: Duration,
     /// How long the client goes on trying to reach a cluster it has lost every connection
     /// to before it calls the cluster gone: from then on, until a member answers again, calls
@@ -32,20 +36,24 @@ pub struct ClientConfig {
     /// [`ClientError::ClusterLost`](crate::ClientError) instead of retrying until their
     /// invocation timeout. Default: the heartbeat timeout (60 s).
     pub cluster_lost_timeout: Duration,
-    /// First pause between retries; it doubles up to [`ClientConfig::max_retry_pause`].
+    /// First pause between retries; it doubles up to [`max_retry_pause`](field@ClientConfig::max_retry_pause).
+    /// Default: 50 ms.
     pub retry_pause: Duration,
+    /// Longest pause between retries. Default: 1 s.
     pub max_retry_pause: Duration,
     /// Also retry non-idempotent calls whose connection closed before the answer came
-    /// (they may then run twice), like the official clients' `redo_operation`.
+    /// (they may then run twice), like the official clients' `redo_operation`. Default:
+    /// false.
     pub redo_operation: bool,
     /// Keep a connection to every member and send key operations to their partition's
-    /// owner. When false, one connection is used for everything.
+    /// owner. When false, one connection is used for everything. Default: true.
     pub smart_routing: bool,
     /// With smart routing: have backups acknowledge writes to the client directly, so the
-    /// primary answers without waiting for them (the official clients' default).
+    /// primary answers without waiting for them (the official clients' default). Default:
+    /// true.
     pub backup_ack_to_client: bool,
     /// How long to wait for missing backup acknowledgements before completing a call with
-    /// the primary's answer.
+    /// the primary's answer. Default: 5 s.
     pub operation_backup_timeout: Duration,
     /// Fail a write whose backup acknowledgements are still missing after
     /// `operation_backup_timeout` with [`ClientError::Indeterminate`](crate::ClientError)
@@ -101,7 +109,20 @@ impl Default for ClientConfig {
 }
 
 impl ClientConfig {
-    /// A configuration for `cluster_name` at `addresses`, other settings default.
+    /// A configuration for `cluster_name` at `addresses`, other settings default; the
+    /// methods named after the fields set the others:
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use hazelcast_client::ClientConfig;
+    ///
+    /// let config = ClientConfig::new("dev", ["10.0.0.1:5701", "10.0.0.2"])
+    ///     .client_name("billing")
+    ///     .invocation_timeout(Duration::from_secs(30))
+    ///     .redo_operation(true);
+    /// assert_eq!(config.addresses, ["10.0.0.1:5701", "10.0.0.2"]);
+    /// assert_eq!(config.heartbeat_timeout, Duration::from_secs(60));
+    /// ```
     pub fn new<S: Into<String>>(
         cluster_name: impl Into<String>,
         addresses: impl IntoIterator<Item = S>,
@@ -113,23 +134,137 @@ impl ClientConfig {
         }
     }
 
-    pub fn with_invocation_timeout(mut self, t: Duration) -> Self {
-        self.invocation_timeout = t;
+    /// Sets [`cluster_name`](field@ClientConfig::cluster_name) (default: "dev").
+    pub fn cluster_name(mut self, name: impl Into<String>) -> Self {
+        self.cluster_name = name.into();
         self
     }
 
-    pub fn with_client_name(mut self, name: impl Into<String>) -> Self {
+    /// Sets [`addresses`](field@ClientConfig::addresses) (default: `127.0.0.1:5701`).
+    pub fn addresses(mut self, addresses: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        self.addresses = addresses.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Sets [`client_name`](field@ClientConfig::client_name) (default: none: a generated name).
+    pub fn client_name(mut self, name: impl Into<String>) -> Self {
         self.client_name = Some(name.into());
         self
     }
 
-    pub fn with_redo_operation(mut self, redo: bool) -> Self {
-        self.redo_operation = redo;
+    /// Sets [`labels`](field@ClientConfig::labels) (default: none).
+    pub fn labels(mut self, labels: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        self.labels = labels.into_iter().map(Into::into).collect();
         self
     }
 
-    /// Sets [`ClientConfig::max_message_bytes`] and
-    /// [`ClientConfig::max_unfinished_bytes`].
+    /// Sets [`invocation_timeout`](field@ClientConfig::invocation_timeout) (default: 120 s).
+    pub fn invocation_timeout(mut self, value: Duration) -> Self {
+        self.invocation_timeout = value;
+        self
+    }
+
+    /// Sets [`connect_timeout`](field@ClientConfig::connect_timeout) (default: 5 s).
+    pub fn connect_timeout(mut self, value: Duration) -> Self {
+        self.connect_timeout = value;
+        self
+    }
+
+    /// Sets [`heartbeat_interval`](field@ClientConfig::heartbeat_interval) (default: 5 s).
+    pub fn heartbeat_interval(mut self, value: Duration) -> Self {
+        self.heartbeat_interval = value;
+        self
+    }
+
+    /// Sets [`heartbeat_timeout`](field@ClientConfig::heartbeat_timeout) (default: 60 s).
+    pub fn heartbeat_timeout(mut self, value: Duration) -> Self {
+        self.heartbeat_timeout = value;
+        self
+    }
+
+    /// Sets [`cluster_lost_timeout`](field@ClientConfig::cluster_lost_timeout) (default: 60 s).
+    pub fn cluster_lost_timeout(mut self, value: Duration) -> Self {
+        self.cluster_lost_timeout = value;
+        self
+    }
+
+    /// Sets [`retry_pause`](field@ClientConfig::retry_pause) (default: 50 ms).
+    pub fn retry_pause(mut self, value: Duration) -> Self {
+        self.retry_pause = value;
+        self
+    }
+
+    /// Sets [`max_retry_pause`](field@ClientConfig::max_retry_pause) (default: 1 s).
+    pub fn max_retry_pause(mut self, value: Duration) -> Self {
+        self.max_retry_pause = value;
+        self
+    }
+
+    /// Sets [`redo_operation`](field@ClientConfig::redo_operation) (default: false).
+    pub fn redo_operation(mut self, value: bool) -> Self {
+        self.redo_operation = value;
+        self
+    }
+
+    /// Sets [`smart_routing`](field@ClientConfig::smart_routing) (default: true).
+    pub fn smart_routing(mut self, value: bool) -> Self {
+        self.smart_routing = value;
+        self
+    }
+
+    /// Sets [`backup_ack_to_client`](field@ClientConfig::backup_ack_to_client) (default: true).
+    pub fn backup_ack_to_client(mut self, value: bool) -> Self {
+        self.backup_ack_to_client = value;
+        self
+    }
+
+    /// Sets [`operation_backup_timeout`](field@ClientConfig::operation_backup_timeout) (default: 5 s).
+    pub fn operation_backup_timeout(mut self, value: Duration) -> Self {
+        self.operation_backup_timeout = value;
+        self
+    }
+
+    /// Sets [`fail_on_indeterminate_state`](field@ClientConfig::fail_on_indeterminate_state) (default: false).
+    pub fn fail_on_indeterminate_state(mut self, value: bool) -> Self {
+        self.fail_on_indeterminate_state = value;
+        self
+    }
+
+    /// Sets [`max_message_bytes`](field@ClientConfig::max_message_bytes) (default: 64 MiB).
+    pub fn max_message_bytes(mut self, value: usize) -> Self {
+        self.max_message_bytes = value;
+        self
+    }
+
+    /// Sets [`max_unfinished_bytes`](field@ClientConfig::max_unfinished_bytes) (default: 64 MiB).
+    pub fn max_unfinished_bytes(mut self, value: usize) -> Self {
+        self.max_unfinished_bytes = value;
+        self
+    }
+
+    /// Sets [`max_auth_message_bytes`](field@ClientConfig::max_auth_message_bytes) (default: 1 MiB).
+    pub fn max_auth_message_bytes(mut self, value: usize) -> Self {
+        self.max_auth_message_bytes = value;
+        self
+    }
+
+    /// Same as [`ClientConfig::invocation_timeout()`].
+    pub fn with_invocation_timeout(self, t: Duration) -> Self {
+        self.invocation_timeout(t)
+    }
+
+    /// Same as [`ClientConfig::client_name()`].
+    pub fn with_client_name(self, name: impl Into<String>) -> Self {
+        self.client_name(name)
+    }
+
+    /// Same as [`ClientConfig::redo_operation()`].
+    pub fn with_redo_operation(self, redo: bool) -> Self {
+        self.redo_operation(redo)
+    }
+
+    /// Sets [`max_message_bytes`](field@ClientConfig::max_message_bytes) and
+    /// [`max_unfinished_bytes`](field@ClientConfig::max_unfinished_bytes).
     pub fn with_message_limits(
         mut self,
         max_message_bytes: usize,
@@ -187,6 +322,80 @@ pub(crate) fn normalize_address(a: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_field_has_a_chained_setter() {
+        let c = ClientConfig::new("a", ["h:1"])
+            .cluster_name("b")
+            .addresses(["h:2", "h:3"])
+            .client_name("n")
+            .labels(["l"])
+            .invocation_timeout(Duration::from_secs(1))
+            .connect_timeout(Duration::from_secs(2))
+            .heartbeat_interval(Duration::from_secs(3))
+            .heartbeat_timeout(Duration::from_secs(4))
+            .cluster_lost_timeout(Duration::from_secs(5))
+            .retry_pause(Duration::from_secs(6))
+            .max_retry_pause(Duration::from_secs(7))
+            .redo_operation(true)
+            .smart_routing(false)
+            .backup_ack_to_client(false)
+            .operation_backup_timeout(Duration::from_secs(8))
+            .fail_on_indeterminate_state(true)
+            .max_message_bytes(2048)
+            .max_unfinished_bytes(4096)
+            .max_auth_message_bytes(8192);
+        // Destructured without `..`: a new field must be added here, with its setter.
+        let ClientConfig {
+            cluster_name,
+            addresses,
+            client_name,
+            labels,
+            invocation_timeout,
+            connect_timeout,
+            heartbeat_interval,
+            heartbeat_timeout,
+            cluster_lost_timeout,
+            retry_pause,
+            max_retry_pause,
+            redo_operation,
+            smart_routing,
+            backup_ack_to_client,
+            operation_backup_timeout,
+            fail_on_indeterminate_state,
+            max_message_bytes,
+            max_unfinished_bytes,
+            max_auth_message_bytes,
+        } = c;
+        assert_eq!(cluster_name, "b");
+        assert_eq!(addresses, ["h:2", "h:3"]);
+        assert_eq!(client_name.as_deref(), Some("n"));
+        assert_eq!(labels, ["l"]);
+        let secs = |n| Duration::from_secs(n);
+        assert_eq!(
+            [
+                invocation_timeout,
+                connect_timeout,
+                heartbeat_interval,
+                heartbeat_timeout,
+                cluster_lost_timeout,
+                retry_pause,
+                max_retry_pause,
+                operation_backup_timeout
+            ],
+            [1, 2, 3, 4, 5, 6, 7, 8].map(secs)
+        );
+        assert!(redo_operation && !smart_routing && !backup_ack_to_client);
+        assert!(fail_on_indeterminate_state);
+        assert_eq!(
+            [
+                max_message_bytes,
+                max_unfinished_bytes,
+                max_auth_message_bytes
+            ],
+            [2048, 4096, 8192]
+        );
+    }
 
     #[test]
     fn message_limits_below_the_minimum_are_refused() {

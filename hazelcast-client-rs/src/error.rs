@@ -7,20 +7,35 @@ use crate::serialization::SerializationError;
 
 /// Error codes members send (the subset this client treats specially).
 pub mod codes {
+    /// `AuthenticationException`: credentials (the cluster name) refused.
     pub const AUTHENTICATION: i32 = 3;
+    /// `CallerNotMemberException`: the operation came from a non-member.
     pub const CALLER_NOT_MEMBER: i32 = 8;
+    /// `DistributedObjectDestroyedException`: the structure was destroyed.
     pub const DISTRIBUTED_OBJECT_DESTROYED: i32 = 14;
+    /// `HazelcastInstanceNotActiveException`: the member is shutting down.
     pub const HAZELCAST_INSTANCE_NOT_ACTIVE: i32 = 19;
+    /// `IllegalMonitorStateException`: unlock by a non-owner ([`ClientError::NotLockOwner`](super::ClientError::NotLockOwner)).
     pub const ILLEGAL_MONITOR_STATE: i32 = 26;
+    /// `MemberLeftException`: a member the operation needed left.
     pub const MEMBER_LEFT: i32 = 33;
+    /// `OperationTimeoutException`: the operation timed out on the member.
     pub const OPERATION_TIMEOUT: i32 = 38;
+    /// `PartitionMigratingException`: the partition is moving.
     pub const PARTITION_MIGRATING: i32 = 39;
+    /// `RetryableHazelcastException`: try again.
     pub const RETRYABLE_HAZELCAST: i32 = 46;
+    /// `RetryableIOException`: an I/O error worth retrying.
     pub const RETRYABLE_IO: i32 = 47;
+    /// `TargetDisconnectedException`: the target member disconnected.
     pub const TARGET_DISCONNECTED: i32 = 52;
+    /// `TargetNotMemberException`: the target is not a member (any more).
     pub const TARGET_NOT_MEMBER: i32 = 53;
+    /// `WrongTargetException`: the member does not own the partition.
     pub const WRONG_TARGET: i32 = 62;
+    /// `TargetNotReplicaException`: the member holds no replica of the partition.
     pub const TARGET_NOT_REPLICA: i32 = 82;
+    /// `CannotReplicateException`: a replication could not be made.
     pub const CANNOT_REPLICATE: i32 = 90;
 
     /// Errors the official clients retry for any request: the operation did not run, or
@@ -43,13 +58,19 @@ pub mod codes {
 }
 
 /// Why a client call failed.
+///
+/// New variants may come in later versions: match the ones you handle and add a `_` arm.
 #[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
 pub enum ClientError {
     /// The call did not complete within its invocation timeout.
     #[error("{operation} timed out after {after:?}{}", last_error.as_ref().map(|e| format!(" (last error: {e})")).unwrap_or_default())]
     Timeout {
+        /// The call, e.g. `map get`.
         operation: &'static str,
+        /// How long it ran.
         after: Duration,
+        /// The error of its last attempt, if one failed before the time ran out.
         last_error: Option<String>,
     },
     /// A write ran on its partition's primary, but not every backup acknowledged it within
@@ -60,20 +81,37 @@ pub enum ClientError {
          acknowledgement(s) did not come within {waited:?}: the outcome is indeterminate"
     )]
     Indeterminate {
+        /// The call, e.g. `map set`.
         operation: &'static str,
+        /// Acknowledgements the primary announced.
         expected: u8,
+        /// Acknowledgements that did not come.
         missing: u8,
+        /// How long the client waited for them.
         waited: Duration,
     },
     /// Unlock of a lock the caller (client UUID + thread id) does not hold.
     #[error("not the lock owner: {message}")]
-    NotLockOwner { message: String },
+    NotLockOwner {
+        /// The member's message.
+        message: String,
+    },
     /// A TCP connection to a member could not be opened.
     #[error("cannot connect to {address}: {reason}")]
-    Connect { address: String, reason: String },
+    Connect {
+        /// The member address, `host:port`.
+        address: String,
+        /// Why, e.g. `connection refused`.
+        reason: String,
+    },
     /// A connection closed (member gone, or heartbeat lost) while a call was pending on it.
     #[error("connection to {address} closed: {reason}")]
-    ConnectionClosed { address: String, reason: String },
+    ConnectionClosed {
+        /// The member address, `host:port`.
+        address: String,
+        /// Why it closed.
+        reason: String,
+    },
     /// No member could be reached to run the call.
     #[error("cluster unavailable: {0}")]
     Unavailable(String),
@@ -84,17 +122,31 @@ pub enum ClientError {
         last_error.as_ref().map(|e| format!(" (last error: {e})")).unwrap_or_default()
     )]
     ClusterLost {
+        /// The configured cluster name.
         cluster: String,
+        /// How long the client has had no connection.
         after: Duration,
+        /// The last connection error.
         last_error: Option<String>,
     },
     /// The member refused the client's credentials (for open-source members: the cluster
     /// name).
     #[error("authentication to {address} failed: {reason}")]
-    Authentication { address: String, reason: String },
+    Authentication {
+        /// The member address, `host:port`.
+        address: String,
+        /// What the member answered.
+        reason: String,
+    },
     /// Bytes on the wire that are not the protocol.
     #[error("protocol error from {address}: {detail}")]
-    Protocol { address: String, detail: String },
+    Protocol {
+        /// The member address, `host:port` (`<response>` for an answer that does not
+        /// decode).
+        address: String,
+        /// What is wrong.
+        detail: String,
+    },
     /// A member sent more than the client's size limits allow
     /// ([`ClientConfig::max_message_bytes`](crate::ClientConfig),
     /// [`ClientConfig::max_unfinished_bytes`](crate::ClientConfig), or before authentication
@@ -102,20 +154,40 @@ pub enum ClientError {
     /// closed. `exceeded` names the limit and the size that went over it.
     #[error("connection to {address} closed: the member sent {exceeded}")]
     MessageLimit {
+        /// The member address, `host:port`.
         address: String,
+        /// The limit, its value and the size that went over it.
         exceeded: LimitExceeded,
     },
     /// An exception raised on the member.
     #[error("member error {code} {class_name}: {}", message.as_deref().unwrap_or(""))]
     Server {
+        /// The protocol's error code (see [`codes`]).
         code: i32,
+        /// The Java exception class.
         class_name: String,
+        /// The exception's message.
         message: Option<String>,
     },
     /// A value that could not be read back (the cause is in the message, not also a
     /// `source`, which would print it twice in a chain).
     #[error("serialization: {0}")]
     Serialization(SerializationError),
+    /// A [`TypedMap`](crate::TypedMap) found a value of another type than its own.
+    #[error(
+        "map `{map}`, key {key}: the value is of type {found}, where this typed map reads \
+         {expected}"
+    )]
+    WrongType {
+        /// The map's name.
+        map: String,
+        /// The key, as [`Value`](crate::Value) displays it.
+        key: String,
+        /// The type the map reads ([`ValueType::TYPE_NAME`](crate::ValueType::TYPE_NAME)).
+        expected: &'static str,
+        /// The type of the value found ([`Value::type_name`](crate::Value::type_name)).
+        found: &'static str,
+    },
     /// A bad configuration or argument.
     #[error("invalid configuration: {0}")]
     Config(String),

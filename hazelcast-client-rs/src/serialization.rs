@@ -9,13 +9,21 @@ use std::fmt;
 
 /// Type ids of Hazelcast's built-in serializers used here.
 pub mod type_id {
+    /// `java.lang.Byte`.
     pub const BYTE: i32 = -3;
+    /// `java.lang.Boolean`.
     pub const BOOLEAN: i32 = -4;
+    /// `java.lang.Short`.
     pub const SHORT: i32 = -6;
+    /// `java.lang.Integer`.
     pub const INTEGER: i32 = -7;
+    /// `java.lang.Long`.
     pub const LONG: i32 = -8;
+    /// `java.lang.Double`.
     pub const DOUBLE: i32 = -10;
+    /// `java.lang.String` (UTF-8).
     pub const STRING: i32 = -11;
+    /// `byte[]`.
     pub const BYTE_ARRAY: i32 = -12;
 }
 
@@ -25,16 +33,43 @@ pub const DATA_OFFSET: usize = 8;
 /// Seed of Hazelcast's MurmurHash3 (x86, 32-bit) for partition hashing.
 const MURMUR_SEED: u32 = 0x0100_0193;
 
-/// A value of one of Hazelcast's built-in types.
+/// A value of one of Hazelcast's built-in types: what map keys and values and queue items
+/// are.
+///
+/// Every call taking a key, value or item accepts `impl Into<Value>`: Rust values convert
+/// as the table shows, and a `&Value` is cloned.
+///
+/// | Rust | `Value` | Java |
+/// |---|---|---|
+/// | `bool` | `Bool` | `Boolean` |
+/// | `i8` | `Byte` | `Byte` |
+/// | `i16` | `Short` | `Short` |
+/// | `i32` | `Int` | `Integer` |
+/// | `i64` | `Long` | `Long` |
+/// | `f64` | `Double` | `Double` |
+/// | `&str`, `String` | `String` | `String` |
+/// | `&[u8]`, `Vec<u8>` | `Bytes` | `byte[]` |
+///
+/// Members compare keys by their serialized bytes: `Int(1)` and `Long(1)` are different
+/// keys (as `1` and `1L` are in Java). [`TypedMap`](crate::TypedMap) keeps a map's key and
+/// value types fixed.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
+    /// A `java.lang.Boolean`.
     Bool(bool),
+    /// A `java.lang.Byte`.
     Byte(i8),
+    /// A `java.lang.Short`.
     Short(i16),
+    /// A `java.lang.Integer`.
     Int(i32),
+    /// A `java.lang.Long`.
     Long(i64),
+    /// A `java.lang.Double`.
     Double(f64),
+    /// A `java.lang.String`.
     String(String),
+    /// A `byte[]`.
     Bytes(Vec<u8>),
 }
 
@@ -51,6 +86,17 @@ impl Value {
             Value::String(_) => "String",
             Value::Bytes(_) => "byte[]",
         }
+    }
+
+    /// The value as a `T`, or `None` if it holds another type (see [`ValueType`]):
+    /// `Value::Int(3).to::<i32>() == Some(3)`, `Value::Int(3).to::<i64>() == None`.
+    pub fn to<T: ValueType>(&self) -> Option<T> {
+        T::from_value(self.clone()).ok()
+    }
+
+    /// The value as a `T`, or the value back if it holds another type (see [`ValueType`]).
+    pub fn into_type<T: ValueType>(self) -> Result<T, Value> {
+        T::from_value(self)
     }
 }
 
@@ -110,17 +156,95 @@ impl From<Vec<u8>> for Value {
         Value::Bytes(v)
     }
 }
+impl From<&[u8]> for Value {
+    fn from(v: &[u8]) -> Self {
+        Value::Bytes(v.to_vec())
+    }
+}
+impl From<&String> for Value {
+    fn from(v: &String) -> Self {
+        Value::String(v.clone())
+    }
+}
+impl From<i8> for Value {
+    fn from(v: i8) -> Self {
+        Value::Byte(v)
+    }
+}
+impl From<i16> for Value {
+    fn from(v: i16) -> Self {
+        Value::Short(v)
+    }
+}
+/// Clones the value, so that calls written with `&Value` arguments work as they are.
+impl From<&Value> for Value {
+    fn from(v: &Value) -> Self {
+        v.clone()
+    }
+}
+
+/// Rust types that are one Hazelcast built-in type: the key and value types of a
+/// [`TypedMap`](crate::TypedMap), and what [`Value::to`] converts to.
+///
+/// Reading is strict: an `i64` is read only from a `Long`, not from an `Integer` (they are
+/// different keys to members, and a map holding both is usually a bug of some writer).
+/// [`Value`] itself is the type that reads anything.
+pub trait ValueType: Into<Value> + Sized {
+    /// The Java type stored, as [`Value::type_name`] names it (`"any"` for [`Value`]).
+    const TYPE_NAME: &'static str;
+
+    /// `value` as `Self`, or `value` given back if it holds another type.
+    fn from_value(value: Value) -> Result<Self, Value>;
+}
+
+macro_rules! value_types {
+    ($($ty:ty => $variant:ident, $java:literal;)*) => {$(
+        impl ValueType for $ty {
+            const TYPE_NAME: &'static str = $java;
+            fn from_value(value: Value) -> Result<Self, Value> {
+                match value {
+                    Value::$variant(v) => Ok(v),
+                    other => Err(other),
+                }
+            }
+        }
+    )*};
+}
+
+value_types! {
+    bool => Bool, "Boolean";
+    i8 => Byte, "Byte";
+    i16 => Short, "Short";
+    i32 => Int, "Integer";
+    i64 => Long, "Long";
+    f64 => Double, "Double";
+    String => String, "String";
+    Vec<u8> => Bytes, "byte[]";
+}
+
+impl ValueType for Value {
+    const TYPE_NAME: &'static str = "any";
+    fn from_value(value: Value) -> Result<Self, Value> {
+        Ok(value)
+    }
+}
 
 /// Why a `Data` blob could not be read as a [`Value`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum SerializationError {
+    /// Fewer bytes than the partition hash and type id take.
     #[error("serialized value is {0} bytes long, shorter than its 8-byte header")]
     TooShort(usize),
+    /// A type this client has no serializer for (Compact, Portable, a Java class...).
     #[error("serialized value has type id {0}, which this client does not read")]
     UnsupportedType(i32),
+    /// A known type whose payload does not parse.
     #[error("serialized {type_name} payload is malformed: {detail}")]
     Malformed {
+        /// The Java type of the value, as [`Value::type_name`] names it.
         type_name: &'static str,
+        /// What is wrong with the payload.
         detail: String,
     },
 }
@@ -323,6 +447,56 @@ pub fn murmur3_x86_32(data: &[u8], seed: u32) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rust_values_convert_to_their_hazelcast_types() {
+        assert_eq!(Value::from(1), Value::Int(1));
+        assert_eq!(Value::from(1i64), Value::Long(1));
+        assert_eq!(Value::from(1i8), Value::Byte(1));
+        assert_eq!(Value::from(1i16), Value::Short(1));
+        assert_eq!(Value::from(true), Value::Bool(true));
+        assert_eq!(Value::from(0.5), Value::Double(0.5));
+        assert_eq!(Value::from("a"), Value::String("a".into()));
+        assert_eq!(Value::from(&"a".to_owned()), Value::String("a".into()));
+        assert_eq!(Value::from(vec![1u8]), Value::Bytes(vec![1]));
+        assert_eq!(Value::from(&[1u8][..]), Value::Bytes(vec![1]));
+        let v = Value::Long(7);
+        assert_eq!(Value::from(&v), v);
+    }
+
+    #[test]
+    fn value_types_read_only_their_own_type() {
+        assert_eq!(Value::Int(3).to::<i32>(), Some(3));
+        assert_eq!(
+            Value::Int(3).to::<i64>(),
+            None,
+            "an Integer is not read as a Long"
+        );
+        assert_eq!(Value::Long(3).to::<i32>(), None);
+        assert_eq!(Value::from("x").to::<String>(), Some("x".to_owned()));
+        assert_eq!(Value::Bytes(vec![2]).to::<Vec<u8>>(), Some(vec![2]));
+        assert_eq!(Value::Double(1.5).to::<f64>(), Some(1.5));
+        assert_eq!(Value::Bool(false).to::<bool>(), Some(false));
+        assert_eq!(Value::Short(2).to::<i16>(), Some(2));
+        assert_eq!(Value::Byte(2).to::<i8>(), Some(2));
+        assert_eq!(Value::Byte(2).to::<Value>(), Some(Value::Byte(2)));
+        assert_eq!(
+            Value::from("x").into_type::<i64>(),
+            Err(Value::from("x")),
+            "the value comes back"
+        );
+        // Each type's name is the one Value::type_name gives its values.
+        assert_eq!(<i64 as ValueType>::TYPE_NAME, Value::Long(0).type_name());
+        assert_eq!(<i32 as ValueType>::TYPE_NAME, Value::Int(0).type_name());
+        assert_eq!(
+            <String as ValueType>::TYPE_NAME,
+            Value::from("").type_name()
+        );
+        assert_eq!(
+            <Vec<u8> as ValueType>::TYPE_NAME,
+            Value::Bytes(vec![]).type_name()
+        );
+    }
 
     fn hex(d: &Data) -> String {
         d.as_bytes().iter().map(|b| format!("{b:02x}")).collect()

@@ -149,7 +149,7 @@ async fn killing_a_member_mid_run_never_hangs() {
         .collect();
     // Kill the member owning the counter's partition once the run is under way.
     tokio::time::sleep(Duration::from_millis(700)).await;
-    let owner = map.partition_owner(&Value::from("counter")).unwrap();
+    let owner = map.partition_owner(Value::from("counter")).unwrap();
     let victim = cluster
         .addresses()
         .iter()

@@ -153,7 +153,7 @@ async fn python_client_agrees() {
         .map(|p| p.parse().unwrap())
         .collect();
     let ours: Vec<u32> = (0..10_000)
-        .map(|i| client.partition_id(&Value::Int(i)))
+        .map(|i| client.partition_id(Value::Int(i)))
         .collect();
     assert_eq!(theirs.len(), 10_000);
     assert_eq!(ours, theirs);

@@ -161,7 +161,7 @@ async fn map_queue_lock_and_routing_on_two_members() {
             assert_eq!(sent, expected, "requests to {}", m.address);
         }
         assert_eq!(
-            client.partition_id(&Value::Int(1)),
+            client.partition_id(Value::Int(1)),
             31,
             "same partition as the official clients"
         );

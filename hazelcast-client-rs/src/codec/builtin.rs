@@ -11,11 +11,14 @@ use crate::serialization::Data;
 /// A UUID as Hazelcast sends it: most and least significant 64 bits.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
 pub struct Uuid {
+    /// The most significant 64 bits.
     pub msb: u64,
+    /// The least significant 64 bits.
     pub lsb: u64,
 }
 
 impl Uuid {
+    /// Bytes of a UUID field in an initial frame: an is-null flag and two longs.
     pub const SIZE: usize = 17; // is-null flag + 2 longs
 
     /// A random (version 4) UUID from std's randomly keyed hasher, the time and the pid.
@@ -66,7 +69,9 @@ impl fmt::Debug for Uuid {
 /// A member's network address as members report it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Address {
+    /// Host name or IP address.
     pub host: String,
+    /// TCP port.
     pub port: u16,
 }
 
@@ -79,8 +84,11 @@ impl fmt::Display for Address {
 /// A member of the cluster, from the member list.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MemberInfo {
+    /// The member's UUID.
     pub uuid: Uuid,
+    /// Where clients connect to it.
     pub address: Address,
+    /// A lite member holds no partitions.
     pub lite_member: bool,
     /// Member version: major, minor, patch.
     pub version: (u8, u8, u8),
@@ -89,8 +97,11 @@ pub struct MemberInfo {
 /// One error of an error response (a cause chain is sent as several).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ErrorHolder {
+    /// The protocol's error code (see [`codes`](crate::error::codes)).
     pub code: i32,
+    /// The Java exception class.
     pub class_name: String,
+    /// The exception's message.
     pub message: Option<String>,
 }
 
@@ -102,6 +113,8 @@ pub struct RequestBuilder {
 }
 
 impl RequestBuilder {
+    /// A request of `message_type`, correlation id 0 and partition id -1 (both set by the
+    /// invocation).
     pub fn new(message_type: i32) -> RequestBuilder {
         let mut content = Vec::with_capacity(REQUEST_HEADER_SIZE + 32);
         content.extend_from_slice(&message_type.to_le_bytes());
@@ -117,52 +130,65 @@ impl RequestBuilder {
         &mut self.frames[0].content
     }
 
+    /// Appends a fixed-size `long` to the initial frame.
     pub fn fixed_i64(mut self, v: i64) -> Self {
         self.fixed().extend_from_slice(&v.to_le_bytes());
         self
     }
+    /// Appends a fixed-size `int` to the initial frame.
     pub fn fixed_i32(mut self, v: i32) -> Self {
         self.fixed().extend_from_slice(&v.to_le_bytes());
         self
     }
+    /// Appends a fixed-size `byte` to the initial frame.
     pub fn fixed_u8(mut self, v: u8) -> Self {
         self.fixed().push(v);
         self
     }
+    /// Appends a fixed-size `boolean` to the initial frame.
     pub fn fixed_bool(self, v: bool) -> Self {
         self.fixed_u8(v as u8)
     }
+    /// Appends a fixed-size nullable UUID to the initial frame.
     pub fn fixed_uuid(mut self, v: Option<Uuid>) -> Self {
         let buf = self.fixed();
         encode_uuid(buf, v);
         self
     }
 
+    /// Appends a frame.
     pub fn frame(mut self, f: Frame) -> Self {
         self.frames.push(f);
         self
     }
+    /// Appends a `String` frame (UTF-8).
     pub fn string(self, s: &str) -> Self {
         self.frame(Frame::new(0, s.as_bytes().to_vec()))
     }
+    /// Appends a `String` frame, or a null frame for `None`.
     pub fn nullable_string(self, s: Option<&str>) -> Self {
         match s {
             Some(s) => self.string(s),
             None => self.null(),
         }
     }
+    /// Appends a `Data` frame (a serialized value).
     pub fn data(self, d: &Data) -> Self {
         self.frame(Frame::new(0, d.as_bytes().to_vec()))
     }
+    /// Appends a null frame.
     pub fn null(self) -> Self {
         self.frame(Frame::marker(flags::IS_NULL))
     }
+    /// Appends the frame beginning a structure or list.
     pub fn begin(self) -> Self {
         self.frame(Frame::marker(flags::BEGIN_DATA_STRUCTURE))
     }
+    /// Appends the frame ending a structure or list.
     pub fn end(self) -> Self {
         self.frame(Frame::marker(flags::END_DATA_STRUCTURE))
     }
+    /// Appends a `List_String`: begin frame, a frame per string, end frame.
     pub fn string_list(self, items: &[String]) -> Self {
         let mut b = self.begin();
         for s in items {
@@ -182,6 +208,7 @@ impl RequestBuilder {
     }
 }
 
+/// Writes a fixed-size nullable UUID: is-null flag, then most and least significant bits.
 pub fn encode_uuid(buf: &mut Vec<u8>, v: Option<Uuid>) {
     match v {
         None => {
@@ -204,10 +231,12 @@ pub struct FixedReader<'a> {
 }
 
 impl<'a> FixedReader<'a> {
+    /// Reads `buf` from offset `start`.
     pub fn new(buf: &'a [u8], start: usize) -> FixedReader<'a> {
         FixedReader { buf, pos: start }
     }
 
+    /// Bytes left to read.
     pub fn remaining(&self) -> usize {
         self.buf.len().saturating_sub(self.pos)
     }
@@ -224,18 +253,23 @@ impl<'a> FixedReader<'a> {
         Ok(b)
     }
 
+    /// Reads a `byte`.
     pub fn u8(&mut self) -> Result<u8, CodecError> {
         Ok(self.take(1)?[0])
     }
+    /// Reads a `boolean`.
     pub fn bool(&mut self) -> Result<bool, CodecError> {
         Ok(self.u8()? != 0)
     }
+    /// Reads an `int`.
     pub fn i32(&mut self) -> Result<i32, CodecError> {
         Ok(i32::from_le_bytes(self.take(4)?.try_into().unwrap()))
     }
+    /// Reads a `long`.
     pub fn i64(&mut self) -> Result<i64, CodecError> {
         Ok(i64::from_le_bytes(self.take(8)?.try_into().unwrap()))
     }
+    /// Reads a nullable UUID.
     pub fn uuid(&mut self) -> Result<Option<Uuid>, CodecError> {
         let b = self.take(Uuid::SIZE)?;
         if b[0] != 0 {
@@ -266,11 +300,13 @@ pub fn event_fixed<'a>(r: &mut MessageReader<'a>) -> Result<FixedReader<'a>, Cod
     ))
 }
 
+/// Reads a `String` frame.
 pub fn string(r: &mut MessageReader<'_>) -> Result<String, CodecError> {
     let f = r.next_frame()?;
     String::from_utf8(f.content.clone()).map_err(|_| CodecError::new("string is not UTF-8"))
 }
 
+/// Reads a `Data` frame.
 pub fn data(r: &mut MessageReader<'_>) -> Result<Data, CodecError> {
     let f = r.next_frame()?;
     Data::from_bytes(f.content.clone()).map_err(|e| CodecError::new(e.to_string()))
@@ -351,10 +387,12 @@ fn packed<T>(
     (0..f.content.len() / size).map(|_| item(&mut fr)).collect()
 }
 
+/// Reads a `List_Integer` (one frame of little-endian ints).
 pub fn list_i32(r: &mut MessageReader<'_>) -> Result<Vec<i32>, CodecError> {
     packed(r, 4, |f| f.i32())
 }
 
+/// Reads a `List_UUID` (one frame of fixed-size UUIDs).
 pub fn list_uuid(r: &mut MessageReader<'_>) -> Result<Vec<Option<Uuid>>, CodecError> {
     packed(r, Uuid::SIZE, |f| f.uuid())
 }
@@ -394,6 +432,7 @@ pub fn entry_list_uuid_list_i32(
         .collect()
 }
 
+/// Reads an `Address` structure.
 pub fn address(r: &mut MessageReader<'_>) -> Result<Address, CodecError> {
     expect_begin(r)?;
     let port = FixedReader::new(&r.next_frame()?.content, 0).i32()?;
@@ -403,6 +442,7 @@ pub fn address(r: &mut MessageReader<'_>) -> Result<Address, CodecError> {
     Ok(Address { host, port })
 }
 
+/// Reads a `MemberInfo` structure.
 pub fn member_info(r: &mut MessageReader<'_>) -> Result<MemberInfo, CodecError> {
     expect_begin(r)?;
     let mut fixed = FixedReader::new(&r.next_frame()?.content, 0);
@@ -428,6 +468,7 @@ pub fn member_info(r: &mut MessageReader<'_>) -> Result<MemberInfo, CodecError> 
     })
 }
 
+/// Reads an `ErrorHolder` structure.
 pub fn error_holder(r: &mut MessageReader<'_>) -> Result<ErrorHolder, CodecError> {
     expect_begin(r)?;
     let code = FixedReader::new(&r.next_frame()?.content, 0).i32()?;

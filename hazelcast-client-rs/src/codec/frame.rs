@@ -13,27 +13,41 @@ pub const HEADER_SIZE: usize = 6;
 /// limits (see [`Limits`](crate::codec::Limits)).
 pub const MAX_FRAME_SIZE: usize = 64 * 1024 * 1024;
 
+/// Frame flags (the header's 16-bit flags field).
 pub mod flags {
+    /// First frame of a message's fragment.
     pub const BEGIN_FRAGMENT: u16 = 1 << 15;
+    /// Last frame of a message's fragment.
     pub const END_FRAGMENT: u16 = 1 << 14;
+    /// A message sent in one fragment (set on its initial frame).
     pub const UNFRAGMENTED: u16 = BEGIN_FRAGMENT | END_FRAGMENT;
+    /// The message's last frame.
     pub const IS_FINAL: u16 = 1 << 13;
+    /// Begins a structure or list.
     pub const BEGIN_DATA_STRUCTURE: u16 = 1 << 12;
+    /// Ends a structure or list.
     pub const END_DATA_STRUCTURE: u16 = 1 << 11;
+    /// A null value.
     pub const IS_NULL: u16 = 1 << 10;
+    /// The message is an event.
     pub const IS_EVENT: u16 = 1 << 9;
+    /// The request wants backup acknowledgements sent to the client.
     pub const BACKUP_AWARE: u16 = 1 << 8;
+    /// The message is a backup acknowledgement.
     pub const BACKUP_EVENT: u16 = 1 << 7;
 }
 
 /// One frame: its flags and content (the header is implied).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Frame {
+    /// The frame's flags (see [`flags`]).
     pub flags: u16,
+    /// The frame's bytes after its header.
     pub content: Vec<u8>,
 }
 
 impl Frame {
+    /// A frame of `flags` and `content`.
     pub fn new(flags: u16, content: Vec<u8>) -> Frame {
         Frame { flags, content }
     }
@@ -46,19 +60,24 @@ impl Frame {
         }
     }
 
+    /// Whether every bit of `flag` is set.
     pub fn has(&self, flag: u16) -> bool {
         self.flags & flag == flag
     }
 
+    /// Whether this is the message's last frame.
     pub fn is_final(&self) -> bool {
         self.has(flags::IS_FINAL)
     }
+    /// Whether this frame is a null value.
     pub fn is_null(&self) -> bool {
         self.has(flags::IS_NULL)
     }
+    /// Whether this frame begins a structure.
     pub fn is_begin(&self) -> bool {
         self.has(flags::BEGIN_DATA_STRUCTURE)
     }
+    /// Whether this frame ends a structure.
     pub fn is_end(&self) -> bool {
         self.has(flags::END_DATA_STRUCTURE)
     }

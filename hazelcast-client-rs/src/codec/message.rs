@@ -6,8 +6,9 @@ use std::collections::HashMap;
 use super::frame::{flags, Frame, HEADER_SIZE};
 use super::CodecError;
 
-/// Offsets in the first frame's content.
+/// Offset of the message type in the first frame's content.
 pub const TYPE_OFFSET: usize = 0;
+/// Offset of the correlation id in the first frame's content.
 pub const CORRELATION_ID_OFFSET: usize = 4;
 /// Requests and events carry a partition id after the correlation id.
 pub const PARTITION_ID_OFFSET: usize = 12;
@@ -15,6 +16,7 @@ pub const PARTITION_ID_OFFSET: usize = 12;
 pub const BACKUP_ACKS_OFFSET: usize = 12;
 /// Size of the fixed header of a request or event (type, correlation id, partition id).
 pub const REQUEST_HEADER_SIZE: usize = 16;
+/// Size of the fixed header of an event (type, correlation id, partition id).
 pub const EVENT_HEADER_SIZE: usize = 16;
 /// Size of the fixed header of a response (type, correlation id, backup acks).
 pub const RESPONSE_HEADER_SIZE: usize = 13;
@@ -25,6 +27,7 @@ pub const ERROR_MESSAGE_TYPE: i32 = 0;
 /// A whole (reassembled) client message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClientMessage {
+    /// The frames, the initial one first.
     pub frames: Vec<Frame>,
 }
 
@@ -48,23 +51,28 @@ impl ClientMessage {
         &self.frames[0]
     }
 
+    /// The message type (0 in an error response).
     pub fn message_type(&self) -> i32 {
         read_i32(&self.initial().content, TYPE_OFFSET).unwrap_or(-1)
     }
 
+    /// The correlation id pairing a response with its request.
     pub fn correlation_id(&self) -> i64 {
         read_i64(&self.initial().content, CORRELATION_ID_OFFSET).unwrap_or(-1)
     }
 
+    /// Sets the correlation id.
     pub fn set_correlation_id(&mut self, id: i64) {
         self.frames[0].content[CORRELATION_ID_OFFSET..CORRELATION_ID_OFFSET + 8]
             .copy_from_slice(&id.to_le_bytes());
     }
 
+    /// The partition id of a request or event (-1 for none).
     pub fn partition_id(&self) -> i32 {
         read_i32(&self.initial().content, PARTITION_ID_OFFSET).unwrap_or(-1)
     }
 
+    /// Sets the partition id of a request.
     pub fn set_partition_id(&mut self, id: i32) {
         if self.frames[0].content.len() >= PARTITION_ID_OFFSET + 4 {
             self.frames[0].content[PARTITION_ID_OFFSET..PARTITION_ID_OFFSET + 4]
@@ -92,6 +100,7 @@ impl ClientMessage {
             .unwrap_or(0)
     }
 
+    /// Whether this is an error response.
     pub fn is_error(&self) -> bool {
         self.message_type() == ERROR_MESSAGE_TYPE
     }
@@ -108,6 +117,7 @@ impl ClientMessage {
         }
     }
 
+    /// The message as sent on the wire: every frame with its header.
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(self.wire_len());
         self.write_to(&mut out);
@@ -182,6 +192,7 @@ pub struct MessageReader<'a> {
 }
 
 impl<'a> MessageReader<'a> {
+    /// The next frame; an error at the end of the message.
     pub fn next_frame(&mut self) -> Result<&'a Frame, CodecError> {
         let f = self
             .frames
@@ -191,10 +202,12 @@ impl<'a> MessageReader<'a> {
         Ok(f)
     }
 
+    /// The next frame, without moving past it.
     pub fn peek(&self) -> Option<&'a Frame> {
         self.frames.get(self.pos)
     }
 
+    /// Whether frames are left.
     pub fn has_next(&self) -> bool {
         self.pos < self.frames.len()
     }
@@ -238,6 +251,7 @@ impl Default for Limits {
 /// Which limit bytes from a member went over, named as the
 /// [`ClientConfig`](crate::ClientConfig) field that sets it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Limit {
     /// `max_message_bytes`: one message.
     MessageBytes,
@@ -263,6 +277,7 @@ impl Limit {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("{}", self.describe())]
 pub struct LimitExceeded {
+    /// Which limit.
     pub limit: Limit,
     /// The limit, in bytes.
     pub max: usize,
@@ -289,9 +304,12 @@ impl LimitExceeded {
 /// Why bytes from a member could not be taken: they are not the protocol, or they go over
 /// a limit.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum ReadError {
+    /// Bytes that are not the protocol.
     #[error(transparent)]
     Codec(#[from] CodecError),
+    /// Bytes over a limit.
     #[error(transparent)]
     Limit(#[from] LimitExceeded),
 }
@@ -332,6 +350,7 @@ impl MessageAssembler {
         MessageAssembler::default()
     }
 
+    /// An assembler refusing what goes over `limits`.
     pub fn with_limits(limits: Limits) -> MessageAssembler {
         MessageAssembler {
             limits,
@@ -344,6 +363,7 @@ impl MessageAssembler {
         self.limits = limits;
     }
 
+    /// The limits this assembler applies.
     pub fn limits(&self) -> Limits {
         self.limits
     }

@@ -16,6 +16,7 @@ pub use message::{
 pub struct CodecError(pub String);
 
 impl CodecError {
+    /// An error saying `msg`.
     pub fn new(msg: impl Into<String>) -> CodecError {
         CodecError(msg.into())
     }

@@ -63,8 +63,11 @@ messages! {
     }
 }
 
+/// Message type of the cluster view listener's member list event.
 pub const EVENT_MEMBERS_VIEW: i32 = ADD_CLUSTER_VIEW_LISTENER + 2;
+/// Message type of the cluster view listener's partition table event.
 pub const EVENT_PARTITIONS_VIEW: i32 = ADD_CLUSTER_VIEW_LISTENER + 3;
+/// Message type of a backup acknowledgement event.
 pub const EVENT_BACKUP: i32 = LOCAL_BACKUP_LISTENER + 2;
 
 /// Routing mode sent on authentication: the client connects to all members.
@@ -76,14 +79,21 @@ pub type PartitionTable = Vec<(Uuid, Vec<i32>)>;
 /// Parameters of an authentication request.
 #[derive(Debug, Clone)]
 pub struct AuthRequest<'a> {
+    /// The cluster name.
     pub cluster_name: &'a str,
+    /// This client's UUID.
     pub client_uuid: Uuid,
+    /// The client type (`RST` here; `JVM`, `PYH`... for the official clients).
     pub client_type: &'a str,
+    /// The client's Hazelcast version.
     pub client_version: &'a str,
+    /// The client name members show.
     pub client_name: &'a str,
+    /// The client's labels.
     pub labels: &'a [String],
 }
 
+/// The authentication request for `a` (no credentials, all-members routing).
 pub fn encode_authentication(a: &AuthRequest<'_>) -> ClientMessage {
     Authentication {
         cluster_name: a.cluster_name,
@@ -103,27 +113,41 @@ pub fn encode_authentication(a: &AuthRequest<'_>) -> ClientMessage {
 
 /// Authentication status codes.
 pub mod auth_status {
+    /// Authenticated.
     pub const AUTHENTICATED: u8 = 0;
+    /// Wrong cluster name or credentials.
     pub const CREDENTIALS_FAILED: u8 = 1;
+    /// The member uses another serialization version.
     pub const SERIALIZATION_VERSION_MISMATCH: u8 = 2;
+    /// The cluster does not accept this client (blacklisted, or a wrong client type).
     pub const NOT_ALLOWED_IN_CLUSTER: u8 = 3;
 }
 
 /// What a member answers to authentication.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuthResponse {
+    /// One of [`auth_status`].
     pub status: u8,
+    /// The answering member's UUID.
     pub member_uuid: Option<Uuid>,
+    /// The member's serialization version.
     pub serialization_version: u8,
+    /// The cluster's partition count.
     pub partition_count: i32,
+    /// The cluster's id.
     pub cluster_id: Option<Uuid>,
+    /// The answering member's address.
     pub address: Option<Address>,
+    /// The member's Hazelcast version.
     pub server_version: String,
     /// Present from protocol 2.7 on (members 5.4+).
     pub member_list: Option<(i32, Vec<MemberInfo>)>,
+    /// Present from protocol 2.7 on (members 5.4+): version and table.
     pub partitions: Option<(i32, PartitionTable)>,
 }
 
+/// Reads an authentication answer; the member list and partition table only when the
+/// status is [`auth_status::AUTHENTICATED`] and the member sends them (protocol 2.7 on).
 pub fn decode_authentication(msg: &ClientMessage) -> Result<AuthResponse, CodecError> {
     let mut r = msg.reader();
     let mut f = response_fixed(&mut r)?;
@@ -176,13 +200,20 @@ pub fn decode_authentication(msg: &ClientMessage) -> Result<AuthResponse, CodecE
 
 /// An event of the cluster view listener.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ClusterViewEvent {
+    /// The member list changed.
     Members {
+        /// The member list's version.
         version: i32,
+        /// Every member.
         members: Vec<MemberInfo>,
     },
+    /// The partition table changed.
     Partitions {
+        /// The partition table's version.
         version: i32,
+        /// Every partition's owner.
         partitions: PartitionTable,
     },
 }

@@ -18,6 +18,7 @@ use crate::serialization::{Data, Value};
 pub struct Declaration {
     /// `Service.method`, as the protocol definitions name it (`Map.put`).
     pub name: &'static str,
+    /// The request's message type (service id << 16 | method id << 8).
     pub message_type: i32,
     /// Safe to send again after the connection closed with the request pending.
     pub retryable: bool,
@@ -27,18 +28,23 @@ pub struct Declaration {
 
 /// A declared request: its encoder, the decoder of its response, and how to invoke it.
 pub trait Operation {
+    /// The message's declaration.
     const DECLARATION: Declaration;
+    /// The request's message type.
     const MESSAGE_TYPE: i32 = Self::DECLARATION.message_type;
     /// The response's message type.
     const RESPONSE_TYPE: i32 = Self::MESSAGE_TYPE + 1;
+    /// Safe to send again after its connection closed with the request pending.
     const RETRYABLE: bool = Self::DECLARATION.retryable;
     /// What the response decodes to: `()` without fields, the field's type with one
     /// (`Option` of it for a field newer than the message).
     type Response;
 
+    /// The request message (correlation id and partition id left for the invocation).
     fn encode(&self) -> ClientMessage;
     /// Where the request goes: the partition of its key field, or none.
     fn partition(&self) -> PartitionKey<'_>;
+    /// Reads the response's field, if it has one.
     fn decode_response(msg: &ClientMessage) -> Result<Self::Response, CodecError>;
 }
 
@@ -68,6 +74,7 @@ impl PartitionKey<'_> {
 
 /// A request field a partition may come from.
 pub trait PartitionSource {
+    /// The partition the field stands for.
     fn partition_key(&self) -> PartitionKey<'_>;
 }
 
@@ -86,9 +93,11 @@ impl PartitionSource for &str {
 /// How a request field is written: into the initial frame if fixed-size, as frames if not.
 /// The encoder calls `put_fixed` for every field in order, then `put_frames`.
 pub trait RequestField {
+    /// Writes the field into the initial frame if it is fixed-size.
     fn put_fixed(&self, b: RequestBuilder) -> RequestBuilder {
         b
     }
+    /// Writes the field's frames if it is variable-size.
     fn put_frames(&self, b: RequestBuilder) -> RequestBuilder {
         b
     }
@@ -169,6 +178,7 @@ pub trait ResponseField: Sized {
     fn fixed(_f: &mut FixedReader<'_>) -> Result<Option<Self>, CodecError> {
         Ok(None)
     }
+    /// The field from the frames after the initial one.
     fn frames(_r: &mut MessageReader<'_>) -> Result<Self, CodecError> {
         Err(CodecError::new("a fixed-size field read as frames"))
     }
@@ -269,12 +279,22 @@ macro_rules! messages {
         ];
 
         $(
+            #[doc = concat!(
+                "Message type of `", $service_name, ".", $proto_name, "` (method ",
+                stringify!($method), ")."
+            )]
             pub const $CONST: i32 = $crate::protocol::message_type(SERVICE, $method);
 
+            #[doc = concat!("The `", $service_name, ".", $proto_name, "` request.")]
+            #[doc = ""]
             $(#[$meta])*
             #[derive(Debug, Clone)]
             pub struct $Name $(<$lt>)? {
-                $( $(#[$fmeta])* pub $field: $fty, )*
+                $(
+                    #[doc = concat!("The request's `", stringify!($field), "` field.")]
+                    $(#[$fmeta])*
+                    pub $field: $fty,
+                )*
             }
 
             impl $(<$lt>)? $crate::protocol::declare::Operation for $Name $(<$lt>)? {

@@ -83,30 +83,46 @@ messages! {
 }
 
 // Types of the protocol this client only sends as null.
+/// The protocol's `ListenerConfigHolders`, only sent as null.
 pub type ListenerConfigHolders = NotSent;
+/// The protocol's `QueueStoreConfigHolder`, only sent as null.
 pub type QueueStoreConfigHolder = NotSent;
+/// The protocol's `EvictionConfigHolder`, only sent as null.
 pub type EvictionConfigHolder = NotSent;
+/// The protocol's `MapStoreConfigHolder`, only sent as null.
 pub type MapStoreConfigHolder = NotSent;
+/// The protocol's `NearCacheConfigHolder`, only sent as null.
 pub type NearCacheConfigHolder = NotSent;
+/// The protocol's `WanReplicationRef`, only sent as null.
 pub type WanReplicationRef = NotSent;
+/// The protocol's `IndexConfigs`, only sent as null.
 pub type IndexConfigs = NotSent;
+/// The protocol's `AttributeConfigs`, only sent as null.
 pub type AttributeConfigs = NotSent;
+/// The protocol's `QueryCacheConfigHolders`, only sent as null.
 pub type QueryCacheConfigHolders = NotSent;
+/// The protocol's `HotRestartConfig`, only sent as null.
 pub type HotRestartConfig = NotSent;
+/// The protocol's `EventJournalConfig`, only sent as null.
 pub type EventJournalConfig = NotSent;
+/// The protocol's `MerkleTreeConfig`, only sent as null.
 pub type MerkleTreeConfig = NotSent;
+/// The protocol's `PartitioningAttributeConfigs`, only sent as null.
 pub type PartitioningAttributeConfigs = NotSent;
 
 /// The protocol's `DataPersistenceConfig` structure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DataPersistenceConfig {
+    /// Whether data persistence is on.
     pub enabled: bool,
+    /// Whether writes are flushed to disk at once.
     pub fsync: bool,
 }
 
 /// The protocol's `Capacity` structure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Capacity {
+    /// The amount, in `unit`s.
     pub value: i64,
     /// `MemoryUnit` ordinal: 0 bytes, 1 kilobytes, 2 megabytes, 3 gigabytes.
     pub unit: i32,
@@ -115,21 +131,27 @@ pub struct Capacity {
 /// The protocol's `MemoryTierConfig` structure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MemoryTierConfig {
+    /// The memory tier's size.
     pub capacity: Capacity,
 }
 
 /// The protocol's `DiskTierConfig` structure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DiskTierConfig<'a> {
+    /// Whether the disk tier is on.
     pub enabled: bool,
+    /// The disk device to use.
     pub device_name: &'a str,
 }
 
 /// The protocol's `TieredStoreConfig` structure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TieredStoreConfig {
+    /// Whether tiered storage is on.
     pub enabled: bool,
+    /// The memory tier.
     pub memory_tier_config: MemoryTierConfig,
+    /// The disk tier.
     pub disk_tier_config: DiskTierConfig<'static>,
 }
 
@@ -183,12 +205,17 @@ const MERGE_BATCH_SIZE: i32 = 100;
 /// Map settings this client can add at run time.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MapConfig {
+    /// The map name, or a pattern with `*` wildcards.
     pub name: String,
+    /// Synchronous backups of each partition (default 1).
     pub backup_count: i32,
+    /// Asynchronous backups of each partition (default 0).
     pub async_backup_count: i32,
 }
 
 impl MapConfig {
+    /// A configuration for maps named `name` (or matching it, with `*` wildcards): one
+    /// synchronous backup, no asynchronous one, as members default.
     pub fn new(name: impl Into<String>) -> MapConfig {
         MapConfig {
             name: name.into(),
@@ -201,14 +228,19 @@ impl MapConfig {
 /// Queue settings this client can add at run time.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct QueueConfig {
+    /// The queue name, or a pattern with `*` wildcards.
     pub name: String,
     /// 0 means unbounded (Integer.MAX_VALUE on the member).
     pub max_size: i32,
+    /// Synchronous backups (default 1).
     pub backup_count: i32,
+    /// Asynchronous backups (default 0).
     pub async_backup_count: i32,
 }
 
 impl QueueConfig {
+    /// A configuration for queues named `name` (or matching it, with `*` wildcards): unbounded,
+    /// one synchronous backup, no asynchronous one, as members default.
     pub fn new(name: impl Into<String>) -> QueueConfig {
         QueueConfig {
             name: name.into(),

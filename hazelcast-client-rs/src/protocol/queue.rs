@@ -4,6 +4,8 @@
 use super::declare::messages;
 use crate::serialization::Data;
 
+/// The queue service's name, as distributed objects of the service are created and
+/// destroyed with.
 pub const SERVICE_NAME: &str = "hz:impl:queueService";
 
 messages! {

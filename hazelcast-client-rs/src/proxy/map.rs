@@ -5,13 +5,13 @@ use std::time::Duration;
 
 use tokio::sync::OnceCell;
 
-use super::{decoded, millis, value_of};
+use super::{data, decoded, millis, value_of};
 use crate::codec::MemberInfo;
 use crate::error::ClientError;
 use crate::handle::ClientHandle;
 use crate::invocation::{Traced, Wait};
 use crate::protocol::{map as codec, Operation};
-use crate::serialization::{Data, Value};
+use crate::serialization::Value;
 
 /// Thread id used by a map handle's key operations unless set with
 /// [`Map::with_thread_id`].
@@ -19,11 +19,17 @@ pub const DEFAULT_THREAD_ID: i64 = 1;
 
 /// A handle on the distributed map `name`. Cheap to clone.
 ///
-/// Lock ownership is (client UUID, thread id). The lock operations take the thread id
-/// explicitly; the other key operations use the handle's thread id, which matters for
-/// keys locked by someone else: a write by another owner waits until the lock is released.
-/// To write a key you hold locked, use a handle whose thread id is the lock's
-/// (`map.with_thread_id(id)`).
+/// Keys and values are anything that converts into a [`Value`]: `map.set(1, "one")` stores
+/// the Java `Integer` 1 and the `String` "one". [`Map::typed`] (or
+/// [`Client::map_of`](crate::Client::map_of)) gives the map with fixed Rust key and value
+/// types.
+///
+/// Lock ownership is (client UUID, thread id). [`Map::lock`], [`Map::try_lock`] and
+/// [`Map::unlock`] take the thread id explicitly; the other key operations use the
+/// handle's thread id, which matters for keys locked by someone else: a write by another
+/// owner waits until the lock is released. To write a key you hold locked, use a handle
+/// whose thread id is the lock's (`map.with_thread_id(id)`). [`Map::lock_handle`] does
+/// both, with guards that unlock.
 #[derive(Clone, Debug)]
 pub struct Map {
     client: Arc<ClientHandle>,
@@ -43,10 +49,13 @@ impl Map {
         }
     }
 
+    /// The map's name.
     pub fn name(&self) -> &str {
         &self.name
     }
 
+    /// The thread id of this handle's key operations ([`DEFAULT_THREAD_ID`] unless set with
+    /// [`Map::with_thread_id`]).
     pub fn thread_id(&self) -> i64 {
         self.thread_id
     }
@@ -88,8 +97,9 @@ impl Map {
             .await)
     }
 
-    pub async fn get(&self, key: &Value) -> Result<Option<Value>, ClientError> {
-        let key = &Data::from_value(key);
+    /// The value of `key`, `None` if it has none.
+    pub async fn get(&self, key: impl Into<Value>) -> Result<Option<Value>, ClientError> {
+        let key = &data(key);
         let get = codec::Get {
             name: &self.name,
             key,
@@ -99,11 +109,15 @@ impl Map {
     }
 
     /// Puts and returns the previous value.
-    pub async fn put(&self, key: &Value, value: &Value) -> Result<Option<Value>, ClientError> {
+    pub async fn put(
+        &self,
+        key: impl Into<Value>,
+        value: impl Into<Value>,
+    ) -> Result<Option<Value>, ClientError> {
         let put = codec::Put {
             name: &self.name,
-            key: &Data::from_value(key),
-            value: &Data::from_value(value),
+            key: &data(key),
+            value: &data(value),
             thread_id: self.thread_id,
             ttl: -1,
         };
@@ -111,11 +125,15 @@ impl Map {
     }
 
     /// Puts without returning the previous value.
-    pub async fn set(&self, key: &Value, value: &Value) -> Result<(), ClientError> {
+    pub async fn set(
+        &self,
+        key: impl Into<Value>,
+        value: impl Into<Value>,
+    ) -> Result<(), ClientError> {
         let set = codec::Set {
             name: &self.name,
-            key: &Data::from_value(key),
-            value: &Data::from_value(value),
+            key: &data(key),
+            value: &data(value),
             thread_id: self.thread_id,
             ttl: -1,
         };
@@ -123,20 +141,20 @@ impl Map {
     }
 
     /// Removes and returns the value.
-    pub async fn remove(&self, key: &Value) -> Result<Option<Value>, ClientError> {
+    pub async fn remove(&self, key: impl Into<Value>) -> Result<Option<Value>, ClientError> {
         let remove = codec::Remove {
             name: &self.name,
-            key: &Data::from_value(key),
+            key: &data(key),
             thread_id: self.thread_id,
         };
         value_of(self.call("map remove", remove, Wait::Normal).await?)
     }
 
     /// Removes without returning the value.
-    pub async fn delete(&self, key: &Value) -> Result<(), ClientError> {
+    pub async fn delete(&self, key: impl Into<Value>) -> Result<(), ClientError> {
         let delete = codec::Delete {
             name: &self.name,
-            key: &Data::from_value(key),
+            key: &data(key),
             thread_id: self.thread_id,
         };
         // Whether the key had a value (members of protocol 2.7 on) is not part of the API.
@@ -145,20 +163,23 @@ impl Map {
             .map(|_had_value| ())
     }
 
-    pub async fn contains_key(&self, key: &Value) -> Result<bool, ClientError> {
+    /// Whether `key` has a value.
+    pub async fn contains_key(&self, key: impl Into<Value>) -> Result<bool, ClientError> {
         let contains = codec::ContainsKey {
             name: &self.name,
-            key: &Data::from_value(key),
+            key: &data(key),
             thread_id: self.thread_id,
         };
         self.call("map contains key", contains, Wait::Normal).await
     }
 
+    /// The number of entries.
     pub async fn size(&self) -> Result<i32, ClientError> {
         let size = codec::Size { name: &self.name };
         self.call("map size", size, Wait::Normal).await
     }
 
+    /// Removes every entry (locks are kept).
     pub async fn clear(&self) -> Result<(), ClientError> {
         let clear = codec::Clear { name: &self.name };
         self.call("map clear", clear, Wait::Normal).await
@@ -167,13 +188,13 @@ impl Map {
     /// Puts if the key has no value; returns the existing value otherwise.
     pub async fn put_if_absent(
         &self,
-        key: &Value,
-        value: &Value,
+        key: impl Into<Value>,
+        value: impl Into<Value>,
     ) -> Result<Option<Value>, ClientError> {
         let put = codec::PutIfAbsent {
             name: &self.name,
-            key: &Data::from_value(key),
-            value: &Data::from_value(value),
+            key: &data(key),
+            value: &data(value),
             thread_id: self.thread_id,
             ttl: -1,
         };
@@ -181,11 +202,15 @@ impl Map {
     }
 
     /// Replaces the value if the key has one; returns the previous value.
-    pub async fn replace(&self, key: &Value, value: &Value) -> Result<Option<Value>, ClientError> {
+    pub async fn replace(
+        &self,
+        key: impl Into<Value>,
+        value: impl Into<Value>,
+    ) -> Result<Option<Value>, ClientError> {
         let replace = codec::Replace {
             name: &self.name,
-            key: &Data::from_value(key),
-            value: &Data::from_value(value),
+            key: &data(key),
+            value: &data(value),
             thread_id: self.thread_id,
         };
         value_of(self.call("map replace", replace, Wait::Normal).await?)
@@ -194,15 +219,15 @@ impl Map {
     /// Replaces the value only if it currently equals `expected` (compare-and-set).
     pub async fn replace_if_same(
         &self,
-        key: &Value,
-        expected: &Value,
-        value: &Value,
+        key: impl Into<Value>,
+        expected: impl Into<Value>,
+        value: impl Into<Value>,
     ) -> Result<bool, ClientError> {
         let replace = codec::ReplaceIfSame {
             name: &self.name,
-            key: &Data::from_value(key),
-            test_value: &Data::from_value(expected),
-            value: &Data::from_value(value),
+            key: &data(key),
+            test_value: &data(expected),
+            value: &data(value),
             thread_id: self.thread_id,
         };
         self.call("map replace if same", replace, Wait::Normal)
@@ -210,10 +235,10 @@ impl Map {
     }
 
     /// Locks the key for (this client, `thread_id`), waiting as long as it takes; reentrant.
-    pub async fn lock(&self, key: &Value, thread_id: i64) -> Result<(), ClientError> {
+    pub async fn lock(&self, key: impl Into<Value>, thread_id: i64) -> Result<(), ClientError> {
         let lock = codec::Lock {
             name: &self.name,
-            key: &Data::from_value(key),
+            key: &data(key),
             thread_id,
             ttl: -1,
             reference_id: self.client.next_reference_id(),
@@ -224,13 +249,13 @@ impl Map {
     /// Tries to lock the key, waiting up to `timeout`; true if locked.
     pub async fn try_lock(
         &self,
-        key: &Value,
+        key: impl Into<Value>,
         thread_id: i64,
         timeout: Duration,
     ) -> Result<bool, ClientError> {
         let try_lock = codec::TryLock {
             name: &self.name,
-            key: &Data::from_value(key),
+            key: &data(key),
             thread_id,
             lease: -1,
             timeout: millis(timeout),
@@ -247,10 +272,10 @@ impl Map {
     /// leaving, say). If the first send was applied, the member answers the second with
     /// "not the lock owner" (the lock is free, or already someone else's): that answer
     /// to a re-sent unlock means the unlock took effect, and the call succeeds.
-    pub async fn unlock(&self, key: &Value, thread_id: i64) -> Result<(), ClientError> {
+    pub async fn unlock(&self, key: impl Into<Value>, thread_id: i64) -> Result<(), ClientError> {
         let unlock = codec::Unlock {
             name: &self.name,
-            key: &Data::from_value(key),
+            key: &data(key),
             thread_id,
             reference_id: self.client.next_reference_id(),
         };
@@ -263,19 +288,20 @@ impl Map {
         }
     }
 
-    pub async fn is_locked(&self, key: &Value) -> Result<bool, ClientError> {
+    /// Whether `key` is locked, by anyone.
+    pub async fn is_locked(&self, key: impl Into<Value>) -> Result<bool, ClientError> {
         let is_locked = codec::IsLocked {
             name: &self.name,
-            key: &Data::from_value(key),
+            key: &data(key),
         };
         self.call("map is locked", is_locked, Wait::Normal).await
     }
 
     /// Releases the lock whoever holds it.
-    pub async fn force_unlock(&self, key: &Value) -> Result<(), ClientError> {
+    pub async fn force_unlock(&self, key: impl Into<Value>) -> Result<(), ClientError> {
         let force_unlock = codec::ForceUnlock {
             name: &self.name,
-            key: &Data::from_value(key),
+            key: &data(key),
             reference_id: self.client.next_reference_id(),
         };
         self.call("map force unlock", force_unlock, Wait::Normal)
@@ -283,12 +309,12 @@ impl Map {
     }
 
     /// The partition of a key.
-    pub fn partition_id(&self, key: &Value) -> u32 {
-        self.client.partition_id(key)
+    pub fn partition_id(&self, key: impl Into<Value>) -> u32 {
+        self.client.partition_id(&key.into())
     }
 
     /// The member owning the key's partition, if known.
-    pub fn partition_owner(&self, key: &Value) -> Option<MemberInfo> {
+    pub fn partition_owner(&self, key: impl Into<Value>) -> Option<MemberInfo> {
         self.client.partition_owner(self.partition_id(key))
     }
 

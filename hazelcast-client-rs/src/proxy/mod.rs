@@ -1,14 +1,24 @@
 //! Typed handles over distributed structures.
 
-pub mod map;
-pub mod queue;
+mod lock;
+mod map;
+mod queue;
+mod typed;
 
-pub use map::Map;
+pub use lock::{LockGuard, LockHandle};
+pub use map::{Map, DEFAULT_THREAD_ID};
 pub use queue::Queue;
+pub use typed::TypedMap;
 
 use crate::codec::ClientMessage;
 use crate::error::ClientError;
 use crate::serialization::{Data, Value};
+
+/// The serialized form of a key, value or item given as anything that converts to a
+/// [`Value`].
+pub(crate) fn data(v: impl Into<Value>) -> Data {
+    Data::from_value(&v.into())
+}
 
 pub(crate) fn value_of(data: Option<Data>) -> Result<Option<Value>, ClientError> {
     data.map(|d| d.to_value().map_err(ClientError::from))

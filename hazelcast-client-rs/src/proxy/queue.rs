@@ -5,12 +5,12 @@ use std::time::Duration;
 
 use tokio::sync::OnceCell;
 
-use super::{decoded, millis, value_of};
+use super::{data, decoded, millis, value_of};
 use crate::error::ClientError;
 use crate::handle::ClientHandle;
 use crate::invocation::Wait;
 use crate::protocol::{queue as codec, Operation};
-use crate::serialization::{Data, Value};
+use crate::serialization::Value;
 
 /// A handle on the distributed queue `name`. Cheap to clone.
 #[derive(Clone, Debug)]
@@ -30,6 +30,7 @@ impl Queue {
         }
     }
 
+    /// The queue's name.
     pub fn name(&self) -> &str {
         &self.name
     }
@@ -59,10 +60,14 @@ impl Queue {
     }
 
     /// Adds an item, waiting up to `timeout` for room; false if the queue stayed full.
-    pub async fn offer(&self, item: &Value, timeout: Duration) -> Result<bool, ClientError> {
+    pub async fn offer(
+        &self,
+        item: impl Into<Value>,
+        timeout: Duration,
+    ) -> Result<bool, ClientError> {
         let offer = codec::Offer {
             name: &self.name,
-            value: &Data::from_value(item),
+            value: &data(item),
             timeout_millis: millis(timeout),
         };
         self.call("queue offer", offer, Wait::BlockingFor(timeout))
@@ -70,10 +75,10 @@ impl Queue {
     }
 
     /// Adds an item, waiting as long as the queue is full.
-    pub async fn put(&self, item: &Value) -> Result<(), ClientError> {
+    pub async fn put(&self, item: impl Into<Value>) -> Result<(), ClientError> {
         let put = codec::Put {
             name: &self.name,
-            value: &Data::from_value(item),
+            value: &data(item),
         };
         self.call("queue put", put, Wait::Blocking).await
     }
@@ -101,11 +106,13 @@ impl Queue {
         })
     }
 
+    /// The number of items.
     pub async fn size(&self) -> Result<i32, ClientError> {
         let size = codec::Size { name: &self.name };
         self.call("queue size", size, Wait::Normal).await
     }
 
+    /// Removes every item.
     pub async fn clear(&self) -> Result<(), ClientError> {
         let clear = codec::Clear { name: &self.name };
         self.call("queue clear", clear, Wait::Normal).await
