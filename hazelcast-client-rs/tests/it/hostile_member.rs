@@ -13,12 +13,10 @@
 // run on threads of their own, from measuring each other's RSS.
 #![allow(clippy::await_holding_lock)]
 
-mod fake;
-
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use fake::{empty_answer, Reply};
+use crate::fake::{empty_answer, Reply};
 use hazelcast_client::codec::frame::flags;
 use hazelcast_client::codec::Limit;
 use hazelcast_client::protocol::map::GET;
@@ -95,7 +93,7 @@ fn endless_fragmented_messages() -> Reply {
 /// A member that authenticates the client and answers everything but a map get, which it
 /// answers with `hostile()`.
 async fn member_hostile_on_get(hostile: fn() -> Reply) -> String {
-    fake::serve(Arc::new(move |_, msg| {
+    crate::fake::serve(Arc::new(move |_, msg| {
         if msg.message_type() == GET {
             hostile()
         } else {
@@ -131,7 +129,7 @@ fn limit_of(err: &ClientError) -> Option<(Limit, usize, usize)> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn endless_non_final_frames_before_authentication() {
     let _serial = SERIAL.lock().await;
-    let addr = fake::serve_with(
+    let addr = crate::fake::serve_with(
         Arc::new(|_, _| endless_non_final_frames()),
         Arc::new(|_, _| Reply::Silent),
     )
@@ -201,7 +199,7 @@ async fn a_huge_declared_length_is_refused_from_the_header() {
     assert!(took < Duration::from_secs(1), "{took:?}");
 
     // Before authentication: 60 MiB, and then the member waits.
-    let addr = fake::serve_with(
+    let addr = crate::fake::serve_with(
         Arc::new(|_, _| Reply::Raw(header_only(60 * MIB as i32))),
         Arc::new(|_, _| Reply::Silent),
     )
@@ -278,7 +276,7 @@ async fn garbage_after_authentication() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_member_that_answers_nothing_after_authenticating() {
     let _serial = SERIAL.lock().await;
-    let addr = fake::serve(Arc::new(|_, _| Reply::Silent)).await;
+    let addr = crate::fake::serve(Arc::new(|_, _| Reply::Silent)).await;
     let mut config = config(addr);
     config.connect_timeout = Duration::from_millis(300);
     config.heartbeat_interval = Duration::from_millis(200);

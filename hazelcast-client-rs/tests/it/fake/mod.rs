@@ -2,8 +2,6 @@
 //! captured from a real 5.7.0 member (see tests/codec.rs), then hands every other
 //! request to a handler that answers it, stays silent, or closes the connection.
 
-#![allow(dead_code)] // each test file uses its own part
-
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 

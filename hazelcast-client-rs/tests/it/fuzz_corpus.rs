@@ -1,7 +1,6 @@
 //! The fuzz targets' committed corpora (`fuzz/corpus/frames`, `fuzz/corpus/responses`: seeds
 //! from real exchanges, and every input that once crashed a target) through the targets' entry
 //! points, on the stable toolchain: what the fuzzer once found stays fixed.
-#![cfg(feature = "fuzzing")]
 
 use std::path::PathBuf;
 

@@ -4,13 +4,11 @@
 //! connection before answering, the call succeeds; an unlock answered "not the lock
 //! owner" on its first send still fails.
 
-mod fake;
-
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use fake::{empty_answer, error_answer, Reply};
+use crate::fake::{empty_answer, error_answer, Reply};
 use hazelcast_client::error::codes::ILLEGAL_MONITOR_STATE;
 use hazelcast_client::protocol::map::UNLOCK;
 use hazelcast_client::{Client, ClientConfig, ClientError, Value};
@@ -20,7 +18,7 @@ use hazelcast_client::{Client, ClientConfig, ClientError, Value};
 async fn client_of(unlock: fn(usize) -> Option<bool>) -> (Client, Arc<AtomicUsize>) {
     let unlocks = Arc::new(AtomicUsize::new(0));
     let seen = unlocks.clone();
-    let addr = fake::serve(Arc::new(move |conn, msg| {
+    let addr = crate::fake::serve(Arc::new(move |conn, msg| {
         if msg.message_type() != UNLOCK {
             return Reply::Answer(empty_answer(msg));
         }

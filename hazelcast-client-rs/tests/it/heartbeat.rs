@@ -3,13 +3,11 @@
 //! connection, closes it when nothing is heard within the heartbeat timeout, and a call
 //! pending on it ends with a clear error instead of hanging.
 
-mod fake;
-
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use fake::Reply;
+use crate::fake::Reply;
 use hazelcast_client::protocol::client::PING;
 use hazelcast_client::{Client, ClientConfig, ClientError, Value};
 
@@ -18,7 +16,7 @@ async fn silent_connection_is_pinged_then_dropped() {
     let pings = Arc::new(AtomicUsize::new(0));
     let p = pings.clone();
     // Answers authentication, counts pings, answers nothing else.
-    let addr = fake::serve(Arc::new(move |_, msg| {
+    let addr = crate::fake::serve(Arc::new(move |_, msg| {
         if msg.message_type() == PING {
             p.fetch_add(1, Ordering::Relaxed);
         }
