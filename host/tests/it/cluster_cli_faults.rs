@@ -248,8 +248,11 @@ fn two_ups_of_one_name_at_once_start_one_cluster_and_down_stops_it() {
     assert_eq!(refused.status.code(), Some(2), "{}", text(refused));
     let why = String::from_utf8_lossy(&refused.stderr);
     let run_dir = root.join(&name);
+    // Refused either while the first still starts (it holds the run directory's lock: "busy")
+    // or after it is up ("already up"), depending on which came first; both name the cluster.
     assert!(
-        why.contains("already up") && why.contains(&run_dir.display().to_string()),
+        (why.contains("already up") || why.contains("is busy"))
+            && why.contains(&run_dir.display().to_string()),
         "{}",
         text(refused)
     );
