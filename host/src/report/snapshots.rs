@@ -152,6 +152,37 @@ fn report_html() {
     compare("report.html", &super::html::render(&report));
 }
 
+/// A queue's fill level with a capacity line, two producers' blocked spans and refused
+/// offers, and more steps than pixel columns (merged per column).
+#[test]
+fn queue_timeline_svg() {
+    use super::svg::{timeline, TimelinePlot, Track};
+    let steps: Vec<(f64, f64)> = (0..2000)
+        .map(|i| (i as f64 * 0.25, ((i * 7) % 11) as f64))
+        .collect();
+    let tracks = [
+        Track {
+            label: "producer 0".into(),
+            spans: vec![(10.0, 60.0), (55.0, 90.0), (300.0, 320.0)],
+            ticks: vec![5.0, 5.1, 200.0],
+        },
+        Track {
+            label: "producer <1>".into(),
+            spans: vec![(400.0, 480.0)],
+            ticks: vec![],
+        },
+    ];
+    let svg = timeline(&TimelinePlot {
+        title: "queue `q` fill level",
+        x: (0.0, 500.0),
+        start: 0.0,
+        steps: &steps,
+        limit: Some((10.0, "capacity 10".into())),
+        tracks: &tracks,
+    });
+    compare("timeline.svg", &(svg + "\n"));
+}
+
 #[test]
 fn report_md() {
     let mut report = Report::new("race:3");

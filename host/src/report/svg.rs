@@ -459,31 +459,145 @@ fn merged_spans(mut spans: Vec<(f64, f64)>) -> Vec<(f64, f64)> {
 /// as one vertical stroke over the levels they pass through, so the line stays small whatever
 /// the number of steps; spans and ticks are merged per pixel the same way.
 pub fn timeline(p: &TimelinePlot) -> String {
-    let (left, right, top) = (150.0, 24.0, 26.0);
-    let (plot_w, plot_h, track_h, axis_h) = (600.0, 170.0, 18.0, 30.0);
-    let w = left + plot_w + right;
-    let tracks_top = top + plot_h + 8.0;
-    let axis_y = tracks_top + track_h * p.tracks.len() as f64;
-    let h = axis_y + axis_h;
-    let (x0, x1) = if p.x.1 > p.x.0 {
-        p.x
-    } else {
-        (p.x.0, p.x.0 + 1.0)
-    };
-    let px = |x: f64| left + ((x - x0) / (x1 - x0)).clamp(0.0, 1.0) * plot_w;
-    let y_max = p
-        .steps
-        .iter()
-        .map(|s| s.1)
-        .chain([p.start, p.limit.as_ref().map_or(0.0, |l| l.0), 1.0])
-        .fold(0.0f64, f64::max);
-    // Headroom, so a level at the top is not drawn on the frame.
-    let y_max = y_max + (y_max * 0.06).max(0.5);
-    let y_min = p.steps.iter().map(|s| s.1).fold(p.start.min(0.0), f64::min);
-    let py = |y: f64| top + plot_h - (y - y_min) / (y_max - y_min) * plot_h;
+    let f = TimelineFrame::of(p);
     let mut out = String::new();
-    open(&mut out, w, h, p.title);
-    // Legend.
+    open(&mut out, f.width(), f.axis_y + 30.0, p.title);
+    timeline_legend(&mut out, p, &f);
+    // Y grid and labels.
+    for y in round_ticks(f.y_min, f.y_max, 4) {
+        let gy = f.py(y);
+        let _ = write!(
+            out,
+            r##"<line x1="{}" y1="{gy:.1}" x2="{:.1}" y2="{gy:.1}" stroke="#e4e4e4"/><text x="{:.1}" y="{:.1}" text-anchor="end" font-size="10">{}</text>"##,
+            f.left,
+            f.left + f.plot_w,
+            f.left - 4.0,
+            gy + 3.0,
+            num(y)
+        );
+    }
+    // Every track's spans, shaded behind the line.
+    let all: Vec<(f64, f64)> = p
+        .tracks
+        .iter()
+        .flat_map(|t| t.spans.iter().map(|&(a, b)| (f.px(a), f.px(b))))
+        .collect();
+    for (a, b) in merged_spans(all) {
+        let _ = write!(
+            out,
+            r#"<rect x="{a:.1}" y="{}" width="{:.1}" height="{}" fill="{}" fill-opacity="0.15"/>"#,
+            f.top,
+            b - a,
+            f.plot_h,
+            color(1)
+        );
+    }
+    if let Some((level, label)) = &p.limit {
+        let ly = f.py(*level);
+        let _ = write!(
+            out,
+            r##"<line x1="{}" y1="{ly:.1}" x2="{:.1}" y2="{ly:.1}" stroke="#888" stroke-dasharray="4 3"><title>{}</title></line>"##,
+            f.left,
+            f.left + f.plot_w,
+            esc(label)
+        );
+    }
+    let _ = write!(
+        out,
+        r#"<path d="{}" fill="none" stroke="{}" stroke-width="1.5"/>"#,
+        step_path(p, &f),
+        color(0)
+    );
+    let _ = write!(
+        out,
+        r##"<rect x="{}" y="{}" width="{}" height="{}" fill="none" stroke="#bbb"/>"##,
+        f.left, f.top, f.plot_w, f.plot_h
+    );
+    for (i, t) in p.tracks.iter().enumerate() {
+        timeline_track(&mut out, t, f.tracks_top + i as f64 * f.track_h, &f);
+    }
+    // X axis (ms).
+    for x in round_ticks(f.x0, f.x1, 6) {
+        let gx = f.px(x);
+        let _ = write!(
+            out,
+            r##"<line x1="{gx:.1}" y1="{:.1}" x2="{gx:.1}" y2="{:.1}" stroke="#999"/><text x="{gx:.1}" y="{:.1}" text-anchor="middle" font-size="10">{} ms</text>"##,
+            f.axis_y,
+            f.axis_y + 4.0,
+            f.axis_y + 16.0,
+            num(x)
+        );
+    }
+    out.push_str("</svg>");
+    out
+}
+
+/// Where a [`timeline`] draws: the plot's box, its tracks and axis, and its scales.
+struct TimelineFrame {
+    left: f64,
+    right: f64,
+    top: f64,
+    plot_w: f64,
+    plot_h: f64,
+    track_h: f64,
+    tracks_top: f64,
+    axis_y: f64,
+    x0: f64,
+    x1: f64,
+    y_min: f64,
+    y_max: f64,
+}
+
+impl TimelineFrame {
+    fn of(p: &TimelinePlot) -> TimelineFrame {
+        let (left, right, top) = (150.0, 24.0, 26.0);
+        let (plot_w, plot_h, track_h) = (600.0, 170.0, 18.0);
+        let tracks_top = top + plot_h + 8.0;
+        let (x0, x1) = if p.x.1 > p.x.0 {
+            p.x
+        } else {
+            (p.x.0, p.x.0 + 1.0)
+        };
+        let y_max = p
+            .steps
+            .iter()
+            .map(|s| s.1)
+            .chain([p.start, p.limit.as_ref().map_or(0.0, |l| l.0), 1.0])
+            .fold(0.0f64, f64::max);
+        TimelineFrame {
+            left,
+            right,
+            top,
+            plot_w,
+            plot_h,
+            track_h,
+            tracks_top,
+            axis_y: tracks_top + track_h * p.tracks.len() as f64,
+            x0,
+            x1,
+            y_min: p.steps.iter().map(|s| s.1).fold(p.start.min(0.0), f64::min),
+            // Headroom, so a level at the top is not drawn on the frame.
+            y_max: y_max + (y_max * 0.06).max(0.5),
+        }
+    }
+
+    fn width(&self) -> f64 {
+        self.left + self.plot_w + self.right
+    }
+
+    fn px(&self, x: f64) -> f64 {
+        self.left + ((x - self.x0) / (self.x1 - self.x0)).clamp(0.0, 1.0) * self.plot_w
+    }
+
+    fn py(&self, y: f64) -> f64 {
+        self.top + self.plot_h - (y - self.y_min) / (self.y_max - self.y_min) * self.plot_h
+    }
+}
+
+/// The legend above the plot: the level, the limit line if any, blocked spans and refused
+/// offers if there are tracks.
+fn timeline_legend(out: &mut String, p: &TimelinePlot, f: &TimelineFrame) {
+    let left = f.left;
     let _ = write!(
         out,
         r##"<line x1="{left}" y1="10" x2="{:.1}" y2="10" stroke="{}" stroke-width="2"/><text x="{:.1}" y="14">level</text>"##,
@@ -514,51 +628,25 @@ pub fn timeline(p: &TimelinePlot) -> String {
             left + 324.0
         );
     }
-    // Y grid and labels.
-    for y in round_ticks(y_min, y_max, 4) {
-        let gy = py(y);
-        let _ = write!(
-            out,
-            r##"<line x1="{left}" y1="{gy:.1}" x2="{:.1}" y2="{gy:.1}" stroke="#e4e4e4"/><text x="{:.1}" y="{:.1}" text-anchor="end" font-size="10">{}</text>"##,
-            left + plot_w,
-            left - 4.0,
-            gy + 3.0,
-            num(y)
-        );
-    }
-    // Every track's spans, shaded behind the line.
-    let all: Vec<(f64, f64)> = p
-        .tracks
-        .iter()
-        .flat_map(|t| t.spans.iter().map(|&(a, b)| (px(a), px(b))))
-        .collect();
-    for (a, b) in merged_spans(all) {
-        let _ = write!(
-            out,
-            r#"<rect x="{a:.1}" y="{top}" width="{:.1}" height="{plot_h}" fill="{}" fill-opacity="0.15"/>"#,
-            b - a,
-            color(1)
-        );
-    }
-    if let Some((level, label)) = &p.limit {
-        let ly = py(*level);
-        let _ = write!(
-            out,
-            r##"<line x1="{left}" y1="{ly:.1}" x2="{:.1}" y2="{ly:.1}" stroke="#888" stroke-dasharray="4 3"><title>{}</title></line>"##,
-            left + plot_w,
-            esc(label)
-        );
-    }
-    // The step line: per pixel column, a vertical stroke through the levels it passes.
-    let mut path = format!("M{left:.1},{:.1}", py(p.start));
+}
+
+/// The step line: per pixel column, a vertical stroke through the levels it passes.
+fn step_path(p: &TimelinePlot, f: &TimelineFrame) -> String {
+    let mut path = format!("M{:.1},{:.1}", f.left, f.py(p.start));
     let mut column: Option<(i64, f64)> = None;
     let (mut lo, mut hi) = (p.start, p.start);
     let flush = |path: &mut String, x: f64, lo: f64, hi: f64, last: f64| {
-        let _ = write!(path, "H{x:.1}V{:.1}V{:.1}V{:.1}", py(lo), py(hi), py(last));
+        let _ = write!(
+            path,
+            "H{x:.1}V{:.1}V{:.1}V{:.1}",
+            f.py(lo),
+            f.py(hi),
+            f.py(last)
+        );
     };
     let mut last = p.start;
     for &(x, y) in p.steps {
-        let sx = px(x);
+        let sx = f.px(x);
         let col = sx.floor() as i64;
         match column {
             Some((c, _)) if c == col => {}
@@ -576,75 +664,54 @@ pub fn timeline(p: &TimelinePlot) -> String {
     if let Some((_, cx)) = column {
         flush(&mut path, cx, lo, hi, last);
     }
-    let _ = write!(path, "H{:.1}", left + plot_w);
+    let _ = write!(path, "H{:.1}", f.left + f.plot_w);
+    path
+}
+
+/// One track under the plot, at `y`: its label, its spans and its ticks.
+fn timeline_track(out: &mut String, t: &Track, y: f64, f: &TimelineFrame) {
+    let (left, plot_w, track_h) = (f.left, f.plot_w, f.track_h);
     let _ = write!(
         out,
-        r#"<path d="{path}" fill="none" stroke="{}" stroke-width="1.5"/>"#,
-        color(0)
+        r##"<text x="{:.1}" y="{:.1}" text-anchor="end" font-size="11">{}</text><rect x="{left}" y="{:.1}" width="{plot_w}" height="{:.1}" fill="#f4f4f4"/>"##,
+        left - 6.0,
+        y + 12.0,
+        esc(&t.label),
+        y + 2.0,
+        track_h - 4.0
     );
-    let _ = write!(
-        out,
-        r##"<rect x="{left}" y="{top}" width="{plot_w}" height="{plot_h}" fill="none" stroke="#bbb"/>"##
-    );
-    // Tracks.
-    for (i, t) in p.tracks.iter().enumerate() {
-        let y = tracks_top + i as f64 * track_h;
+    let spans = merged_spans(t.spans.iter().map(|&(a, b)| (f.px(a), f.px(b))).collect());
+    for (a, b) in spans {
         let _ = write!(
             out,
-            r##"<text x="{:.1}" y="{:.1}" text-anchor="end" font-size="11">{}</text><rect x="{left}" y="{:.1}" width="{plot_w}" height="{:.1}" fill="#f4f4f4"/>"##,
-            left - 6.0,
-            y + 12.0,
+            r#"<rect x="{a:.1}" y="{:.1}" width="{:.1}" height="{:.1}" fill="{}" fill-opacity="0.6"/>"#,
+            y + 8.0,
+            b - a,
+            track_h - 10.0,
+            color(1)
+        );
+    }
+    let mut ticks: Vec<i64> = t.ticks.iter().map(|&x| f.px(x).round() as i64).collect();
+    ticks.sort_unstable();
+    ticks.dedup();
+    if !ticks.is_empty() {
+        let _ = write!(
+            out,
+            r#"<g stroke="{}" stroke-width="1"><title>{}: {} refused offer(s)</title>"#,
+            color(3),
             esc(&t.label),
-            y + 2.0,
-            track_h - 4.0
+            t.ticks.len()
         );
-        let spans = merged_spans(t.spans.iter().map(|&(a, b)| (px(a), px(b))).collect());
-        for (a, b) in spans {
+        for x in ticks {
             let _ = write!(
                 out,
-                r#"<rect x="{a:.1}" y="{:.1}" width="{:.1}" height="{:.1}" fill="{}" fill-opacity="0.6"/>"#,
-                y + 8.0,
-                b - a,
-                track_h - 10.0,
-                color(1)
+                r#"<line x1="{x}" y1="{:.1}" x2="{x}" y2="{:.1}"/>"#,
+                y + 2.0,
+                y + 7.0
             );
         }
-        let mut ticks: Vec<i64> = t.ticks.iter().map(|&x| px(x).round() as i64).collect();
-        ticks.sort_unstable();
-        ticks.dedup();
-        if !ticks.is_empty() {
-            let _ = write!(
-                out,
-                r#"<g stroke="{}" stroke-width="1"><title>{}: {} refused offer(s)</title>"#,
-                color(3),
-                esc(&t.label),
-                t.ticks.len()
-            );
-            for x in ticks {
-                let _ = write!(
-                    out,
-                    r#"<line x1="{x}" y1="{:.1}" x2="{x}" y2="{:.1}"/>"#,
-                    y + 2.0,
-                    y + 7.0
-                );
-            }
-            out.push_str("</g>");
-        }
+        out.push_str("</g>");
     }
-    // X axis (ms).
-    for x in round_ticks(x0, x1, 6) {
-        let gx = px(x);
-        let _ = write!(
-            out,
-            r##"<line x1="{gx:.1}" y1="{:.1}" x2="{gx:.1}" y2="{:.1}" stroke="#999"/><text x="{gx:.1}" y="{:.1}" text-anchor="middle" font-size="10">{} ms</text>"##,
-            axis_y,
-            axis_y + 4.0,
-            axis_y + 16.0,
-            num(x)
-        );
-    }
-    out.push_str("</svg>");
-    out
 }
 
 #[cfg(test)]
