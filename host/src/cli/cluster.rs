@@ -253,6 +253,7 @@ fn attach(lock: RunDirLock, name: &str, hold: bool) -> anyhow::Result<LocalMembe
 
 pub fn run(args: ClusterArgs) -> anyhow::Result<u8> {
     let dir = run_dir(&args)?;
+    let name = args.name.as_str();
     let rt = runtime()?;
     rt.block_on(async {
         match args.command {
@@ -263,68 +264,15 @@ pub fn run(args: ClusterArgs) -> anyhow::Result<u8> {
                 async_backup_count,
                 queue_capacity,
             } => {
-                let lock = up_lock(&dir, &args.name)?;
-                let mut config = LocalMembersConfig::new(args.name.clone(), members);
+                let mut config = LocalMembersConfig::new(name.to_owned(), members);
                 config.base_port = Some(base_port);
                 config.backup_count = backup_count;
                 config.async_backup_count = async_backup_count;
                 config.queue_capacity = queue_capacity;
-                config.run_dir = Some(dir.clone());
-                config.detachable = true;
-                println!(
-                    "starting {members} members of cluster `{}` on 127.0.0.1:{base_port}..",
-                    args.name
-                );
-                // A second handle keeps the directory locked while the members stopped by an
-                // interrupted or failed start are swept up.
-                let keep = lock
-                    .try_clone()
-                    .with_context(|| format!("cannot lock {}", dir.display()))?;
-                let mut int = signal(tokio::signal::unix::SignalKind::interrupt())?;
-                let mut term = signal(tokio::signal::unix::SignalKind::terminate())?;
-                let started = tokio::select! {
-                    r = LocalMembers::start_locked(config, lock) => Ok(r),
-                    _ = int.recv() => Err("SIGINT"),
-                    _ = term.recv() => Err("SIGTERM"),
-                };
-                let mut cluster = match started {
-                    Ok(Ok(cluster)) => cluster,
-                    Ok(Err(e)) => {
-                        let stopped = sweep(&dir);
-                        drop(keep);
-                        return Err(anyhow::Error::new(e).context(format!(
-                            "cannot start the members{stopped}; logs in {}",
-                            dir.display()
-                        )));
-                    }
-                    Err(signal) => {
-                        let stopped = sweep(&dir);
-                        drop(keep);
-                        eprintln!(
-                            "hzlab: interrupted ({signal}){stopped}; logs kept in {}",
-                            dir.display()
-                        );
-                        return Ok(exit::INTERRUPTED);
-                    }
-                };
-                print_members(&mut cluster);
-                println!(
-                    "map backup-count {backup_count}, async-backup-count {async_backup_count}, \
-                     queue max-size {}",
-                    queue_capacity.map_or("unbounded".into(), |q| q.to_string())
-                );
-                println!(
-                    "run directory {}; scenarios: hzlab run --cluster {} --cluster-name {} ...",
-                    dir.display(),
-                    cluster.addresses().join(","),
-                    args.name
-                );
-                cluster.detach()?;
-                drop(keep);
-                Ok(exit::OK)
+                up(&dir, name, config).await
             }
             ClusterCommand::Status { maps, json } => {
-                let mut cluster = attach(lock(&dir, &args.name, "status")?, &args.name, false)?;
+                let mut cluster = attach(lock(&dir, name, "status")?, name, false)?;
                 let result = status(&mut cluster, &maps, json).await;
                 cluster.detach()?;
                 result
@@ -333,61 +281,139 @@ pub fn run(args: ClusterArgs) -> anyhow::Result<u8> {
                 members,
                 graceful,
                 wait_safe,
-            } => {
-                let mut cluster = attach(lock(&dir, &args.name, "kill")?, &args.name, true)?;
-                let before = cluster.members();
-                let result = async {
-                    if graceful {
-                        for &m in &members {
-                            cluster.stop(m).await?;
-                            println!("stopped member {m} gracefully");
-                        }
-                    } else {
-                        cluster.kill(&members).await?;
-                        for &m in &members {
-                            let info = &before[m - 1];
-                            println!(
-                                "killed member {m} ({}, pid {}) abruptly",
-                                info.address.as_deref().unwrap_or("?"),
-                                info.pid.map_or("?".into(), |p| p.to_string())
-                            );
-                        }
-                    }
-                    if let Some(secs) = wait_safe {
-                        cluster.wait_safe(Duration::from_secs(secs)).await?;
-                        println!("cluster safe again");
-                    }
-                    Ok::<_, anyhow::Error>(exit::OK)
-                }
-                .await;
-                cluster.detach()?;
-                result
-            }
-            ClusterCommand::Start { member } => {
-                let mut cluster = attach(lock(&dir, &args.name, "start")?, &args.name, true)?;
-                let result = cluster.start(member).await;
-                let members = cluster.members();
-                cluster.detach()?;
-                result?;
-                let m = &members[member - 1];
-                println!(
-                    "started member {member} ({}, pid {}); it joined the cluster",
-                    m.address.as_deref().unwrap_or("?"),
-                    m.pid.map_or("?".into(), |p| p.to_string())
-                );
-                Ok(exit::OK)
-            }
+            } => kill(&dir, name, &members, graceful, wait_safe).await,
+            ClusterCommand::Start { member } => start(&dir, name, member).await,
             ClusterCommand::WaitSafe { timeout } => {
-                let mut cluster = attach(lock(&dir, &args.name, "wait-safe")?, &args.name, false)?;
+                let mut cluster = attach(lock(&dir, name, "wait-safe")?, name, false)?;
                 let result = cluster.wait_safe(Duration::from_secs(timeout)).await;
                 cluster.detach()?;
                 result?;
                 println!("cluster safe");
                 Ok(exit::OK)
             }
-            ClusterCommand::Down => down(&dir, &args.name),
+            ClusterCommand::Down => down(&dir, name),
         }
     })
+}
+
+/// `hzlab cluster up`: starts the members under the run directory's lock and leaves them
+/// running; an interrupt or a failed start stops those started so far.
+async fn up(dir: &Path, name: &str, mut config: LocalMembersConfig) -> anyhow::Result<u8> {
+    let (members, base_port) = (config.members, config.base_port.unwrap_or_default());
+    let (backup_count, async_backup_count, queue_capacity) = (
+        config.backup_count,
+        config.async_backup_count,
+        config.queue_capacity,
+    );
+    let lock = up_lock(dir, name)?;
+    config.run_dir = Some(dir.to_owned());
+    config.detachable = true;
+    println!(
+        "starting {members} members of cluster `{}` on 127.0.0.1:{base_port}..",
+        name
+    );
+    // A second handle keeps the directory locked while the members stopped by an
+    // interrupted or failed start are swept up.
+    let keep = lock
+        .try_clone()
+        .with_context(|| format!("cannot lock {}", dir.display()))?;
+    let mut int = signal(tokio::signal::unix::SignalKind::interrupt())?;
+    let mut term = signal(tokio::signal::unix::SignalKind::terminate())?;
+    let started = tokio::select! {
+        r = LocalMembers::start_locked(config, lock) => Ok(r),
+        _ = int.recv() => Err("SIGINT"),
+        _ = term.recv() => Err("SIGTERM"),
+    };
+    let mut cluster = match started {
+        Ok(Ok(cluster)) => cluster,
+        Ok(Err(e)) => {
+            let stopped = sweep(dir);
+            drop(keep);
+            return Err(anyhow::Error::new(e).context(format!(
+                "cannot start the members{stopped}; logs in {}",
+                dir.display()
+            )));
+        }
+        Err(signal) => {
+            let stopped = sweep(dir);
+            drop(keep);
+            eprintln!(
+                "hzlab: interrupted ({signal}){stopped}; logs kept in {}",
+                dir.display()
+            );
+            return Ok(exit::INTERRUPTED);
+        }
+    };
+    print_members(&mut cluster);
+    println!(
+        "map backup-count {backup_count}, async-backup-count {async_backup_count}, \
+         queue max-size {}",
+        queue_capacity.map_or("unbounded".into(), |q| q.to_string())
+    );
+    println!(
+        "run directory {}; scenarios: hzlab run --cluster {} --cluster-name {} ...",
+        dir.display(),
+        cluster.addresses().join(","),
+        name
+    );
+    cluster.detach()?;
+    drop(keep);
+    Ok(exit::OK)
+}
+
+/// `hzlab cluster kill`: abruptly (SIGKILL, all at once) or gracefully (one after the other),
+/// then optionally waits until the cluster is safe.
+async fn kill(
+    dir: &Path,
+    name: &str,
+    members: &[usize],
+    graceful: bool,
+    wait_safe: Option<u64>,
+) -> anyhow::Result<u8> {
+    let mut cluster = attach(lock(dir, name, "kill")?, name, true)?;
+    let before = cluster.members();
+    let result = async {
+        if graceful {
+            for &m in members {
+                cluster.stop(m).await?;
+                println!("stopped member {m} gracefully");
+            }
+        } else {
+            cluster.kill(members).await?;
+            for &m in members {
+                let info = &before[m - 1];
+                println!(
+                    "killed member {m} ({}, pid {}) abruptly",
+                    info.address.as_deref().unwrap_or("?"),
+                    info.pid.map_or("?".into(), |p| p.to_string())
+                );
+            }
+        }
+        if let Some(secs) = wait_safe {
+            cluster.wait_safe(Duration::from_secs(secs)).await?;
+            println!("cluster safe again");
+        }
+        Ok::<_, anyhow::Error>(exit::OK)
+    }
+    .await;
+    cluster.detach()?;
+    result
+}
+
+/// `hzlab cluster start`: starts a killed or stopped member again.
+async fn start(dir: &Path, name: &str, member: usize) -> anyhow::Result<u8> {
+    let mut cluster = attach(lock(dir, name, "start")?, name, true)?;
+    let result = cluster.start(member).await;
+    let members = cluster.members();
+    cluster.detach()?;
+    result?;
+    let m = &members[member - 1];
+    println!(
+        "started member {member} ({}, pid {}); it joined the cluster",
+        m.address.as_deref().unwrap_or("?"),
+        m.pid.map_or("?".into(), |p| p.to_string())
+    );
+    Ok(exit::OK)
 }
 
 fn signal(kind: tokio::signal::unix::SignalKind) -> anyhow::Result<tokio::signal::unix::Signal> {
