@@ -9,16 +9,9 @@ use std::path::PathBuf;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-use crate::common::{scenario, test_guest, Run};
+use crate::common::{hzlab, scenario, test_guest, Run};
 use hzlab::limits::DEFAULT_HOST_CAP;
 use hzlab::results::Status;
-
-fn hzlab(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_hzlab"))
-        .args(args)
-        .output()
-        .expect("hzlab runs")
-}
 
 fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()

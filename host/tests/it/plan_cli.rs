@@ -2,14 +2,9 @@
 //! messages, and the seed lab plan itself.
 
 use std::path::PathBuf;
-use std::process::{Command, Output};
+use std::process::Output;
 
-fn hzlab(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_hzlab"))
-        .args(args)
-        .output()
-        .expect("hzlab runs")
-}
+use crate::common::hzlab;
 
 fn temp_plan(name: &str, text: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("hzlab-plan-cli-{}", std::process::id()));

@@ -103,3 +103,11 @@ pub fn value(s: &ScenarioResult, name: &str) -> i64 {
         .and_then(|v| v.as_i64())
         .unwrap_or_else(|| panic!("{} recorded no number `{name}`: {:?}", s.name, s.recorded))
 }
+
+/// Runs the hzlab binary with `args` and waits for it.
+pub fn hzlab(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_hzlab"))
+        .args(args)
+        .output()
+        .expect("hzlab runs")
+}
