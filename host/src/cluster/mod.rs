@@ -10,6 +10,7 @@
 //!   a run directory for other shells), observed through their own statistics.
 //! - [`embedded`]: the same operations on the in-process model.
 //! - [`remote`]: members hzlab did not start: no faults, no member-side statistics.
+//! - [`network`]: network cuts between members (partitions, one-way cuts, rings).
 //! - [`distribution`]: per-member distribution and loss computations.
 //! - [`data_loss`]: the seed lab's data-loss experiment over any of them.
 
@@ -17,6 +18,7 @@ pub mod data_loss;
 pub mod distribution;
 pub mod embedded;
 pub mod local;
+pub mod network;
 pub mod remote;
 
 use std::future::Future;
@@ -25,6 +27,7 @@ use std::time::Duration;
 pub use self::distribution::{Distribution, MemberDistribution};
 pub use self::embedded::EmbeddedMembers;
 pub use self::local::{find_run_dir, LocalMembers, LocalMembersConfig};
+pub use self::network::NetworkCut;
 pub use self::remote::RemoteMembers;
 pub use hazelcast_client::Value;
 
@@ -52,6 +55,11 @@ pub enum ClusterError {
          member statistics need a cluster from `hzlab cluster up`, or a plan run with --local)"
     )]
     NotManaged { cluster: String, what: String },
+    #[error("the {backend} backend cannot {what} yet")]
+    Unsupported {
+        backend: &'static str,
+        what: &'static str,
+    },
     #[error("embedded cluster: {0}")]
     Embedded(#[from] crate::backend::embedded::ClusterError),
 }
@@ -90,6 +98,54 @@ pub trait ClusterControl {
 
     /// Starts a stopped or killed member again (it rejoins the cluster).
     fn start(&mut self, member: usize) -> impl Future<Output = Result<(), ClusterError>>;
+
+    /// Cuts the network between members: `cut` replaces whatever cut was in force (an empty
+    /// cut heals). Members keep running; clients keep their connections to the members of
+    /// their side.
+    fn cut_network(&mut self, cut: &NetworkCut) -> impl Future<Output = Result<(), ClusterError>> {
+        let _ = cut;
+        let backend = self.kind();
+        async move {
+            Err(ClusterError::Unsupported {
+                backend,
+                what: "cut the network between members",
+            })
+        }
+    }
+
+    /// Removes every network cut.
+    fn heal_network(&mut self) -> impl Future<Output = Result<(), ClusterError>> {
+        let members = self.members().len();
+        async move {
+            let cut = NetworkCut::none(members);
+            self.cut_network(&cut).await
+        }
+    }
+
+    /// Freezes `members` (SIGSTOP on real members: a member frozen mid-operation, as in a long
+    /// GC pause); they stay in the member list until the others' failure detection drops them.
+    fn pause(&mut self, members: &[usize]) -> impl Future<Output = Result<(), ClusterError>> {
+        let _ = members;
+        let backend = self.kind();
+        async move {
+            Err(ClusterError::Unsupported {
+                backend,
+                what: "pause members",
+            })
+        }
+    }
+
+    /// Lets paused `members` go on (SIGCONT on real members).
+    fn resume(&mut self, members: &[usize]) -> impl Future<Output = Result<(), ClusterError>> {
+        let _ = members;
+        let backend = self.kind();
+        async move {
+            Err(ClusterError::Unsupported {
+                backend,
+                what: "resume members",
+            })
+        }
+    }
 
     /// Waits until every running member is in the cluster, no migration is under way and no
     /// partition misses a replica it can have.
