@@ -20,7 +20,7 @@ use crate::codec::message::held_size;
 use crate::codec::{
     ClientMessage, CodecError, Frame, Limit, Limits, MessageAssembler, ReadError, Uuid,
 };
-use crate::error::ClientError;
+use crate::error::{ClientError, ConnectFailure};
 use crate::protocol::client::{self as client_codec, auth_status, AuthRequest, AuthResponse};
 use crate::protocol::Operation;
 
@@ -139,23 +139,23 @@ async fn connect(
     address: &str,
     timeout: Duration,
 ) -> Result<(OwnedReadHalf, OwnedWriteHalf), ClientError> {
-    let connect_err = |reason: String| {
-        tracing::debug!(%reason, "cannot connect");
+    let connect_err = |cause: ConnectFailure| {
+        tracing::debug!(%cause, "cannot connect");
         ClientError::Connect {
             address: address.to_owned(),
-            reason,
+            cause,
         }
     };
     tracing::debug!("connecting");
     let stream = tokio::time::timeout(timeout, TcpStream::connect(address))
         .await
-        .map_err(|_| connect_err(format!("no answer within {timeout:?}")))?
-        .map_err(|e| connect_err(e.to_string()))?;
+        .map_err(|_| connect_err(ConnectFailure::NoAnswer(timeout)))?
+        .map_err(|e| connect_err(e.into()))?;
     stream.set_nodelay(true).ok();
     let (rd, mut wr) = stream.into_split();
     wr.write_all(PREAMBLE)
         .await
-        .map_err(|e| connect_err(e.to_string()))?;
+        .map_err(|e| connect_err(e.into()))?;
     Ok((rd, wr))
 }
 
@@ -390,9 +390,9 @@ impl Connection {
         auth: &AuthRequest<'_>,
     ) -> Result<AuthResponse, ClientError> {
         let address = self.address.as_str();
-        let connect_err = |reason: String| ClientError::Connect {
+        let connect_err = |cause: ConnectFailure| ClientError::Connect {
             address: address.to_owned(),
-            reason,
+            cause,
         };
         let reply = tokio::time::timeout(
             timeout,
@@ -402,13 +402,13 @@ impl Connection {
         let msg = match reply {
             Err(_) => {
                 self.close("no authentication answer");
-                return Err(connect_err(format!(
-                    "no authentication answer within {timeout:?}"
-                )));
+                return Err(connect_err(ConnectFailure::NoAuthenticationAnswer(timeout)));
             }
             Ok(Err(_)) => {
                 return Err(self.close_error().unwrap_or_else(|| {
-                    connect_err("connection closed during authentication".into())
+                    connect_err(ConnectFailure::ClosedDuringAuthentication {
+                        reason: "the connection closed".into(),
+                    })
                 }))
             }
             Ok(Ok(Err(e))) => {
@@ -416,7 +416,7 @@ impl Connection {
                 return Err(match e {
                     ClientError::ConnectionClosed { address, reason } => ClientError::Connect {
                         address,
-                        reason: format!("closed during authentication: {reason}"),
+                        cause: ConnectFailure::ClosedDuringAuthentication { reason },
                     },
                     e => e,
                 });

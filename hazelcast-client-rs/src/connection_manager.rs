@@ -38,7 +38,7 @@ struct State {
     /// Since when no connection is open (after the first one), and why the last attempt
     /// to reconnect failed.
     disconnected_since: Option<Instant>,
-    reconnect_error: Option<String>,
+    reconnect_error: Option<ClientError>,
     /// Attempts to reconnect since the last connection closed.
     reconnect_attempts: u32,
     /// The cluster has been reported lost (once, until a connection opens again).
@@ -214,7 +214,7 @@ impl ConnectionManager {
         let lost = ClientError::ClusterLost {
             cluster: self.config.cluster_name.clone(),
             after,
-            last_error: st.reconnect_error.clone(),
+            last_error: st.reconnect_error.clone().map(Box::new),
         };
         if !st.lost_reported {
             drop(st);
@@ -387,11 +387,11 @@ impl ConnectionManager {
                 }
                 // A wrong cluster name is not fixed by trying elsewhere.
                 Err(e @ ClientError::Authentication { .. }) => {
-                    tracing::debug!(%address, error = %e, "authentication refused");
+                    tracing::debug!(%address, error = %e.chain(), "authentication refused");
                     return Err(e);
                 }
                 Err(e) => {
-                    tracing::debug!(%address, error = %e, "cannot open a connection");
+                    tracing::debug!(%address, error = %e.chain(), "cannot open a connection");
                     errors.push(e)
                 }
             }
@@ -563,13 +563,13 @@ impl ConnectionManager {
                 // The first failure says why; the next ones (every half second) only with
                 // debug.
                 if attempt == 1 {
-                    tracing::info!(attempt, error = %e, "cannot reconnect to the cluster");
+                    tracing::info!(attempt, error = %e.chain(), "cannot reconnect to the cluster");
                 } else {
-                    tracing::debug!(attempt, error = %e, "cannot reconnect to the cluster");
+                    tracing::debug!(attempt, error = %e.chain(), "cannot reconnect to the cluster");
                 }
                 let mut st = self.state.write().unwrap();
                 st.disconnected_since.get_or_insert_with(Instant::now);
-                st.reconnect_error = Some(e.to_string());
+                st.reconnect_error = Some(e);
                 drop(st);
                 // Calls waiting for a connection look at the lost timeout again.
                 self.changed.notify_waiters();

@@ -1,5 +1,8 @@
 //! The errors a client call can end with.
 
+use std::fmt;
+use std::io;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::codec::{CodecError, ErrorHolder, LimitExceeded};
@@ -64,14 +67,15 @@ pub mod codes {
 #[non_exhaustive]
 pub enum ClientError {
     /// The call did not complete within its invocation timeout.
-    #[error("{operation} timed out after {after:?}{}", last_error.as_ref().map(|e| format!(" (last error: {e})")).unwrap_or_default())]
+    #[error("{operation} timed out after {after:?}")]
     Timeout {
         /// The call, e.g. `map get`.
         operation: &'static str,
         /// How long it ran.
         after: Duration,
         /// The error of its last attempt, if one failed before the time ran out.
-        last_error: Option<String>,
+        #[source]
+        last_error: Option<Box<ClientError>>,
     },
     /// A write ran on its partition's primary, but not every backup acknowledged it within
     /// the backup timeout (only with `fail_on_indeterminate_state`): it survives unless the
@@ -97,12 +101,13 @@ pub enum ClientError {
         message: String,
     },
     /// A TCP connection to a member could not be opened.
-    #[error("cannot connect to {address}: {reason}")]
+    #[error("cannot connect to {address}")]
     Connect {
         /// The member address, `host:port`.
         address: String,
-        /// Why, e.g. `connection refused`.
-        reason: String,
+        /// Why.
+        #[source]
+        cause: ConnectFailure,
     },
     /// A connection closed (member gone, or heartbeat lost) while a call was pending on it.
     #[error("connection to {address} closed: {reason}")]
@@ -117,17 +122,15 @@ pub enum ClientError {
     Unavailable(String),
     /// Every connection to the cluster has been lost for longer than the client's
     /// `cluster_lost_timeout`, and no member answered since.
-    #[error(
-        "the cluster `{cluster}` is gone: no member has been reachable for {after:?}{}",
-        last_error.as_ref().map(|e| format!(" (last error: {e})")).unwrap_or_default()
-    )]
+    #[error("the cluster `{cluster}` is gone: no member has been reachable for {after:?}")]
     ClusterLost {
         /// The configured cluster name.
         cluster: String,
         /// How long the client has had no connection.
         after: Duration,
         /// The last connection error.
-        last_error: Option<String>,
+        #[source]
+        last_error: Option<Box<ClientError>>,
     },
     /// The member refused the client's credentials (for open-source members: the cluster
     /// name).
@@ -196,6 +199,50 @@ pub enum ClientError {
     ShutDown,
 }
 
+/// Why a connection to a member could not be opened
+/// ([`ClientError::Connect`]'s source).
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConnectFailure {
+    /// The TCP connection did not open in time.
+    #[error("no answer within {0:?}")]
+    NoAnswer(Duration),
+    /// The operating system refused (connection refused, no route, ...).
+    #[error(transparent)]
+    Io(Arc<io::Error>),
+    /// The member did not answer the authentication request in time.
+    #[error("no authentication answer within {0:?}")]
+    NoAuthenticationAnswer(Duration),
+    /// The connection closed before the member accepted the client.
+    #[error("closed during authentication: {reason}")]
+    ClosedDuringAuthentication {
+        /// Why it closed, as far as the client knows.
+        reason: String,
+    },
+}
+
+impl From<io::Error> for ConnectFailure {
+    fn from(e: io::Error) -> ConnectFailure {
+        ConnectFailure::Io(Arc::new(e))
+    }
+}
+
+/// An error and its causes on one line, each once, joined by `: `, as
+/// [`ClientError::chain`] shows them.
+pub struct Chain<'a>(&'a (dyn std::error::Error + 'static));
+
+impl fmt::Display for Chain<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut source = self.0.source();
+        while let Some(e) = source {
+            write!(f, ": {e}")?;
+            source = e.source();
+        }
+        Ok(())
+    }
+}
+
 impl From<SerializationError> for ClientError {
     fn from(e: SerializationError) -> ClientError {
         ClientError::Serialization(e)
@@ -228,6 +275,13 @@ impl ClientError {
             class_name: first.class_name,
             message: first.message,
         }
+    }
+
+    /// This error with its causes, for one line of text: `map get timed out after 2s: cannot
+    /// connect to 127.0.0.1:5701: Connection refused (os error 111)`. (`Display` shows this
+    /// error alone; the causes are its [`source`](std::error::Error::source) chain.)
+    pub fn chain(&self) -> Chain<'_> {
+        Chain(self)
     }
 
     /// A member-side error code, if this is one.

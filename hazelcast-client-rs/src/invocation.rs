@@ -120,12 +120,12 @@ async fn attempts(
         let err = ClientError::Timeout {
             operation: req.op,
             after: start.elapsed(),
-            last_error: last.map(|e| e.to_string()),
+            last_error: last.map(Box::new),
         };
         if retried {
-            tracing::warn!(error = %err, "giving up");
+            tracing::warn!(error = %err.chain(), "giving up");
         } else {
-            tracing::debug!(error = %err, "no answer in time");
+            tracing::debug!(error = %err.chain(), "no answer in time");
         }
         err
     };
@@ -231,14 +231,14 @@ async fn attempts(
                         if !(req.retryable || cfg.redo_operation) {
                             tracing::debug!(
                                 attempt,
-                                error = %err,
+                                error = %err.chain(),
                                 "outcome unknown; not sent again (not safe to run twice)"
                             );
                             return Err(err);
                         }
                         tracing::info!(
                             attempt,
-                            error = %err,
+                            error = %err.chain(),
                             "outcome unknown (connection closed with the request pending); \
                              sending it again"
                         );
@@ -258,7 +258,7 @@ async fn attempts(
         if now >= deadline {
             return Err(timeout(Some(retry_error)));
         }
-        tracing::debug!(attempt, error = %retry_error, ?pause, "retrying");
+        tracing::debug!(attempt, error = %retry_error.chain(), ?pause, "retrying");
         last_error = Some(retry_error);
         tokio::time::sleep(pause.min(deadline - now)).await;
         pause = (pause * 2).min(cfg.max_retry_pause);

@@ -55,6 +55,21 @@ public final class HzlabMember {
             System.err.println("usage: HzlabMember <port-file>");
             System.exit(2);
         }
+        if (Boolean.getBoolean("hzlab.exitWithParent")) {
+            // Standard input is a pipe from the process that started this member: end of
+            // file means that process is gone (even killed with SIGKILL), and so is this member.
+            Thread watch = new Thread(() -> {
+                try {
+                    while (System.in.read() != -1) {
+                    }
+                } catch (java.io.IOException e) {
+                    // Gone too.
+                }
+                Runtime.getRuntime().halt(137);
+            }, "hzlab-parent-watch");
+            watch.setDaemon(true);
+            watch.start();
+        }
         HazelcastInstance hz = Hazelcast.newHazelcastInstance();
         ServerSocket server = new ServerSocket();
         server.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0));

@@ -64,7 +64,7 @@ pub enum LocalError {
     NotRunning { index: usize },
     #[error("member {} of {dir} still runs (pid {pid})", index + 1)]
     StillRunning { index: usize, pid: u32, dir: String },
-    #[error("cannot send {signal} to member {index}: {source}")]
+    #[error("cannot send {signal} to member {index}")]
     Signal {
         index: usize,
         signal: &'static str,
@@ -74,7 +74,7 @@ pub enum LocalError {
     Stats { index: usize, reason: String },
     #[error("run directory {dir}: {reason}")]
     State { dir: String, reason: String },
-    #[error("i/o: {0}")]
+    #[error("i/o failed")]
     Io(#[from] std::io::Error),
 }
 
@@ -99,7 +99,9 @@ pub struct LocalClusterConfig {
     pub start_timeout: Duration,
     /// Start members in a process group of their own, so that a terminal's Ctrl-C aimed at
     /// this process does not reach them: for clusters meant to outlive this process (see
-    /// [`LocalCluster::detach`]).
+    /// [`LocalCluster::detach`]). Otherwise members exit when this process ends, however it
+    /// ends (even killed with SIGKILL): a test that fails or a run that is killed leaves no
+    /// member behind.
     pub own_process_group: bool,
 }
 
@@ -593,12 +595,19 @@ impl LocalCluster {
             .arg("-XX:+UseSerialGC")
             .arg("-Dhazelcast.phone.home.enabled=false")
             .arg("-Dhazelcast.shutdownhook.policy=GRACEFUL")
+            .arg(format!("-Dhzlab.exitWithParent={}", !own_group))
             .arg(format!("-Dhazelcast.config={}", m.config_path.display()))
             .arg("-cp")
             .arg(classpath)
             .arg(MEMBER_MAIN_CLASS)
             .arg(&m.stats_port_path)
-            .stdin(Stdio::null())
+            // Members of this process's group exit with it: their standard input is a pipe
+            // from here (kept open by the child handle), and its end of file stops them.
+            .stdin(if own_group {
+                Stdio::null()
+            } else {
+                Stdio::piped()
+            })
             .stdout(log.try_clone()?)
             .stderr(log);
         if own_group {
@@ -660,7 +669,7 @@ impl LocalCluster {
                     last = format!("client sees {} members", client.members().len());
                     client.shutdown().await;
                 }
-                Err(e) => last = e.to_string(),
+                Err(e) => last = e.chain().to_string(),
             }
             tokio::time::sleep(Duration::from_millis(300)).await;
         }

@@ -35,6 +35,19 @@ pub fn num(v: f64) -> String {
     }
 }
 
+/// An error and its causes on one line, each once, joined by `: ` (as anyhow's `{:#}` shows
+/// them), for errors that become text in results and reports.
+pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -56,5 +69,76 @@ mod tests {
         assert_eq!(num(12.34), "12.3");
         assert_eq!(num(1.234), "1.23");
         assert_eq!(num(f64::NAN), "NaN");
+    }
+
+    #[test]
+    fn an_error_chain_shows_each_cause_once() {
+        #[derive(Debug, thiserror::Error)]
+        #[error("cannot read plan.toml")]
+        struct Outer(#[source] std::io::Error);
+        let e = Outer(std::io::Error::from(std::io::ErrorKind::NotFound));
+        assert_eq!(error_chain(&e), "cannot read plan.toml: entity not found");
+    }
+
+    /// Every cause appears once in the chain: no error's text repeats its source's.
+    fn assert_causes_once(e: &(dyn std::error::Error + 'static)) -> String {
+        let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+        while let Some(err) = cur {
+            if let Some(cause) = err.source() {
+                let (outer, inner) = (err.to_string(), cause.to_string());
+                assert!(
+                    !outer.contains(&inner),
+                    "`{outer}` repeats its cause `{inner}`"
+                );
+            }
+            cur = err.source();
+        }
+        error_chain(e)
+    }
+
+    #[test]
+    fn library_errors_show_their_causes_once() {
+        use hazelcast_client::error::ConnectFailure;
+        use hazelcast_client::ClientError;
+        use std::time::Duration;
+
+        let refused =
+            || ConnectFailure::from(std::io::Error::from(std::io::ErrorKind::ConnectionRefused));
+        let connect = ClientError::Connect {
+            address: "10.0.0.1:5701".into(),
+            cause: refused(),
+        };
+        let timeout = ClientError::Timeout {
+            operation: "map get",
+            after: Duration::from_secs(2),
+            last_error: Some(Box::new(connect.clone())),
+        };
+        assert_eq!(
+            assert_causes_once(&timeout),
+            "map get timed out after 2s: cannot connect to 10.0.0.1:5701: connection refused"
+        );
+        let unreachable = crate::backend::real::RealError::Unreachable {
+            cluster: "lab".into(),
+            addresses: "10.0.0.1:5701".into(),
+            cause: connect,
+        };
+        assert_eq!(
+            assert_causes_once(&unreachable),
+            "cannot reach the Hazelcast cluster `lab` at 10.0.0.1:5701: cannot connect to \
+             10.0.0.1:5701: connection refused"
+        );
+        let signal = crate::cluster::ClusterError::Local(hazelcast_members::LocalError::Signal {
+            index: 2,
+            signal: "SIGSTOP",
+            source: std::io::Error::from(std::io::ErrorKind::PermissionDenied),
+        });
+        assert_eq!(
+            assert_causes_once(&signal),
+            "cannot send SIGSTOP to member 2: permission denied"
+        );
+        let io = crate::cluster::ClusterError::Local(hazelcast_members::LocalError::Io(
+            std::io::Error::from(std::io::ErrorKind::NotFound),
+        ));
+        assert_eq!(assert_causes_once(&io), "i/o failed: entity not found");
     }
 }

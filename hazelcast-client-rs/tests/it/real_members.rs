@@ -1,5 +1,8 @@
-//! Map, queue, lock, routing and error behaviour against two real 5.7.0 members.
+//! Map, queue, lock, routing and error behaviour against two real 5.7.0 members, shared by
+//! the tests of this module (one test per operation family).
 
+use std::path::Path;
+use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use hazelcast_client::{Client, ClientConfig, ClientError, MapConfig, QueueConfig, Value};
@@ -41,26 +44,57 @@ async fn errors_without_members_are_clear_and_quick() {
     assert!(matches!(err, ClientError::Protocol { .. }), "{err}");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn map_queue_lock_and_routing_on_two_members() {
-    let mut cfg = LocalClusterConfig::new("rm-ops", 2);
-    cfg.queue_max_size = 0;
-    let cluster = LocalCluster::start(cfg).await.expect("members start");
-    let config = cluster
-        .client_config()
-        .with_invocation_timeout(Duration::from_secs(20));
+/// Two members shared by this module's tests, started by the first test that needs them;
+/// each test uses structures and clients of its own. The members exit with the test binary
+/// (they watch a pipe from it), however it ends.
+fn shared_members() -> &'static ClientConfig {
+    static SHARED: OnceLock<(Mutex<LocalCluster>, ClientConfig)> = OnceLock::new();
+    &SHARED
+        .get_or_init(|| {
+            // A thread of its own: the caller may be inside a test's runtime.
+            std::thread::spawn(|| {
+                let run_dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("rm-ops");
+                let _ = std::fs::remove_dir_all(&run_dir);
+                let mut cfg = LocalClusterConfig::new("rm-ops", 2);
+                cfg.queue_max_size = 0;
+                cfg.run_dir = Some(run_dir);
+                let rt = tokio::runtime::Runtime::new().unwrap();
+                let cluster = rt
+                    .block_on(LocalCluster::start(cfg))
+                    .expect("members start");
+                let config = cluster
+                    .client_config()
+                    .with_invocation_timeout(Duration::from_secs(20));
+                (Mutex::new(cluster), config)
+            })
+            .join()
+            .expect("the shared members start")
+        })
+        .1
+}
 
-    // Wrong cluster name: an authentication error, quickly.
-    let mut wrong = config.clone();
+/// A client of the shared members, and their client config.
+async fn connect() -> (Client, ClientConfig) {
+    let config = shared_members().clone();
+    let client = within(30, "connect", Client::connect(config.clone()))
+        .await
+        .unwrap();
+    (client, config)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_cluster_name_is_an_authentication_error() {
+    let mut wrong = shared_members().clone();
     wrong.cluster_name = "not-rm-ops".into();
     let err = within(10, "wrong-name connect", Client::connect(wrong))
         .await
         .unwrap_err();
     assert!(matches!(err, ClientError::Authentication { .. }), "{err}");
+}
 
-    let client = within(30, "connect", Client::connect(config.clone()))
-        .await
-        .unwrap();
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_sees_both_members_and_every_partition() {
+    let (client, _) = connect().await;
     assert_eq!(client.members().len(), 2);
     assert_eq!(client.partition_count(), 271);
     assert_eq!(client.connected_members().len(), 2);
@@ -68,8 +102,13 @@ async fn map_queue_lock_and_routing_on_two_members() {
         client.backup_acks_active(),
         "backup acks to the client are on by default"
     );
+    client.shutdown().await;
+}
 
-    // --- Map operations.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn map_operations_on_two_members() {
+    // Map operations.
+    let (client, _) = connect().await;
     let map = client.map("ops");
     let k = Value::Int(1);
     within(20, "map ops", async {
@@ -130,8 +169,14 @@ async fn map_queue_lock_and_routing_on_two_members() {
         assert_eq!(map.size().await.unwrap(), 0);
     })
     .await;
+    client.shutdown().await;
+}
 
-    // --- Smart routing: key operations go to the partition owner's connection.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn key_operations_go_to_the_partition_owner() {
+    // Smart routing: key operations go to the partition owner's connection.
+    let (client, _) = connect().await;
+    let map = client.map("ops-routing");
     within(30, "routing", async {
         // Touch every partition so the table is assigned and known.
         for i in 0..600 {
@@ -167,8 +212,14 @@ async fn map_queue_lock_and_routing_on_two_members() {
         );
     })
     .await;
+    client.shutdown().await;
+}
 
-    // --- Locks: ownership by thread id, reentrancy, non-owner unlock, force unlock.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn locks_are_owned_by_thread_reentrant_and_can_be_forced() {
+    // Locks: ownership by thread id, reentrancy, non-owner unlock, force unlock.
+    let (client, config) = connect().await;
+    let map = client.map("ops-locks");
     within(30, "locks", async {
         let key = Value::from("lock-key");
         map.lock(&key, 1).await.unwrap();
@@ -216,7 +267,7 @@ async fn map_queue_lock_and_routing_on_two_members() {
         // A second client is another owner, even with the same thread id.
         let other = Client::connect(config.clone()).await.unwrap();
         map.lock(&key, 1).await.unwrap();
-        let omap = other.map("ops");
+        let omap = other.map("ops-locks");
         assert!(!omap
             .try_lock(&key, 1, Duration::from_millis(100))
             .await
@@ -230,8 +281,13 @@ async fn map_queue_lock_and_routing_on_two_members() {
         other.shutdown().await;
     })
     .await;
+    client.shutdown().await;
+}
 
-    // --- Queue operations.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn queue_operations_and_a_take_that_waits() {
+    // Queue operations.
+    let (client, _) = connect().await;
     let q = client.queue("jobs");
     within(30, "queue ops", async {
         assert!(q
@@ -261,8 +317,13 @@ async fn map_queue_lock_and_routing_on_two_members() {
         assert_eq!(q.size().await.unwrap(), 0);
     })
     .await;
+    client.shutdown().await;
+}
 
-    // --- Bounded queue from dynamic config: put blocks while full.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bounded_queue_from_dynamic_config_blocks_put_while_full() {
+    // Bounded queue from dynamic config: put blocks while full.
+    let (client, _) = connect().await;
     within(40, "bounded queue", async {
         client
             .add_queue_config(QueueConfig {
@@ -299,8 +360,13 @@ async fn map_queue_lock_and_routing_on_two_members() {
         assert_eq!(b.size().await.unwrap(), 0);
     })
     .await;
+    client.shutdown().await;
+}
 
-    // --- Map config at run time, and destroy.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn map_config_at_run_time_and_destroy() {
+    // Map config at run time, and destroy.
+    let (client, _) = connect().await;
     within(20, "map config and destroy", async {
         client
             .add_map_config(MapConfig {
@@ -317,8 +383,13 @@ async fn map_queue_lock_and_routing_on_two_members() {
         assert_eq!(c.size().await.unwrap(), 0);
     })
     .await;
+    client.shutdown().await;
+}
 
-    // --- A blocking call is not cut by the invocation timeout; a non-blocking one is.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_blocking_call_outlives_the_invocation_timeout_a_plain_one_does_not() {
+    // A blocking call is not cut by the invocation timeout; a non-blocking one is.
+    let (client, config) = connect().await;
     within(30, "timeouts", async {
         let short = Client::connect(
             config
@@ -344,8 +415,13 @@ async fn map_queue_lock_and_routing_on_two_members() {
         assert!(matches!(err, ClientError::ShutDown), "{err}");
     })
     .await;
+    client.shutdown().await;
+}
 
-    // --- Without smart routing: one connection carries everything.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_unisocket_client_carries_everything_on_one_connection() {
+    // Without smart routing: one connection carries everything.
+    let (client, config) = connect().await;
     within(20, "unisocket client", async {
         let mut one = config.clone();
         one.smart_routing = false;
@@ -362,6 +438,5 @@ async fn map_queue_lock_and_routing_on_two_members() {
         uni.shutdown().await;
     })
     .await;
-
     client.shutdown().await;
 }

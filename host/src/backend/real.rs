@@ -55,10 +55,11 @@ impl RealConfig {
 /// Why the cluster could not be used.
 #[derive(Debug, thiserror::Error)]
 pub enum RealError {
-    #[error("cannot reach the Hazelcast cluster `{cluster}` at {addresses}: {cause}")]
+    #[error("cannot reach the Hazelcast cluster `{cluster}` at {addresses}")]
     Unreachable {
         cluster: String,
         addresses: String,
+        #[source]
         cause: ClientError,
     },
 }
@@ -178,7 +179,10 @@ impl RealCluster {
     /// Why the cluster counts as gone (every member unreachable for longer than the
     /// heartbeat timeout), if it does.
     pub fn gone(&self) -> Option<String> {
-        self.inner.client.cluster_lost().map(|e| e.to_string())
+        self.inner
+            .client
+            .cluster_lost()
+            .map(|e| e.chain().to_string())
     }
 
     /// Closes the connections.
@@ -242,8 +246,8 @@ fn op_error(e: ClientError) -> OpError {
         | ClientError::Indeterminate { .. }
         | ClientError::Unavailable(_)
         | ClientError::ClusterLost { .. }
-        | ClientError::ShutDown) => OpError::Unavailable(e.to_string()),
-        e => OpError::Other(e.to_string()),
+        | ClientError::ShutDown) => OpError::Unavailable(e.chain().to_string()),
+        e => OpError::Other(e.chain().to_string()),
     }
 }
 

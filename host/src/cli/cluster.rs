@@ -7,6 +7,7 @@
 //! command line, so commands from separate shells act on the same cluster, however they name
 //! its directory, and `down` finds members whose `cluster.json` is lost.
 
+use hzlab::format::error_chain;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -233,7 +234,7 @@ fn attach(lock: RunDirLock, name: &str, hold: bool) -> anyhow::Result<LocalMembe
         drop(lock);
         m
     }
-    .map_err(|e| no_cluster(&dir, name, &e.to_string()))?;
+    .map_err(|e| no_cluster(&dir, name, &error_chain(&e)))?;
     if state.starting {
         eprintln!(
             "hzlab: warning: the `hzlab cluster up` that started cluster `{name}` did not \
@@ -505,7 +506,7 @@ fn sweep(dir: &Path) -> String {
                 }
             }
         }
-        Err(e) => eprintln!("hzlab: {e}"),
+        Err(e) => eprintln!("hzlab: {}", error_chain(&e)),
     }
     let _ = std::fs::remove_file(dir.join("cluster.json"));
     if stopped.is_empty() {
@@ -585,7 +586,7 @@ async fn status(cluster: &mut LocalMembers, maps: &[String], json: bool) -> anyh
                     "migrating": s.migrating, "owned_partitions": s.owned_partitions(),
                     "maps": s.maps,
                 })),
-                "error": s.as_ref().err().map(|e| e.to_string()),
+                "error": s.as_ref().err().map(|e| error_chain(e)),
             })).collect::<Vec<_>>(),
         });
         println!("{}", serde_json::to_string_pretty(&doc)?);
@@ -615,7 +616,7 @@ async fn status(cluster: &mut LocalMembers, maps: &[String], json: bool) -> anyh
                 }
                 ("running".to_string(), s.owned_partitions().to_string())
             }
-            Some(Err(e)) => (format!("no stats: {e}"), "-".to_string()),
+            Some(Err(e)) => (format!("no stats: {}", error_chain(e)), "-".to_string()),
         };
         println!(
             "{:<7} {:<16} {:>8}  {:<8} {:>10}",

@@ -1,6 +1,7 @@
 //! Real Hazelcast members on this machine, started from the Maven jar, observed through their
 //! own statistics (what Management Center shows), faulted with signals.
 
+use crate::format::error_chain;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -243,7 +244,7 @@ impl LocalMembers {
         for &i in &running {
             let s = match self.cluster.stats(i, &[]).await {
                 Ok(s) => s,
-                Err(e) => return Ok(Some(format!("member {}: {e}", i + 1))),
+                Err(e) => return Ok(Some(format!("member {}: {}", i + 1, error_chain(&e)))),
             };
             if s.members.len() != running.len() {
                 return Ok(Some(format!(

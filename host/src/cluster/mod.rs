@@ -48,7 +48,7 @@ pub enum ClusterError {
     NotSafe { waited: Duration, detail: String },
     #[error("invalid cluster configuration: {0}")]
     InvalidConfig(String),
-    #[error("local members: {0}")]
+    #[error(transparent)]
     Local(#[from] hazelcast_members::LocalError),
     #[error(
         "hzlab cannot {what} of {cluster}: hzlab did not start those members (faults and \
@@ -60,7 +60,7 @@ pub enum ClusterError {
         backend: &'static str,
         what: &'static str,
     },
-    #[error("embedded cluster: {0}")]
+    #[error(transparent)]
     Embedded(#[from] crate::backend::embedded::ClusterError),
 }
 

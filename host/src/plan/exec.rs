@@ -17,6 +17,7 @@ use crate::cluster::{
     RemoteMembers,
 };
 use crate::engine::{InstanceLimits, ScenarioEngine};
+use crate::format::error_chain;
 use crate::history::HistoryWriter;
 use crate::progress::Progress;
 use crate::results::{millis, RunResult};
@@ -659,7 +660,7 @@ async fn run_case(
                         config.fail_on_indeterminate = options.fail_on_indeterminate;
                         let connected = RealCluster::connect(config).await;
                         let repeat = match connected {
-                            Err(e) => infrastructure(case, index, seed, e.to_string()),
+                            Err(e) => infrastructure(case, index, seed, error_chain(&e)),
                             Ok(cluster) => {
                                 let repeat = RepeatCtx {
                                     plan: ctx,
@@ -781,7 +782,7 @@ async fn repeat_on_cluster(
     config.fail_on_indeterminate = ctx.options.fail_on_indeterminate;
     let cluster = match RealCluster::connect(config).await {
         Ok(c) => c,
-        Err(e) => return fail(e.to_string()),
+        Err(e) => return fail(error_chain(&e)),
     };
     if let Err(e) = cluster
         .configure_namespace(
@@ -793,7 +794,8 @@ async fn repeat_on_cluster(
     {
         cluster.shutdown().await;
         return fail(format!(
-            "cannot configure the case's maps and queues ({prefix}*): {e}"
+            "cannot configure the case's maps and queues ({prefix}*): {}",
+            e.chain()
         ));
     }
     let result = match attached.as_mut() {
@@ -839,7 +841,8 @@ async fn repeat_on_cluster(
     }
     if let Err(e) = cluster.destroy_used().await {
         cleanup.push(format!(
-            "cannot destroy the case's maps and queues ({prefix}*): {e}"
+            "cannot destroy the case's maps and queues ({prefix}*): {}",
+            e.chain()
         ));
     }
     cluster.shutdown().await;

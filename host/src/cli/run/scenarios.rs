@@ -35,7 +35,7 @@ pub(super) fn run(args: &RunArgs) -> anyhow::Result<u8> {
             let cluster = match progress.interrupt.or_raised(connect).await {
                 None => return Ok(Ran::InterruptedBeforeStart),
                 Some(Ok(c)) => c,
-                Some(Err(e)) => return Ok(Ran::Unreachable(e.to_string())),
+                Some(Err(e)) => return Ok(Ran::Unreachable(hzlab::format::error_chain(&e))),
             };
             let result = run_on(&engine, &cluster, &spec, &progress, &outputs, args).await;
             // Why the cluster counted as gone, if it did; closing the session also frees
