@@ -35,8 +35,13 @@ pub enum LoadError {
     Invalid { what: String, detail: String },
     #[error("{what} does not target the hzlab scenario world: {detail}")]
     WrongWorld { what: String, detail: String },
-    #[error("the WebAssembly engine failed: {0}")]
-    Engine(String),
+    #[error("the WebAssembly engine cannot {what}")]
+    Engine {
+        /// What it was doing, e.g. `link the scenario world`.
+        what: &'static str,
+        #[source]
+        cause: Box<dyn std::error::Error + Send + Sync>,
+    },
 }
 
 /// A scenario's component bytes and where they came from.

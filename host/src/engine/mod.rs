@@ -54,7 +54,10 @@ impl ScenarioEngine {
         // loads and stores still need no bounds checks.
         config.guard_before_linear_memory(false);
         config.memory_init_cow(false);
-        let engine = Engine::new(&config).map_err(|e| LoadError::Engine(format!("{e:#}")))?;
+        let engine = Engine::new(&config).map_err(|e| LoadError::Engine {
+            what: "start",
+            cause: e.into(),
+        })?;
         // The ticker ends by itself once the engine is dropped.
         let weak = engine.weak();
         std::thread::Builder::new()
@@ -66,7 +69,10 @@ impl ScenarioEngine {
                     std::thread::sleep(EPOCH_TICK);
                 }
             })
-            .map_err(|e| LoadError::Engine(format!("cannot start the epoch thread: {e}")))?;
+            .map_err(|e| LoadError::Engine {
+                what: "start its epoch thread",
+                cause: e.into(),
+            })?;
         Ok(ScenarioEngine { engine })
     }
 
@@ -140,8 +146,12 @@ impl ScenarioEngine {
             detail: format!("{e:#}"),
         };
         let mut linker: Linker<InstanceState<S>> = Linker::new(&self.engine);
-        Scenario::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)
-            .map_err(|e| LoadError::Engine(format!("{e:#}")))?;
+        Scenario::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s).map_err(|e| {
+            LoadError::Engine {
+                what: "link the scenario world",
+                cause: e.into(),
+            }
+        })?;
         let pre = linker.instantiate_pre(component).map_err(wrong_world)?;
         ScenarioPre::new(pre).map_err(wrong_world)
     }

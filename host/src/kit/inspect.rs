@@ -60,8 +60,11 @@ fn list(items: &[String]) -> String {
     }
 }
 
-fn wit_error(e: impl fmt::Display) -> LoadError {
-    LoadError::Engine(format!("the embedded WIT: {e:#}"))
+fn wit_error(e: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> LoadError {
+    LoadError::Engine {
+        what: "read the embedded WIT",
+        cause: e.into(),
+    }
 }
 
 /// The scenario world this hzlab implements, parsed from the embedded WIT.
