@@ -41,7 +41,7 @@ async fn silent_connection_is_pinged_then_dropped() {
     // connections until its budget ran out.
     assert!(matches!(err, ClientError::Timeout { .. }), "{err}");
     assert!(
-        err.to_string().contains("nothing heard"),
+        err.chain().to_string().contains("nothing heard"),
         "the heartbeat should have closed the connection: {err}"
     );
     assert!(took < Duration::from_secs(6), "{took:?}");

@@ -144,7 +144,10 @@ async fn endless_non_final_frames_before_authentication() {
         Some((Limit::AuthMessageBytes, MIB, (13 + 32) + (16 * MIB + 32))),
         "{err}"
     );
-    assert!(err.to_string().contains("max_auth_message_bytes"), "{err}");
+    assert!(
+        err.chain().to_string().contains("max_auth_message_bytes"),
+        "{err}"
+    );
     assert!(took < Duration::from_secs(3), "{took:?}");
     assert!(growth < 40, "peak RSS grew by {growth} MiB");
 }
@@ -158,7 +161,10 @@ async fn endless_non_final_frames_after_authentication() {
     let (limit, max, size) = limit_of(&err).unwrap_or_else(|| panic!("{err}"));
     assert_eq!((limit, max), (Limit::MessageBytes, 64 * MIB), "{err}");
     assert!(size > 64 * MIB && size <= 80 * MIB + 100, "{err}");
-    assert!(err.to_string().contains("max_message_bytes"), "{err}");
+    assert!(
+        err.chain().to_string().contains("max_message_bytes"),
+        "{err}"
+    );
     assert!(took < Duration::from_secs(5), "{took:?}");
     assert!(growth < 160, "peak RSS grew by {growth} MiB");
 }
@@ -171,7 +177,10 @@ async fn fragmented_messages_that_never_end() {
     eprintln!("{err} ({took:?}, peak RSS +{growth} MiB)");
     let (limit, max, _) = limit_of(&err).unwrap_or_else(|| panic!("{err}"));
     assert_eq!((limit, max), (Limit::UnfinishedBytes, 64 * MIB), "{err}");
-    assert!(err.to_string().contains("max_unfinished_bytes"), "{err}");
+    assert!(
+        err.chain().to_string().contains("max_unfinished_bytes"),
+        "{err}"
+    );
     assert!(took < Duration::from_secs(5), "{took:?}");
     assert!(growth < 160, "peak RSS grew by {growth} MiB");
 }
@@ -195,7 +204,7 @@ async fn a_huge_declared_length_is_refused_from_the_header() {
         Some((Limit::MessageBytes, 64 * MIB, i32::MAX as usize + 26)),
         "{err}"
     );
-    assert!(err.to_string().contains("2147483673"), "{err}");
+    assert!(err.chain().to_string().contains("2147483673"), "{err}");
     assert!(took < Duration::from_secs(1), "{took:?}");
 
     // Before authentication: 60 MiB, and then the member waits.
@@ -298,7 +307,10 @@ async fn a_member_that_answers_nothing_after_authenticating() {
     let err = result.expect("the lock must not hang").unwrap_err();
     eprintln!("{err} ({took:?}, peak RSS +{growth} MiB)");
     assert!(matches!(err, ClientError::Timeout { .. }), "{err}");
-    assert!(err.to_string().contains("nothing heard for 1s"), "{err}");
+    assert!(
+        err.chain().to_string().contains("nothing heard for 1s"),
+        "{err}"
+    );
     assert!(took < Duration::from_secs(5), "{took:?}");
     assert!(growth < 32, "peak RSS grew by {growth} MiB");
     client.shutdown().await;

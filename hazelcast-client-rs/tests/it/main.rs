@@ -20,3 +20,4 @@ mod python_crosscheck;
 mod real_members;
 mod typed_map_and_lock_guards;
 mod unlock_resend;
+mod workload;

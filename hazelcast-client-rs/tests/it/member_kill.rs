@@ -8,38 +8,13 @@ use std::time::{Duration, Instant};
 use hazelcast_client::{Client, ClientError, Value};
 use hazelcast_members::{LocalCluster, LocalClusterConfig};
 
+use super::workload::locked_increments;
+
 const INSTANCES: i64 = 3;
 const ITERATIONS: i32 = 400;
 
 async fn increments(map: hazelcast_client::Map, thread_id: i64) -> Result<i32, (i32, ClientError)> {
-    increments_on(map, Value::from("counter"), thread_id).await
-}
-
-async fn increments_on(
-    map: hazelcast_client::Map,
-    key: Value,
-    thread_id: i64,
-) -> Result<i32, (i32, ClientError)> {
-    let owned = map.with_thread_id(thread_id);
-    for i in 0..ITERATIONS {
-        map.lock(&key, thread_id).await.map_err(|e| (i, e))?;
-        let step = async {
-            let v = match owned.get(&key).await? {
-                Some(Value::Int(v)) => v,
-                _ => 0,
-            };
-            owned.set(&key, &Value::Int(v + 1)).await
-        };
-        let r = step.await;
-        // Unlock even when the step failed, as a scenario's finally block would: a lock
-        // left held would block the other instances for good.
-        let unlocked = map.unlock(&key, thread_id).await;
-        if let Err(e) = r.and(unlocked) {
-            eprintln!("instance {thread_id}: iteration {i}: {e}");
-            return Err((i, e));
-        }
-    }
-    Ok(ITERATIONS)
+    locked_increments(map, Value::from("counter"), thread_id, ITERATIONS).await
 }
 
 /// What became of the instances of one run.
@@ -223,7 +198,7 @@ async fn killing_a_member_mid_run_never_hangs() {
     let key = Value::from("redo-counter");
     rmap.set(&key, &Value::Int(0)).await.unwrap();
     let tasks: Vec<_> = (1..=INSTANCES)
-        .map(|t| tokio::spawn(increments_on(rmap.clone(), key.clone(), t)))
+        .map(|t| tokio::spawn(locked_increments(rmap.clone(), key.clone(), t, ITERATIONS)))
         .collect();
     tokio::time::sleep(Duration::from_millis(700)).await;
     let owner = rmap.partition_owner(&key).unwrap();

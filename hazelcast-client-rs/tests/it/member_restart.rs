@@ -3,32 +3,10 @@
 
 use std::time::{Duration, Instant};
 
-use hazelcast_client::{Client, ClientError, Map, Value};
+use hazelcast_client::{Client, Value};
 use hazelcast_members::{LocalCluster, LocalClusterConfig};
 
-/// Locked increments; on error, the increments completed before it and the error.
-async fn increments(
-    map: Map,
-    key: Value,
-    thread_id: i64,
-    n: i32,
-) -> Result<i32, (i32, ClientError)> {
-    let owned = map.with_thread_id(thread_id);
-    for i in 0..n {
-        map.lock(&key, thread_id).await.map_err(|e| (i, e))?;
-        let step = async {
-            let v = match owned.get(&key).await? {
-                Some(Value::Int(v)) => v,
-                _ => 0,
-            };
-            owned.set(&key, &Value::Int(v + 1)).await
-        };
-        let r = step.await;
-        let unlocked = map.unlock(&key, thread_id).await;
-        r.and(unlocked).map_err(|e| (i, e))?;
-    }
-    Ok(n)
-}
+use super::workload::locked_increments;
 
 async fn wait_until(what: &str, secs: u64, mut ok: impl FnMut() -> bool) {
     let t = Instant::now();
@@ -63,7 +41,7 @@ async fn graceful_stop_and_full_restart() {
     // is the number of completed increments, plus at most one per failed instance (its
     // last write may have been applied before the connection closed).
     let tasks: Vec<_> = (1..=2)
-        .map(|t| tokio::spawn(increments(map.clone(), key.clone(), t, 300)))
+        .map(|t| tokio::spawn(locked_increments(map.clone(), key.clone(), t, 300)))
         .collect();
     tokio::time::sleep(Duration::from_millis(500)).await;
     let owner = map.partition_owner(&key).unwrap().address.to_string();
