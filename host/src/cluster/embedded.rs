@@ -1,12 +1,14 @@
 //! The cluster manager's operations on the in-process model.
 //!
-//! The model migrates instantly: after a kill or a stop it is safe at once, and the
-//! distribution it reports is the one the settled cluster has.
+//! The model migrates as members do: after a kill, a stop or a start its partition table
+//! migrates, one partition at a time, to equal shares, and `wait_safe` waits for that (and for
+//! failure detection and merges after network faults); the distribution it reports is the one
+//! the cluster has at that moment.
 
 use std::time::Duration;
 
 use super::{check_members, ClusterControl, ClusterError, Distribution, MemberDistribution};
-use super::{MemberStatus, Value};
+use super::{MemberStatus, NetworkCut, Value};
 use crate::backend::embedded::{EmbeddedCluster, EmbeddedConfig};
 
 /// The embedded model under the cluster manager (a handle: clones of the cluster it wraps
@@ -74,8 +76,32 @@ impl ClusterControl for EmbeddedMembers {
         Ok(())
     }
 
-    async fn wait_safe(&mut self, _timeout: Duration) -> Result<(), ClusterError> {
+    async fn cut_network(&mut self, cut: &NetworkCut) -> Result<(), ClusterError> {
+        let links: Vec<(usize, usize)> = cut.links().collect();
+        self.cluster.cut(&links)?;
         Ok(())
+    }
+
+    async fn pause(&mut self, members: &[usize]) -> Result<(), ClusterError> {
+        check_members(members, self.config().members)?;
+        self.cluster.pause(members)?;
+        Ok(())
+    }
+
+    async fn resume(&mut self, members: &[usize]) -> Result<(), ClusterError> {
+        check_members(members, self.config().members)?;
+        self.cluster.resume(members)?;
+        Ok(())
+    }
+
+    async fn wait_safe(&mut self, timeout: Duration) -> Result<(), ClusterError> {
+        self.cluster
+            .wait_safe(timeout)
+            .await
+            .map_err(|detail| ClusterError::NotSafe {
+                waited: timeout,
+                detail,
+            })
     }
 
     async fn distribution(&mut self, map: &str) -> Result<Distribution, ClusterError> {
