@@ -3,7 +3,7 @@
 //!
 //! The shapes are plain so that a plan's `[cluster]` table can fill them: one
 //! [`StructureConfig`] per map or queue name (or name pattern ending in `*`), a default for
-//! the others, and one [`Timing`].
+//! the other maps and one for the other queues, and one [`Timing`].
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -157,21 +157,23 @@ impl Default for Timing {
     }
 }
 
-/// Split-brain settings of every structure: by name, and a default for the others.
+/// Split-brain settings of every structure: by name, and defaults for the others.
 #[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize)]
 pub struct SplitBrainConfig {
     /// Per map name; a key ending in `*` matches names starting with what precedes it.
     pub maps: BTreeMap<String, StructureConfig>,
     /// Per queue name, the same way.
     pub queues: BTreeMap<String, StructureConfig>,
-    /// For maps and queues not named.
-    pub default: StructureConfig,
+    /// For maps not named.
+    pub map_default: StructureConfig,
+    /// For queues not named.
+    pub queue_default: StructureConfig,
 }
 
 impl SplitBrainConfig {
     fn lookup<'a>(
-        &'a self,
         named: &'a BTreeMap<String, StructureConfig>,
+        default: &'a StructureConfig,
         name: &str,
     ) -> &'a StructureConfig {
         if let Some(c) = named.get(name) {
@@ -182,15 +184,15 @@ impl SplitBrainConfig {
             .filter_map(|(k, c)| Some((k.strip_suffix('*')?, c)))
             .filter(|(prefix, _)| name.starts_with(prefix))
             .max_by_key(|(prefix, _)| prefix.len())
-            .map_or(&self.default, |(_, c)| c)
+            .map_or(default, |(_, c)| c)
     }
 
     pub fn map(&self, name: &str) -> &StructureConfig {
-        self.lookup(&self.maps, name)
+        Self::lookup(&self.maps, &self.map_default, name)
     }
 
     pub fn queue(&self, name: &str) -> &StructureConfig {
-        self.lookup(&self.queues, name)
+        Self::lookup(&self.queues, &self.queue_default, name)
     }
 
     /// Why the settings cannot be used, if they cannot.
@@ -199,7 +201,7 @@ impl SplitBrainConfig {
             .queues
             .iter()
             .map(|(n, c)| (format!("queue `{n}`"), c))
-            .chain([("the default structure config".to_owned(), &self.default)]);
+            .chain([("the default queue config".to_owned(), &self.queue_default)]);
         for (what, c) in queue_policies {
             if !c.merge_policy.applies_to_queues() {
                 return Err(format!(
@@ -213,12 +215,15 @@ impl SplitBrainConfig {
             .maps
             .iter()
             .chain(&self.queues)
-            .map(|(n, c)| (n.as_str(), c))
-            .chain([("default", &self.default)]);
-        for (name, c) in all {
+            .map(|(n, c)| (format!("`{n}`"), c))
+            .chain([
+                ("the default map config".to_owned(), &self.map_default),
+                ("the default queue config".to_owned(), &self.queue_default),
+            ]);
+        for (what, c) in all {
             if c.protection.is_some_and(|p| p.min_cluster_size == 0) {
                 return Err(format!(
-                    "`{name}`: a split-brain protection needs a minimum cluster size of 1 or more"
+                    "{what}: a split-brain protection needs a minimum cluster size of 1 or more"
                 ));
             }
         }

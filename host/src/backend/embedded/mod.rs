@@ -903,4 +903,6 @@ impl Session for EmbeddedSession {
 }
 
 #[cfg(test)]
+mod split_tests;
+#[cfg(test)]
 mod tests;
