@@ -133,3 +133,86 @@ impl ClusterControl for EmbeddedMembers {
         Ok(self.cluster.predicted_loss(map, members)?)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backend::embedded::Timing;
+    use crate::backend::{Backend, Session};
+
+    fn members() -> EmbeddedMembers {
+        EmbeddedMembers::new(EmbeddedConfig {
+            timing: Timing {
+                failure_detection: Duration::from_millis(30),
+                merge_delay: Duration::from_millis(30),
+                migration_delay: Duration::ZERO,
+                operation_timeout: Duration::from_secs(2),
+            },
+            ..EmbeddedConfig::default()
+        })
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_network_cut_splits_the_member_lists_until_healed_and_merged() {
+        let mut c = members();
+        let cut = NetworkCut::partition(&[vec![1], vec![2, 3]], 3).unwrap();
+        c.cut_network(&cut).await.unwrap();
+        c.wait_safe(Duration::from_secs(5)).await.unwrap();
+        assert_eq!(c.cluster().member_lists(), vec![vec![1], vec![2, 3]]);
+        let d = c.distribution("m").await.unwrap();
+        assert_eq!(d.members.len(), 3);
+        c.heal_network().await.unwrap();
+        let e = c.wait_safe(Duration::ZERO).await.unwrap_err().to_string();
+        assert!(e.contains("not merged"), "{e}");
+        c.wait_safe(Duration::from_secs(5)).await.unwrap();
+        assert_eq!(c.cluster().member_lists(), vec![vec![1, 2, 3]]);
+    }
+
+    #[tokio::test]
+    async fn one_way_links_split_the_pair_and_a_ring_of_three_leaves_each_member_alone() {
+        // Members need messages both ways (heartbeats and their answers): the model treats a
+        // pair with one direction down as cut.
+        let mut c = members();
+        let one_way = NetworkCut::one_way(&[1], &[2, 3], 3).unwrap();
+        c.cut_network(&one_way).await.unwrap();
+        c.wait_safe(Duration::from_secs(5)).await.unwrap();
+        assert_eq!(c.cluster().member_lists(), vec![vec![1], vec![2, 3]]);
+        let ring = NetworkCut::majorities_ring(3).unwrap();
+        c.cut_network(&ring).await.unwrap();
+        c.wait_safe(Duration::from_secs(5)).await.unwrap();
+        assert_eq!(c.cluster().member_lists(), vec![vec![1], vec![2], vec![3]]);
+        c.heal_network().await.unwrap();
+        c.wait_safe(Duration::from_secs(5)).await.unwrap();
+        assert_eq!(c.cluster().member_lists(), vec![vec![1, 2, 3]]);
+    }
+
+    #[tokio::test]
+    async fn pause_and_resume_name_their_members() {
+        let mut c = members();
+        assert!(c
+            .pause(&[4])
+            .await
+            .unwrap_err()
+            .to_string()
+            .contains("no member 4"));
+        c.pause(&[3]).await.unwrap();
+        let s = c.cluster().session(1);
+        // The others drop member 3 after detection and serve every key.
+        for k in 0..50 {
+            s.set("m", &Value::Int(k), &Value::Int(k)).await.unwrap();
+        }
+        c.wait_safe(Duration::from_secs(5)).await.unwrap();
+        assert_eq!(c.cluster().member_lists(), vec![vec![1, 2], vec![1, 2, 3]]);
+        c.resume(&[3]).await.unwrap();
+        c.wait_safe(Duration::from_secs(5)).await.unwrap();
+        assert_eq!(c.cluster().member_lists(), vec![vec![1, 2, 3]]);
+        assert_eq!(s.size("m").await.unwrap(), 50);
+        assert!(c
+            .resume(&[3])
+            .await
+            .unwrap_err()
+            .to_string()
+            .contains("not paused"));
+    }
+}
