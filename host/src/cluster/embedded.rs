@@ -147,6 +147,7 @@ mod tests {
                 merge_delay: Duration::from_millis(30),
                 migration_delay: Duration::ZERO,
                 operation_timeout: Duration::from_secs(2),
+                backup_ack_timeout: Duration::from_millis(10),
             },
             ..EmbeddedConfig::default()
         })

@@ -144,6 +144,10 @@ pub struct Timing {
     /// How long a client operation waits for an owner it cannot reach (or a paused one)
     /// before failing as a timeout (the client's invocation timeout).
     pub operation_timeout: Duration,
+    /// How long a write waits for the acknowledgement of a sync backup on a member its owner
+    /// cannot reach (before failure detection) before it returns anyway, the backup missed
+    /// (`hazelcast.client.operation.backup.timeout.millis`).
+    pub backup_ack_timeout: Duration,
 }
 
 impl Default for Timing {
@@ -153,6 +157,7 @@ impl Default for Timing {
             merge_delay: Duration::from_secs(5),
             migration_delay: Duration::from_millis(2),
             operation_timeout: Duration::from_secs(10),
+            backup_ack_timeout: Duration::from_secs(5),
         }
     }
 }

@@ -492,7 +492,8 @@ impl EmbeddedSession {
     /// Runs `f` on the state and the index of the side that serves the operation, once it
     /// can be served: while the owner is out of reach or paused the operation waits (for a
     /// change of the cluster) up to the operation timeout. A side smaller than the
-    /// structure's split-brain protection refuses it.
+    /// structure's split-brain protection refuses it. A write whose owner cannot reach a sync
+    /// backup (a cut not yet detected) returns after the backup-ack timeout.
     async fn serve<R>(
         &self,
         structure: Structure<'_>,
@@ -503,7 +504,7 @@ impl EmbeddedSession {
         let inner = &self.cluster.inner;
         let timing = &inner.config.timing;
         let mut deadline = None;
-        loop {
+        let (result, missed_backup) = loop {
             let notified = inner.changed.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
@@ -527,7 +528,19 @@ impl EmbeddedSession {
                                 )));
                             }
                         }
-                        return Ok(f(&mut st, side));
+                        let missed_backup = match (access, target) {
+                            (Access::Write, Target::Partition(pid)) => {
+                                let s = &st.sides[side];
+                                let sync = 1 + inner.config.backup_count as usize;
+                                s.table
+                                    .replicas(pid)
+                                    .iter()
+                                    .take(sync)
+                                    .any(|m| !s.members.contains(m))
+                            }
+                            _ => false,
+                        };
+                        break (f(&mut st, side), missed_backup);
                     }
                     Route::Wait(why) => {
                         let now = Instant::now();
@@ -543,7 +556,12 @@ impl EmbeddedSession {
                 _ = &mut notified => {}
                 _ = tokio::time::sleep_until(wake_at) => {}
             }
+        };
+        if missed_backup {
+            // Applied on the owner; the backup across the cut never acknowledges.
+            tokio::time::sleep(timing.backup_ack_timeout).await;
         }
+        Ok(result)
     }
 
     /// Runs `f` on the entries of `map` in `key`'s partition, keeping the statistics merge

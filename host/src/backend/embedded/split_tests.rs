@@ -16,6 +16,7 @@ fn timing(detection_ms: u64, merge_ms: u64, timeout_ms: u64) -> Timing {
         merge_delay: Duration::from_millis(merge_ms),
         migration_delay: Duration::ZERO,
         operation_timeout: Duration::from_millis(timeout_ms),
+        backup_ack_timeout: Duration::from_millis(10),
     }
 }
 
@@ -186,6 +187,50 @@ async fn before_detection_an_unreachable_owner_times_out_then_the_side_serves_al
         "member 1 owns everything on its side"
     );
     assert_eq!(d[1].owned_partitions + d[2].owned_partitions, 271);
+}
+
+#[tokio::test]
+async fn before_detection_a_write_whose_backup_is_across_the_cut_waits_for_the_ack_timeout() {
+    let c = cluster_with(
+        Timing {
+            backup_ack_timeout: Duration::from_millis(150),
+            ..timing(5000, 50, 5000)
+        },
+        SplitBrainConfig::default(),
+    );
+    let s = c.session(1);
+    let (across, beside) = {
+        let st = c.state();
+        let table = &st.sides[0].table;
+        // Owner and backup (member ids): 3 and 1 across the cut, 2 and 3 beside each other.
+        let find = |replicas: [MemberId; 2]| {
+            (0..10_000)
+                .map(int)
+                .find(|k| {
+                    let pid = c.partition_of(&Data::from_value(k));
+                    table.replicas(pid) == replicas
+                })
+                .unwrap()
+        };
+        (find([2, 0]), find([1, 2]))
+    };
+    c.cut(&one_against_two()).unwrap();
+    let started = Instant::now();
+    s.set("m", &beside, &int(1)).await.unwrap();
+    assert!(
+        started.elapsed() < Duration::from_millis(150),
+        "backup beside the owner"
+    );
+    let started = Instant::now();
+    s.set("m", &across, &int(1)).await.unwrap();
+    assert!(
+        started.elapsed() >= Duration::from_millis(150),
+        "backup across the cut"
+    );
+    // Reads need no backup.
+    let started = Instant::now();
+    assert_eq!(s.get("m", &across).await.unwrap(), Some(int(1)));
+    assert!(started.elapsed() < Duration::from_millis(150));
 }
 
 /// Writes on both sides of `[[1], [2, 3]]`, heals, and reads what survived the merge.
