@@ -19,7 +19,7 @@
 //! serve on their own with their own copy of the data and merge, after the merge delay once
 //! they reach each other again, by each structure's merge policy; split-brain protection
 //! refuses operations on a side smaller than its minimum. Clients can be bound to members
-//! ([`EmbeddedCluster::session_on`]): a cut separates them from members outside their side.
+//! ([`Backend::session_on`]): a cut separates them from members outside their side.
 
 pub mod config;
 mod locks;
@@ -300,8 +300,9 @@ impl EmbeddedCluster {
         Ok(())
     }
 
-    /// A session bound to `members` (see [`EmbeddedCluster::bind`]).
-    pub fn session_on(
+    /// A session bound to `members` (see [`EmbeddedCluster::bind`]); an unknown member is
+    /// an error.
+    pub fn bound_session(
         &self,
         owner: OwnerId,
         members: &[usize],
@@ -427,6 +428,17 @@ impl Backend for EmbeddedCluster {
             cluster: self.clone(),
             owner,
             network: Network::new(c.seed, owner, c.max_network_yields),
+        }
+    }
+
+    fn session_on(&self, owner: OwnerId, members: &[usize]) -> EmbeddedSession {
+        match self.bound_session(owner, members) {
+            Ok(session) => session,
+            Err(e) => {
+                // Plans check `connect` against the cluster's size before running.
+                tracing::warn!(owner, ?members, "session left unbound: {e}");
+                self.session(owner)
+            }
         }
     }
 

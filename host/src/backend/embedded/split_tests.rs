@@ -161,7 +161,7 @@ async fn a_graceful_leave_hands_over_before_it_goes_and_a_start_migrates_back() 
 async fn before_detection_an_unreachable_owner_times_out_then_the_side_serves_alone() {
     // Detection slower than the operation timeout: the operation fails as a timeout.
     let c = cluster_with(timing(2000, 50, 100), SplitBrainConfig::default());
-    let a = c.session_on(1, &[1]).unwrap();
+    let a = c.bound_session(1, &[1]).unwrap();
     let far = key_owned_by(&c, 2, 0);
     c.cut(&one_against_two()).unwrap();
     assert_eq!(c.member_lists(), vec![vec![1, 2, 3], vec![1, 2, 3]]);
@@ -173,7 +173,7 @@ async fn before_detection_an_unreachable_owner_times_out_then_the_side_serves_al
 
     // Detection within the timeout: the operation waits, then the side promotes and serves.
     let c = cluster_with(timing(100, 50, 2000), SplitBrainConfig::default());
-    let a = c.session_on(1, &[1]).unwrap();
+    let a = c.bound_session(1, &[1]).unwrap();
     let far = key_owned_by(&c, 2, 0);
     c.cut(&one_against_two()).unwrap();
     let started = Instant::now();
@@ -238,8 +238,8 @@ async fn before_detection_a_write_whose_backup_is_across_the_cut_waits_for_the_a
 async fn split_and_merge(p: MergePolicy) -> (Value, Value, usize, usize) {
     let c = cluster_with(timing(30, 30, 2000), policy(p));
     let (a, b, any) = (
-        c.session_on(1, &[1]).unwrap(),
-        c.session_on(2, &[2, 3]).unwrap(),
+        c.bound_session(1, &[1]).unwrap(),
+        c.bound_session(2, &[2, 3]).unwrap(),
         c.session(3),
     );
     for k in 0..2 {
@@ -330,8 +330,8 @@ async fn split_brain_protection_refuses_the_minority_and_no_acknowledged_write_i
     );
     let c = cluster_with(timing(30, 30, 2000), sb);
     let (a, b) = (
-        c.session_on(1, &[1]).unwrap(),
-        c.session_on(2, &[3]).unwrap(),
+        c.bound_session(1, &[1]).unwrap(),
+        c.bound_session(2, &[3]).unwrap(),
     );
     c.cut(&one_against_two()).unwrap();
     c.wait_safe(SAFE).await.unwrap();
@@ -367,10 +367,8 @@ async fn split_brain_protection_refuses_the_minority_and_no_acknowledged_write_i
 #[tokio::test]
 async fn a_lock_is_held_on_both_sides_and_the_minority_loses_it_at_the_merge() {
     let c = cluster_with(timing(30, 30, 2000), SplitBrainConfig::default());
-    let (a, b) = (
-        c.session_on(1, &[1]).unwrap(),
-        c.session_on(2, &[2]).unwrap(),
-    );
+    // Through the Backend interface, as the runner binds a step's instances.
+    let (a, b) = (c.session_on(1, &[1]), c.session_on(2, &[2]));
     let key = key_owned_by(&c, 1, 0);
     a.lock("m", &key).await.unwrap();
     c.cut(&one_against_two()).unwrap();
@@ -393,8 +391,8 @@ async fn a_lock_is_held_on_both_sides_and_the_minority_loses_it_at_the_merge() {
 async fn queue_after_merge(p: MergePolicy) -> Vec<Value> {
     let c = cluster_with(timing(30, 30, 2000), policy(p));
     let (a, b) = (
-        c.session_on(1, &[1]).unwrap(),
-        c.session_on(2, &[2]).unwrap(),
+        c.bound_session(1, &[1]).unwrap(),
+        c.bound_session(2, &[2]).unwrap(),
     );
     assert!(b.offer("q", &int(0), None).await.unwrap());
     c.cut(&one_against_two()).unwrap();
