@@ -75,6 +75,15 @@ pub trait Backend: Send + Sync + 'static {
     /// A session for one instance; `owner` is unique within the run.
     fn session(&self, owner: OwnerId) -> Self::Session;
 
+    /// A session for one instance bound to `members` (1-based, as a plan step's `connect`):
+    /// it reaches those and the members they exchange messages with, so a network cut
+    /// separates it from the members outside their side. Backends without network faults
+    /// ignore the binding.
+    fn session_on(&self, owner: OwnerId, members: &[usize]) -> Self::Session {
+        let _ = members;
+        self.session(owner)
+    }
+
     /// What the report says about this cluster.
     fn info(&self) -> BackendInfo;
 

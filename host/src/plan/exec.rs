@@ -626,6 +626,7 @@ async fn run_case(
                     queue_capacity: shape.queue_capacity,
                     max_network_yields: shape.network_yields,
                     seed,
+                    ..EmbeddedConfig::default()
                 };
                 match EmbeddedCluster::new(config) {
                     Err(e) => infrastructure(case, index, seed, e.to_string()),

@@ -63,6 +63,26 @@ impl KeyLock {
         self.released.clone()
     }
 
+    /// Who holds the lock, if anyone.
+    pub fn holder(&self) -> Option<OwnerId> {
+        self.holder.map(|(o, _)| o)
+    }
+
+    /// Releases the lock whoever holds it (its owner left the cluster's sight).
+    pub fn force_release(&mut self) {
+        if self.holder.take().is_some() {
+            self.released.notify_waiters();
+        }
+    }
+
+    /// A copy for another side of a split: the same holder, waiters of its own.
+    pub fn fork(&self) -> KeyLock {
+        KeyLock {
+            holder: self.holder,
+            released: Arc::default(),
+        }
+    }
+
     /// Wakes every waiter (the lock's partition was lost: they must look again).
     pub fn wake_all(&self) {
         self.released.notify_waiters();

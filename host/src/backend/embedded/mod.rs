@@ -11,11 +11,22 @@
 //! from concurrent instances can lose updates while locked and `replace-if-same` loops cannot.
 //! The seed drives the interleaving: a run with the same seed interleaves the same way (the
 //! engine's clock only interrupts a guest that went three ticks without an operation).
+//!
+//! Membership changes take time as on real members ([`Timing`]): after a crash, a leave or a
+//! start the partition table migrates, one partition after another, to a table where every
+//! member owns an equal share and holds an equal share of each backup index. Network cuts and
+//! pauses split the cluster into sides ([`sides`]) that, after the failure-detection delay,
+//! serve on their own with their own copy of the data and merge, after the merge delay once
+//! they reach each other again, by each structure's merge policy; split-brain protection
+//! refuses operations on a side smaller than its minimum. Clients can be bound to members
+//! ([`Backend::session_on`]): a cut separates them from members outside their side.
 
+pub mod config;
 mod locks;
 pub mod network;
 pub mod partitions;
 mod queues;
+mod sides;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -23,11 +34,16 @@ use std::time::Duration;
 
 use hazelcast_client::{Data, Value};
 use tokio::sync::Notify;
+use tokio::time::Instant;
 
+pub use self::config::{
+    Access, MergePolicy, ProtectOn, SplitBrainConfig, SplitBrainProtection, StructureConfig, Timing,
+};
 use self::locks::KeyLock;
 use self::network::Network;
-use self::partitions::{MemberId, PartitionTable};
+use self::partitions::MemberId;
 use self::queues::BoundedQueue;
+use self::sides::{EntryMeta, Route, State, Status};
 use super::{Backend, BackendInfo, OpError, OpResult, OwnerId, Session};
 
 /// How the embedded cluster is shaped.
@@ -43,6 +59,10 @@ pub struct EmbeddedConfig {
     pub max_network_yields: u32,
     /// Seed of the network's interleaving.
     pub seed: u64,
+    /// How long failure detection, merges, migrations and unanswered operations take.
+    pub timing: Timing,
+    /// Merge policies and split-brain protections of maps and queues.
+    pub split_brain: SplitBrainConfig,
 }
 
 impl Default for EmbeddedConfig {
@@ -55,6 +75,8 @@ impl Default for EmbeddedConfig {
             queue_capacity: None,
             max_network_yields: 2,
             seed: 0,
+            timing: Timing::default(),
+            split_brain: SplitBrainConfig::default(),
         }
     }
 }
@@ -68,6 +90,10 @@ pub enum ClusterError {
     NotRunning(usize),
     #[error("member {0} is already running")]
     AlreadyRunning(usize),
+    #[error("member {0} is paused")]
+    Paused(usize),
+    #[error("member {0} is not paused")]
+    NotPaused(usize),
     #[error("the configuration is invalid: {0}")]
     InvalidConfig(String),
 }
@@ -83,65 +109,13 @@ pub struct MemberEntries {
     pub backup_entries: usize,
 }
 
-#[derive(Debug, Default)]
-struct PartitionData {
-    maps: HashMap<String, HashMap<Data, Data>>,
-    locks: HashMap<String, HashMap<Data, KeyLock>>,
-    queues: HashMap<String, BoundedQueue>,
-}
-
-impl PartitionData {
-    fn entry_count(&self, map: &str) -> usize {
-        self.maps.get(map).map_or(0, HashMap::len)
-    }
-
-    /// Drops everything, waking whoever waits on a lock or queue here.
-    fn lose(&mut self) {
-        for lock in self.locks.values().flat_map(HashMap::values) {
-            lock.wake_all();
-        }
-        for queue in self.queues.values() {
-            queue.wake_all();
-        }
-        *self = PartitionData::default();
-    }
-}
-
-#[derive(Debug)]
-struct State {
-    running: Vec<bool>,
-    table: PartitionTable,
-    partitions: Vec<PartitionData>,
-}
-
-impl State {
-    fn live(&self) -> Vec<MemberId> {
-        (0..self.running.len())
-            .filter(|&m| self.running[m])
-            .collect()
-    }
-
-    /// The partition's data, or `Unavailable` when no member is running.
-    fn partition(&mut self, pid: u32) -> OpResult<&mut PartitionData> {
-        if self.table.owner(pid).is_none() {
-            return Err(OpError::Unavailable("no cluster member is running".into()));
-        }
-        Ok(&mut self.partitions[pid as usize])
-    }
-
-    fn any_member(&self) -> OpResult<()> {
-        if self.running.iter().any(|r| *r) {
-            Ok(())
-        } else {
-            Err(OpError::Unavailable("no cluster member is running".into()))
-        }
-    }
-}
-
 #[derive(Debug)]
 struct Inner {
     config: EmbeddedConfig,
     state: Mutex<State>,
+    /// Woken on every fault (cut, heal, pause, resume, crash, start, leave): operations
+    /// waiting for an owner look again.
+    changed: Notify,
 }
 
 /// An in-process cluster. Cheap to clone: clones share the cluster.
@@ -168,19 +142,17 @@ impl EmbeddedCluster {
                 config.backup_count + config.async_backup_count
             )));
         }
-        let live: Vec<MemberId> = (0..config.members).collect();
+        config
+            .split_brain
+            .check()
+            .map_err(ClusterError::InvalidConfig)?;
         let wanted = 1 + (config.backup_count + config.async_backup_count) as usize;
-        let state = State {
-            running: vec![true; config.members],
-            table: PartitionTable::balanced(config.partitions, wanted, &live),
-            partitions: (0..config.partitions)
-                .map(|_| PartitionData::default())
-                .collect(),
-        };
+        let state = State::new(config.members, config.partitions, wanted);
         Ok(EmbeddedCluster {
             inner: Arc::new(Inner {
                 config,
                 state: Mutex::new(state),
+                changed: Notify::new(),
             }),
         })
     }
@@ -189,9 +161,27 @@ impl EmbeddedCluster {
         &self.inner.config
     }
 
+    fn timing(&self) -> &Timing {
+        &self.inner.config.timing
+    }
+
+    /// The state, with every event due by now applied.
     fn state(&self) -> MutexGuard<'_, State> {
         // A panic while holding the lock would be a bug in this module; the state stays usable.
-        self.inner.state.lock().unwrap_or_else(|e| e.into_inner())
+        let mut st = self.inner.state.lock().unwrap_or_else(|e| e.into_inner());
+        let c = &self.inner.config;
+        st.advance(Instant::now(), &c.timing, &c.split_brain);
+        st
+    }
+
+    /// Runs a fault on the state at the current time, then wakes waiting operations.
+    fn fault<R>(&self, f: impl FnOnce(&mut State, Instant, &Timing) -> R) -> R {
+        let r = {
+            let mut st = self.state();
+            f(&mut st, Instant::now(), self.timing())
+        };
+        self.inner.changed.notify_waiters();
+        r
     }
 
     fn member_index(&self, member: usize) -> Result<MemberId, ClusterError> {
@@ -202,90 +192,187 @@ impl EmbeddedCluster {
         Ok(member - 1)
     }
 
+    fn member_indices(&self, members: &[usize]) -> Result<Vec<MemberId>, ClusterError> {
+        members.iter().map(|&m| self.member_index(m)).collect()
+    }
+
     /// Crashes members at once (1-based numbers), like `kill -9`: their replicas vanish before
-    /// anything is migrated. Returns the number of map entries lost.
+    /// anything is migrated. Returns the number of map entries lost. The survivors then
+    /// restore backups and rebalance by migration (see [`EmbeddedCluster::wait_safe`]).
     pub fn crash(&self, members: &[usize]) -> Result<usize, ClusterError> {
-        let ids = members
-            .iter()
-            .map(|&m| self.member_index(m))
-            .collect::<Result<Vec<_>, _>>()?;
-        let mut st = self.state();
-        for &id in &ids {
-            if !st.running[id] {
-                return Err(ClusterError::NotRunning(id + 1));
+        let ids = self.member_indices(members)?;
+        self.fault(|st, now, timing| {
+            for &id in &ids {
+                if st.status[id] == Status::Down {
+                    return Err(ClusterError::NotRunning(id + 1));
+                }
             }
-        }
-        for &id in &ids {
-            st.running[id] = false;
-        }
-        let live = st.live();
-        let lost = st.table.remove_members(&ids, &live);
-        let mut lost_entries = 0;
-        for pid in lost {
-            let data = &mut st.partitions[pid as usize];
-            lost_entries += data.maps.values().map(HashMap::len).sum::<usize>();
-            data.lose();
-        }
-        Ok(lost_entries)
+            Ok(st.crash(&ids, now, timing))
+        })
     }
 
     /// Stops a member gracefully: its partitions migrate to the others first, nothing is lost
-    /// while another member runs.
+    /// while another member of its side runs.
     pub fn leave(&self, member: usize) -> Result<(), ClusterError> {
         let id = self.member_index(member)?;
-        let mut st = self.state();
-        if !st.running[id] {
-            return Err(ClusterError::NotRunning(member));
-        }
-        let live: Vec<MemberId> = st.live().into_iter().filter(|&m| m != id).collect();
-        if live.is_empty() {
-            // The last member leaving takes the data with it, as on a real cluster.
-            st.running[id] = false;
-            st.table.remove_members(&[id], &[]);
-            for data in &mut st.partitions {
-                data.lose();
+        self.fault(|st, now, timing| {
+            match st.status[id] {
+                Status::Down => return Err(ClusterError::NotRunning(member)),
+                Status::Paused => return Err(ClusterError::Paused(member)),
+                Status::Running => {}
             }
-            return Ok(());
-        }
-        st.running[id] = false;
-        st.table.rebalance(&live);
-        Ok(())
+            st.leave(id, now, timing);
+            Ok(())
+        })
     }
 
-    /// Starts a stopped member again; partitions rebalance onto it.
+    /// Starts a stopped member again; partitions migrate onto it.
     pub fn start(&self, member: usize) -> Result<(), ClusterError> {
         let id = self.member_index(member)?;
-        let mut st = self.state();
-        if st.running[id] {
-            return Err(ClusterError::AlreadyRunning(member));
-        }
-        st.running[id] = true;
-        let live = st.live();
-        st.table.rebalance(&live);
+        let partitions = self.inner.config.partitions;
+        self.fault(|st, now, timing| {
+            if st.status[id] != Status::Down {
+                return Err(ClusterError::AlreadyRunning(member));
+            }
+            st.start(id, now, timing, partitions);
+            Ok(())
+        })
+    }
+
+    /// Cuts the network: messages from `from` do not reach `to` for each `(from, to)` link
+    /// (1-based), replacing any earlier cut; an empty list heals.
+    pub fn cut(&self, links: &[(usize, usize)]) -> Result<(), ClusterError> {
+        let links = links
+            .iter()
+            .map(|&(a, b)| Ok((self.member_index(a)?, self.member_index(b)?)))
+            .collect::<Result<Vec<_>, ClusterError>>()?;
+        self.fault(|st, now, timing| {
+            st.blocked = links.into_iter().collect();
+            st.reconcile(now, timing);
+        });
         Ok(())
     }
 
-    /// Entries of `map` each member owns and holds as backup.
+    /// Freezes members (1-based): operations they own wait until they resume (or time out),
+    /// and after the failure-detection delay the others carry on without them.
+    pub fn pause(&self, members: &[usize]) -> Result<(), ClusterError> {
+        let ids = self.member_indices(members)?;
+        self.fault(|st, now, timing| {
+            for &id in &ids {
+                match st.status[id] {
+                    Status::Down => return Err(ClusterError::NotRunning(id + 1)),
+                    Status::Paused => return Err(ClusterError::Paused(id + 1)),
+                    Status::Running => {}
+                }
+            }
+            for &id in &ids {
+                st.status[id] = Status::Paused;
+            }
+            st.reconcile(now, timing);
+            Ok(())
+        })
+    }
+
+    /// Lets paused members go on: they rejoin their side at once if it has not declared them
+    /// gone yet, else they merge into it like a healed side.
+    pub fn resume(&self, members: &[usize]) -> Result<(), ClusterError> {
+        let ids = self.member_indices(members)?;
+        self.fault(|st, now, timing| {
+            for &id in &ids {
+                if st.status[id] != Status::Paused {
+                    return Err(ClusterError::NotPaused(id + 1));
+                }
+            }
+            for &id in &ids {
+                st.status[id] = Status::Running;
+            }
+            st.reconcile(now, timing);
+            Ok(())
+        })
+    }
+
+    /// Binds a client (a session owner) to members (1-based): it reaches those and the
+    /// members they exchange messages with. An empty list unbinds it (every member).
+    pub fn bind(&self, owner: OwnerId, members: &[usize]) -> Result<(), ClusterError> {
+        let ids = self.member_indices(members)?;
+        let binding = (!ids.is_empty()).then_some(ids);
+        self.state().clients.insert(owner, binding);
+        Ok(())
+    }
+
+    /// A session bound to `members` (see [`EmbeddedCluster::bind`]); an unknown member is
+    /// an error.
+    pub fn bound_session(
+        &self,
+        owner: OwnerId,
+        members: &[usize],
+    ) -> Result<EmbeddedSession, ClusterError> {
+        let session = self.session(owner);
+        self.bind(owner, members)?;
+        Ok(session)
+    }
+
+    /// Why the cluster is not safe now (members out of reach not yet declared gone, sides not
+    /// merged, migrations pending), if it is not.
+    pub fn unsafe_reason(&self) -> Option<String> {
+        self.state().unsafe_reason()
+    }
+
+    /// Waits until the cluster is safe, up to `timeout`; else why it is not.
+    pub async fn wait_safe(&self, timeout: Duration) -> Result<(), String> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let next = {
+                let st = self.state();
+                let Some(why) = st.unsafe_reason() else {
+                    return Ok(());
+                };
+                if Instant::now() >= deadline {
+                    return Err(why);
+                }
+                st.next_event_time(self.timing())
+            };
+            let poll = Instant::now() + Duration::from_millis(10);
+            tokio::time::sleep_until(next.unwrap_or(poll).min(deadline)).await;
+        }
+    }
+
+    /// The members each side lists (1-based, sorted), one list per side: one list without
+    /// faults, one per side during a split.
+    pub fn member_lists(&self) -> Vec<Vec<usize>> {
+        self.state()
+            .sides
+            .iter()
+            .map(|s| s.view.iter().map(|m| m + 1).collect())
+            .collect()
+    }
+
+    /// Entries of `map` each member owns and holds as backup, on the side it is in.
     pub fn distribution(&self, map: &str) -> Vec<MemberEntries> {
         let st = self.state();
-        let n = st.running.len();
+        let n = st.status.len();
         let mut rows: Vec<MemberEntries> = (0..n)
             .map(|m| MemberEntries {
                 member: m + 1,
-                running: st.running[m],
+                running: st.is_up(m),
                 owned_partitions: 0,
                 owned_entries: 0,
                 backup_entries: 0,
             })
             .collect();
-        for pid in 0..st.table.partition_count() {
-            let entries = st.partitions[pid as usize].entry_count(map);
-            for (r, &m) in st.table.replicas(pid).iter().enumerate() {
-                if r == 0 {
-                    rows[m].owned_partitions += 1;
-                    rows[m].owned_entries += entries;
-                } else {
-                    rows[m].backup_entries += entries;
+        for side in &st.sides {
+            for pid in 0..side.table.partition_count() {
+                let entries = side.partitions[pid as usize].entry_count(map);
+                for (r, &m) in side.table.replicas(pid).iter().enumerate() {
+                    if !side.members.contains(&m) {
+                        continue;
+                    }
+                    if r == 0 {
+                        rows[m].owned_partitions += 1;
+                        rows[m].owned_entries += entries;
+                    } else {
+                        rows[m].backup_entries += entries;
+                    }
                 }
             }
         }
@@ -294,17 +381,8 @@ impl EmbeddedCluster {
 
     /// Entries of `map` that a simultaneous crash of `members` (1-based) would lose now.
     pub fn predicted_loss(&self, map: &str, members: &[usize]) -> Result<usize, ClusterError> {
-        let ids = members
-            .iter()
-            .map(|&m| self.member_index(m))
-            .collect::<Result<Vec<_>, _>>()?;
-        let st = self.state();
-        Ok(st
-            .table
-            .lost_if_crashed(&ids)
-            .into_iter()
-            .map(|pid| st.partitions[pid as usize].entry_count(map))
-            .sum())
+        let ids = self.member_indices(members)?;
+        Ok(self.state().predicted_loss(map, &ids))
     }
 
     fn partition_of(&self, key: &Data) -> u32 {
@@ -315,51 +393,28 @@ impl EmbeddedCluster {
         Data::from_value(&Value::String(name.to_owned())).partition_id(self.inner.config.partitions)
     }
 
-    /// Runs `f` on the entries of `map` in `key`'s partition.
-    fn with_map<R>(
-        &self,
-        map: &str,
-        key: &Data,
-        f: impl FnOnce(&mut HashMap<Data, Data>) -> R,
-    ) -> OpResult<R> {
-        let pid = self.partition_of(key);
-        let mut st = self.state();
-        let data = st.partition(pid)?;
-        let entries = match data.maps.get_mut(map) {
-            Some(entries) => entries,
-            None => data.maps.entry(map.to_owned()).or_default(),
-        };
-        Ok(f(entries))
-    }
-
-    fn with_lock<R>(
-        &self,
-        map: &str,
-        key: &Data,
-        f: impl FnOnce(&mut KeyLock) -> R,
-    ) -> OpResult<R> {
-        let pid = self.partition_of(key);
-        let mut st = self.state();
-        let data = st.partition(pid)?;
-        let locks = data.locks.entry(map.to_owned()).or_default();
-        let lock = locks.entry(key.clone()).or_default();
-        let result = f(lock);
-        if lock.is_unused() {
-            locks.remove(key);
+    fn protection(&self, structure: Structure<'_>) -> Option<SplitBrainProtection> {
+        let sb = &self.inner.config.split_brain;
+        match structure {
+            Structure::Map(name) => sb.map(name).protection,
+            Structure::Queue(name) => sb.queue(name).protection,
         }
-        Ok(result)
     }
+}
 
-    fn with_queue<R>(&self, name: &str, f: impl FnOnce(&mut BoundedQueue) -> R) -> OpResult<R> {
-        let pid = self.name_partition(name);
-        let capacity = self.inner.config.queue_capacity;
-        let mut st = self.state();
-        let data = st.partition(pid)?;
-        let queue = data
-            .queues
-            .entry(name.to_owned())
-            .or_insert_with(|| BoundedQueue::new(capacity));
-        Ok(f(queue))
+/// The structure an operation works on (for its split-brain settings).
+#[derive(Debug, Clone, Copy)]
+enum Structure<'a> {
+    Map(&'a str),
+    Queue(&'a str),
+}
+
+impl std::fmt::Display for Structure<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Structure::Map(n) => write!(f, "map `{n}`"),
+            Structure::Queue(n) => write!(f, "queue `{n}`"),
+        }
     }
 }
 
@@ -368,6 +423,7 @@ impl Backend for EmbeddedCluster {
 
     fn session(&self, owner: OwnerId) -> EmbeddedSession {
         let c = &self.inner.config;
+        self.state().clients.entry(owner).or_insert(None);
         EmbeddedSession {
             cluster: self.clone(),
             owner,
@@ -375,9 +431,25 @@ impl Backend for EmbeddedCluster {
         }
     }
 
+    fn session_on(&self, owner: OwnerId, members: &[usize]) -> EmbeddedSession {
+        match self.bound_session(owner, members) {
+            Ok(session) => session,
+            Err(e) => {
+                // Plans check `connect` against the cluster's size before running.
+                tracing::warn!(owner, ?members, "session left unbound: {e}");
+                self.session(owner)
+            }
+        }
+    }
+
     fn info(&self) -> BackendInfo {
         let c = &self.inner.config;
-        let running = self.state().running.iter().filter(|r| **r).count();
+        let running = self
+            .state()
+            .status
+            .iter()
+            .filter(|s| **s != Status::Down)
+            .count();
         BackendInfo {
             kind: "embedded",
             description: format!(
@@ -411,7 +483,7 @@ fn decode(data: Option<Data>) -> OpResult<Option<Value>> {
 }
 
 /// Waits for `notify` until `deadline` (none: forever). False when the deadline passed.
-async fn wait(notify: Arc<Notify>, deadline: Option<tokio::time::Instant>) -> bool {
+async fn wait(notify: Arc<Notify>, deadline: Option<Instant>) -> bool {
     match deadline {
         None => {
             notify.notified().await;
@@ -421,21 +493,193 @@ async fn wait(notify: Arc<Notify>, deadline: Option<tokio::time::Instant>) -> bo
     }
 }
 
+/// Where an operation lands: one partition, or the client's whole side.
+#[derive(Debug, Clone, Copy)]
+enum Target {
+    Partition(u32),
+    Side,
+}
+
 impl EmbeddedSession {
+    /// Runs `f` on the state and the index of the side that serves the operation, once it
+    /// can be served: while the owner is out of reach or paused the operation waits (for a
+    /// change of the cluster) up to the operation timeout. A side smaller than the
+    /// structure's split-brain protection refuses it. A write whose owner cannot reach a sync
+    /// backup (a cut not yet detected) returns after the backup-ack timeout.
+    async fn serve<R>(
+        &self,
+        structure: Structure<'_>,
+        access: Access,
+        target: Target,
+        f: impl FnOnce(&mut State, usize) -> R,
+    ) -> OpResult<R> {
+        let inner = &self.cluster.inner;
+        let timing = &inner.config.timing;
+        let mut deadline = None;
+        let (result, missed_backup) = loop {
+            let notified = inner.changed.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            let wake_at = {
+                let mut st = self.cluster.state();
+                let route = match target {
+                    Target::Partition(pid) => st.route(self.owner, pid),
+                    Target::Side => st.route_side(self.owner),
+                };
+                match route {
+                    Route::Fail(e) => return Err(e),
+                    Route::Ready(side) => {
+                        if let Some(p) = self.cluster.protection(structure) {
+                            let size = st.sides[side].view.len();
+                            if p.on.guards(access) && size < p.min_cluster_size {
+                                return Err(OpError::Other(format!(
+                                    "split-brain protection of {structure}: minimum cluster \
+                                     size {}, this side has {size} member{}",
+                                    p.min_cluster_size,
+                                    if size == 1 { "" } else { "s" }
+                                )));
+                            }
+                        }
+                        let missed_backup = match (access, target) {
+                            (Access::Write, Target::Partition(pid)) => {
+                                let s = &st.sides[side];
+                                let sync = 1 + inner.config.backup_count as usize;
+                                s.table
+                                    .replicas(pid)
+                                    .iter()
+                                    .take(sync)
+                                    .any(|m| !s.members.contains(m))
+                            }
+                            _ => false,
+                        };
+                        break (f(&mut st, side), missed_backup);
+                    }
+                    Route::Wait(why) => {
+                        let now = Instant::now();
+                        let d = *deadline.get_or_insert(now + timing.operation_timeout);
+                        if now >= d {
+                            return Err(why);
+                        }
+                        st.next_event_time(timing).map_or(d, |t| t.min(d))
+                    }
+                }
+            };
+            tokio::select! {
+                _ = &mut notified => {}
+                _ = tokio::time::sleep_until(wake_at) => {}
+            }
+        };
+        if missed_backup {
+            // Applied on the owner; the backup across the cut never acknowledges.
+            tokio::time::sleep(timing.backup_ack_timeout).await;
+        }
+        Ok(result)
+    }
+
+    /// Runs `f` on the entries of `map` in `key`'s partition, keeping the statistics merge
+    /// policies use (hits on every access, update time when the value changed).
+    async fn with_map<R>(
+        &self,
+        map: &str,
+        key: &Data,
+        access: Access,
+        f: impl FnOnce(&mut HashMap<Data, Data>) -> R,
+    ) -> OpResult<R> {
+        let pid = self.cluster.partition_of(key);
+        self.serve(
+            Structure::Map(map),
+            access,
+            Target::Partition(pid),
+            |st, side| {
+                st.clock += 1;
+                let stamp = st.clock;
+                let data = &mut st.sides[side].partitions[pid as usize];
+                let entries = match data.maps.get_mut(map) {
+                    Some(entries) => entries,
+                    None => data.maps.entry(map.to_owned()).or_default(),
+                };
+                let before = entries.get(key).cloned();
+                let result = f(entries);
+                let after = entries.get(key);
+                let changed = after != before.as_ref();
+                let present = after.is_some();
+                let meta = data.meta.entry(map.to_owned()).or_default();
+                if present {
+                    let m = meta.entry(key.clone()).or_insert(EntryMeta::default());
+                    m.hits += 1;
+                    if changed {
+                        m.updated = stamp;
+                    }
+                } else {
+                    meta.remove(key);
+                }
+                result
+            },
+        )
+        .await
+    }
+
+    async fn with_lock<R>(
+        &self,
+        map: &str,
+        key: &Data,
+        access: Access,
+        f: impl FnOnce(&mut KeyLock) -> R,
+    ) -> OpResult<R> {
+        let pid = self.cluster.partition_of(key);
+        self.serve(
+            Structure::Map(map),
+            access,
+            Target::Partition(pid),
+            |st, side| {
+                let data = &mut st.sides[side].partitions[pid as usize];
+                let locks = data.locks.entry(map.to_owned()).or_default();
+                let lock = locks.entry(key.clone()).or_default();
+                let result = f(lock);
+                if lock.is_unused() {
+                    locks.remove(key);
+                }
+                result
+            },
+        )
+        .await
+    }
+
+    async fn with_queue<R>(
+        &self,
+        name: &str,
+        access: Access,
+        f: impl FnOnce(&mut BoundedQueue) -> R,
+    ) -> OpResult<R> {
+        let pid = self.cluster.name_partition(name);
+        let capacity = self.cluster.inner.config.queue_capacity;
+        self.serve(
+            Structure::Queue(name),
+            access,
+            Target::Partition(pid),
+            |st, side| {
+                let data = &mut st.sides[side].partitions[pid as usize];
+                let queue = data
+                    .queues
+                    .entry(name.to_owned())
+                    .or_insert_with(|| BoundedQueue::new(capacity));
+                f(queue)
+            },
+        )
+        .await
+    }
+
     /// Pushes `item`, waiting for room until `deadline` (none: forever; `Some(now)`: not at
     /// all). Whether it was added.
-    async fn push(
-        &self,
-        queue: &str,
-        item: &Value,
-        deadline: Option<tokio::time::Instant>,
-    ) -> OpResult<bool> {
+    async fn push(&self, queue: &str, item: &Value, deadline: Option<Instant>) -> OpResult<bool> {
         self.network.trip().await;
         let mut item = Data::from_value(item);
         loop {
             let not_full = match self
-                .cluster
-                .with_queue(queue, |q| q.try_push(item).map_err(|it| (it, q.not_full())))?
+                .with_queue(queue, Access::Write, |q| {
+                    q.try_push(item).map_err(|it| (it, q.not_full()))
+                })
+                .await?
             {
                 Ok(()) => return Ok(true),
                 Err((returned, not_full)) => {
@@ -443,7 +687,7 @@ impl EmbeddedSession {
                     not_full
                 }
             };
-            if deadline.is_some_and(|d| d <= tokio::time::Instant::now()) {
+            if deadline.is_some_and(|d| d <= Instant::now()) {
                 return Ok(false);
             }
             if !wait(not_full, deadline).await {
@@ -452,20 +696,16 @@ impl EmbeddedSession {
         }
     }
 
-    async fn pop(
-        &self,
-        queue: &str,
-        deadline: Option<tokio::time::Instant>,
-    ) -> OpResult<Option<Value>> {
+    async fn pop(&self, queue: &str, deadline: Option<Instant>) -> OpResult<Option<Value>> {
         self.network.trip().await;
         loop {
             let (item, not_empty) = self
-                .cluster
-                .with_queue(queue, |q| (q.try_pop(), q.not_empty()))?;
+                .with_queue(queue, Access::Write, |q| (q.try_pop(), q.not_empty()))
+                .await?;
             if item.is_some() {
                 return decode(item);
             }
-            if deadline.is_some_and(|d| d <= tokio::time::Instant::now()) {
+            if deadline.is_some_and(|d| d <= Instant::now()) {
                 return Ok(None);
             }
             if !wait(not_empty, deadline).await {
@@ -474,26 +714,23 @@ impl EmbeddedSession {
         }
     }
 
-    async fn acquire(
-        &self,
-        map: &str,
-        key: &Value,
-        deadline: Option<tokio::time::Instant>,
-    ) -> OpResult<bool> {
+    async fn acquire(&self, map: &str, key: &Value, deadline: Option<Instant>) -> OpResult<bool> {
         self.network.trip().await;
         let key = Data::from_value(key);
         loop {
-            let released = self.cluster.with_lock(map, &key, |l| {
-                if l.try_acquire(self.owner) {
-                    None
-                } else {
-                    Some(l.released())
-                }
-            })?;
+            let released = self
+                .with_lock(map, &key, Access::Write, |l| {
+                    if l.try_acquire(self.owner) {
+                        None
+                    } else {
+                        Some(l.released())
+                    }
+                })
+                .await?;
             let Some(released) = released else {
                 return Ok(true);
             };
-            if deadline.is_some_and(|d| d <= tokio::time::Instant::now()) {
+            if deadline.is_some_and(|d| d <= Instant::now()) {
                 return Ok(false);
             }
             if !wait(released, deadline).await {
@@ -501,59 +738,76 @@ impl EmbeddedSession {
             }
         }
     }
+
+    async fn map_read<R>(
+        &self,
+        map: &str,
+        key: &Value,
+        f: impl FnOnce(&mut HashMap<Data, Data>, &Data) -> R,
+    ) -> OpResult<R> {
+        self.network.trip().await;
+        let key = Data::from_value(key);
+        self.with_map(map, &key, Access::Read, |m| f(m, &key)).await
+    }
+
+    async fn map_write<R>(
+        &self,
+        map: &str,
+        key: &Value,
+        f: impl FnOnce(&mut HashMap<Data, Data>, Data) -> R,
+    ) -> OpResult<R> {
+        self.network.trip().await;
+        let key = Data::from_value(key);
+        self.with_map(map, &key.clone(), Access::Write, |m| f(m, key))
+            .await
+    }
 }
 
-fn deadline_after(timeout: Option<Duration>) -> Option<tokio::time::Instant> {
-    timeout.map(|t| tokio::time::Instant::now() + t)
+fn deadline_after(timeout: Option<Duration>) -> Option<Instant> {
+    timeout.map(|t| Instant::now() + t)
 }
 
 impl Session for EmbeddedSession {
     async fn get(&self, map: &str, key: &Value) -> OpResult<Option<Value>> {
-        self.network.trip().await;
-        let key = Data::from_value(key);
-        decode(self.cluster.with_map(map, &key, |m| m.get(&key).cloned())?)
+        decode(self.map_read(map, key, |m, k| m.get(k).cloned()).await?)
     }
 
     async fn put(&self, map: &str, key: &Value, value: &Value) -> OpResult<Option<Value>> {
-        self.network.trip().await;
-        let key = Data::from_value(key);
         let value = Data::from_value(value);
-        decode(
-            self.cluster
-                .with_map(map, &key.clone(), |m| m.insert(key, value))?,
-        )
+        decode(self.map_write(map, key, |m, k| m.insert(k, value)).await?)
     }
 
     async fn set(&self, map: &str, key: &Value, value: &Value) -> OpResult<()> {
-        self.network.trip().await;
-        let key = Data::from_value(key);
         let value = Data::from_value(value);
-        self.cluster.with_map(map, &key.clone(), |m| {
-            m.insert(key, value);
+        self.map_write(map, key, |m, k| {
+            m.insert(k, value);
         })
+        .await
     }
 
     async fn remove(&self, map: &str, key: &Value) -> OpResult<Option<Value>> {
-        self.network.trip().await;
-        let key = Data::from_value(key);
-        decode(self.cluster.with_map(map, &key, |m| m.remove(&key))?)
+        decode(self.map_write(map, key, |m, k| m.remove(&k)).await?)
     }
 
     async fn contains_key(&self, map: &str, key: &Value) -> OpResult<bool> {
-        self.network.trip().await;
-        let key = Data::from_value(key);
-        self.cluster.with_map(map, &key, |m| m.contains_key(&key))
+        self.map_read(map, key, |m, k| m.contains_key(k)).await
     }
 
     async fn size(&self, map: &str) -> OpResult<u64> {
         self.network.trip().await;
-        let st = self.cluster.state();
-        st.any_member()?;
-        Ok(st
-            .partitions
-            .iter()
-            .map(|p| p.entry_count(map) as u64)
-            .sum())
+        self.serve(
+            Structure::Map(map),
+            Access::Read,
+            Target::Side,
+            |st, side| {
+                st.sides[side]
+                    .partitions
+                    .iter()
+                    .map(|p| p.entry_count(map) as u64)
+                    .sum()
+            },
+        )
+        .await
     }
 
     async fn put_if_absent(
@@ -562,40 +816,45 @@ impl Session for EmbeddedSession {
         key: &Value,
         value: &Value,
     ) -> OpResult<Option<Value>> {
-        self.network.trip().await;
-        let key = Data::from_value(key);
         let value = Data::from_value(value);
         decode(
-            self.cluster
-                .with_map(map, &key.clone(), |m| match m.get(&key) {
-                    Some(existing) => Some(existing.clone()),
-                    None => {
-                        m.insert(key, value);
-                        None
-                    }
-                })?,
+            self.map_write(map, key, |m, k| match m.get(&k) {
+                Some(existing) => Some(existing.clone()),
+                None => {
+                    m.insert(k, value);
+                    None
+                }
+            })
+            .await?,
         )
     }
 
     async fn clear(&self, map: &str) -> OpResult<()> {
         self.network.trip().await;
-        let mut st = self.cluster.state();
-        st.any_member()?;
-        for p in &mut st.partitions {
-            if let Some(entries) = p.maps.get_mut(map) {
-                entries.clear();
-            }
-        }
-        Ok(())
+        self.serve(
+            Structure::Map(map),
+            Access::Write,
+            Target::Side,
+            |st, side| {
+                for p in &mut st.sides[side].partitions {
+                    if let Some(entries) = p.maps.get_mut(map) {
+                        entries.clear();
+                    }
+                    p.meta.remove(map);
+                }
+            },
+        )
+        .await
     }
 
     async fn replace(&self, map: &str, key: &Value, value: &Value) -> OpResult<Option<Value>> {
-        self.network.trip().await;
-        let key = Data::from_value(key);
         let value = Data::from_value(value);
-        decode(self.cluster.with_map(map, &key, |m| {
-            m.get_mut(&key).map(|slot| std::mem::replace(slot, value))
-        })?)
+        decode(
+            self.map_write(map, key, |m, k| {
+                m.get_mut(&k).map(|slot| std::mem::replace(slot, value))
+            })
+            .await?,
+        )
     }
 
     async fn replace_if_same(
@@ -605,17 +864,16 @@ impl Session for EmbeddedSession {
         expected: &Value,
         new: &Value,
     ) -> OpResult<bool> {
-        self.network.trip().await;
-        let key = Data::from_value(key);
         let expected = Data::from_value(expected);
         let new = Data::from_value(new);
-        self.cluster.with_map(map, &key, |m| match m.get_mut(&key) {
+        self.map_write(map, key, |m, k| match m.get_mut(&k) {
             Some(slot) if *slot == expected => {
                 *slot = new;
                 true
             }
             _ => false,
         })
+        .await
     }
 
     async fn lock(&self, map: &str, key: &Value) -> OpResult<()> {
@@ -630,8 +888,8 @@ impl Session for EmbeddedSession {
         self.network.trip().await;
         let key = Data::from_value(key);
         if self
-            .cluster
-            .with_lock(map, &key, |l| l.release(self.owner))?
+            .with_lock(map, &key, Access::Write, |l| l.release(self.owner))
+            .await?
         {
             Ok(())
         } else {
@@ -642,7 +900,8 @@ impl Session for EmbeddedSession {
     async fn is_locked(&self, map: &str, key: &Value) -> OpResult<bool> {
         self.network.trip().await;
         let key = Data::from_value(key);
-        self.cluster.with_lock(map, &key, |l| l.is_locked())
+        self.with_lock(map, &key, Access::Read, |l| l.is_locked())
+            .await
     }
 
     async fn offer(&self, queue: &str, item: &Value, timeout: Option<Duration>) -> OpResult<bool> {
@@ -668,9 +927,12 @@ impl Session for EmbeddedSession {
 
     async fn queue_size(&self, queue: &str) -> OpResult<u64> {
         self.network.trip().await;
-        self.cluster.with_queue(queue, |q| q.len() as u64)
+        self.with_queue(queue, Access::Read, |q| q.len() as u64)
+            .await
     }
 }
 
+#[cfg(test)]
+mod split_tests;
 #[cfg(test)]
 mod tests;

@@ -48,6 +48,31 @@ impl BoundedQueue {
         self.items.len()
     }
 
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    /// The items, head first.
+    pub fn items(&self) -> &VecDeque<Data> {
+        &self.items
+    }
+
+    /// Replaces the items (a merge chose the other side's), waking whoever waits.
+    pub fn replace_items(&mut self, items: VecDeque<Data>) {
+        self.items = items;
+        self.wake_all();
+    }
+
+    /// A copy for another side of a split: the same items, waiters of its own.
+    pub fn fork(&self) -> BoundedQueue {
+        BoundedQueue {
+            items: self.items.clone(),
+            capacity: self.capacity,
+            not_empty: Arc::default(),
+            not_full: Arc::default(),
+        }
+    }
+
     pub fn not_empty(&self) -> Arc<Notify> {
         self.not_empty.clone()
     }

@@ -226,6 +226,7 @@ async fn graceful_leaves_lose_nothing_and_a_restart_takes_partitions_back() {
         c.start(1).unwrap_err().to_string(),
         "member 1 is already running"
     );
+    c.wait_safe(Duration::from_secs(5)).await.unwrap();
     let spread = c.distribution("m");
     assert!(spread[0].owned_partitions > 0, "{spread:?}");
     assert_eq!(spread.iter().map(|m| m.owned_entries).sum::<usize>(), 1000);

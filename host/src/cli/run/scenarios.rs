@@ -141,6 +141,7 @@ fn embedded_config(args: &RunArgs, seed: u64) -> EmbeddedConfig {
         queue_capacity: args.queue_capacity,
         max_network_yields: args.network_yields,
         seed,
+        ..EmbeddedConfig::default()
     }
 }
 
