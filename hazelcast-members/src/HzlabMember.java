@@ -55,7 +55,16 @@ public final class HzlabMember {
             System.err.println("usage: HzlabMember <port-file>");
             System.exit(2);
         }
-        HazelcastInstance hz = Hazelcast.newHazelcastInstance();
+        HazelcastInstance hz;
+        try {
+            hz = Hazelcast.newHazelcastInstance();
+        } catch (Throwable e) {
+            // A member that cannot start (e.g. an invalid config) exits, rather than living
+            // on in the threads it started.
+            e.printStackTrace();
+            System.exit(1);
+            return;
+        }
         ServerSocket server = new ServerSocket();
         // On loopback, unless the member runs on a host of its own (a network namespace):
         // then on its address, which the host's namespace reaches.

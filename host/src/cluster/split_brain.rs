@@ -283,6 +283,22 @@ impl SplitBrainConfig {
             }
             if let Some(p) = &s.merge_policy {
                 let p = canonical_policy(p).unwrap_or_else(|_| p.clone());
+                // These policies compare per-entry statistics, which maps keep only when
+                // asked to.
+                if s.kind == StructureKind::Map
+                    && [
+                        "HigherHits",
+                        "LatestUpdate",
+                        "LatestAccess",
+                        "ExpirationTime",
+                    ]
+                    .contains(&p.as_str())
+                {
+                    let _ = writeln!(
+                        x,
+                        "    <per-entry-stats-enabled>true</per-entry-stats-enabled>"
+                    );
+                }
                 let _ = writeln!(
                     x,
                     "    <merge-policy batch-size=\"100\">com.hazelcast.spi.merge.{p}MergePolicy</merge-policy>"
@@ -345,6 +361,7 @@ mod tests {
             x.contains("<split-brain-protection-ref>hzlab-sbp-map-0</split-brain-protection-ref>")
         );
         assert!(x.contains("com.hazelcast.spi.merge.LatestUpdateMergePolicy"));
+        assert!(x.contains("<per-entry-stats-enabled>true</per-entry-stats-enabled>"));
         assert!(x.contains("<queue name=\"q\">\n    <max-size>10</max-size>"));
         assert_eq!(
             c.properties(),

@@ -119,6 +119,10 @@ pub struct StepResult {
     /// Why the step could not be carried out (a fault that could not be injected).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// Network faults and pauses put in force by the step (its own, or timed during a run
+    /// step), with when: a partition's window runs from its event to the next heal.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub fault_events: Vec<FaultEvent>,
 }
 
 /// A check of one repeat.
@@ -166,6 +170,9 @@ pub struct CaseResult {
 pub struct ClusterInfo {
     pub backend: &'static str,
     pub members: usize,
+    /// Members on hosts of their own (network namespaces).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub hosts: bool,
     pub backup_count: u32,
     pub async_backup_count: u32,
     pub queue_capacity: Option<u32>,
@@ -266,6 +273,10 @@ async fn apply_fault<C: ClusterControl>(
     prefix: &str,
 ) -> Result<Vec<FaultResult>, ClusterError> {
     control.can_fault()?;
+    if fault.is_network() {
+        apply_network_fault(control, fault).await?;
+        return Ok(Vec::new());
+    }
     let mut measured = Vec::new();
     for (map, keys) in maps {
         let full = format!("{prefix}{map}");
@@ -297,6 +308,7 @@ async fn apply_fault<C: ClusterControl>(
                 control.start(member).await?;
             }
         }
+        _ => unreachable!("network faults are applied above"),
     }
     control.wait_safe(SAFE_TIMEOUT).await?;
     let mut results = Vec::new();
@@ -315,6 +327,33 @@ async fn apply_fault<C: ClusterControl>(
         });
     }
     Ok(results)
+}
+
+/// Cuts or heals the network, or pauses or resumes members: at once, without waiting for
+/// the cluster (what the cut does is what the run observes).
+async fn apply_network_fault<C: ClusterControl>(
+    control: &mut C,
+    fault: &Fault,
+) -> Result<(), ClusterError> {
+    match fault {
+        Fault::Cut { cut, .. } => control.cut_network(cut).await,
+        Fault::Heal => control.heal_network().await,
+        Fault::Pause(m) => control.pause(m).await,
+        Fault::Resume(m) => control.resume(m).await,
+        _ => unreachable!("not a network fault"),
+    }
+}
+
+/// When a network fault or pause was put in force.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FaultEvent {
+    /// `partition`, `one-way`, `isolate`, `ring`, `heal`, `pause`, `resume`.
+    pub kind: &'static str,
+    /// What it did, e.g. `partition [1] | [2, 3]`.
+    pub what: String,
+    /// Milliseconds from the start of the step's instances (the clock of `after-ms`) to
+    /// when the fault was in force; for a fault step, from the start of the step.
+    pub at_ms: f64,
 }
 
 /// What every step of a plan run shares.
@@ -349,7 +388,8 @@ async fn inject_timed_faults<C: ClusterControl>(
     written: &Written,
     prefix: &str,
     progress: &Progress,
-) -> (Vec<FaultResult>, Vec<String>, Vec<String>) {
+) -> (Vec<FaultResult>, Vec<String>, Vec<String>, Vec<FaultEvent>) {
+    let mut events = Vec::new();
     let mut done = Vec::new();
     let mut errors = Vec::new();
     let mut skipped = Vec::new();
@@ -369,7 +409,7 @@ async fn inject_timed_faults<C: ClusterControl>(
         }
     };
     let Some(began) = began else {
-        return (done, errors, skipped);
+        return (done, errors, skipped, events);
     };
     for (after, fault) in faults {
         let at = tokio::time::Instant::from_std(began + *after);
@@ -411,11 +451,20 @@ async fn inject_timed_faults<C: ClusterControl>(
         let apply = apply_fault(&mut *control, fault, &maps, prefix);
         match progress.interrupt.or_grace(apply).await {
             None => break,
-            Some(Ok(f)) => done.extend(f),
-            Some(Err(e)) => errors.push(format!("{} {:?}: {e}", fault.kind(), fault.members())),
+            Some(Ok(f)) => {
+                if fault.is_network() {
+                    events.push(FaultEvent {
+                        kind: fault.kind(),
+                        what: fault.describe(),
+                        at_ms: millis(began.elapsed()),
+                    });
+                }
+                done.extend(f)
+            }
+            Some(Err(e)) => errors.push(format!("{}: {e}", fault.describe())),
         }
     }
-    (done, errors, skipped)
+    (done, errors, skipped, events)
 }
 
 /// Runs one step; `run_label` names the case and repeat in the history.
@@ -435,6 +484,7 @@ async fn run_step<B: Backend + Clone, C: ClusterControl>(
         faults: Vec::new(),
         not_injected: Vec::new(),
         error: None,
+        fault_events: Vec::new(),
     };
     match &step.action {
         Action::Run {
@@ -465,7 +515,7 @@ async fn run_step<B: Backend + Clone, C: ClusterControl>(
                 ctx.prefix,
                 progress,
             );
-            let (run, (done, errors, skipped)) = tokio::join!(
+            let (run, (done, errors, skipped, events)) = tokio::join!(
                 async {
                     let history = options.history.clone();
                     if let Some(h) = &history {
@@ -485,6 +535,7 @@ async fn run_step<B: Backend + Clone, C: ClusterControl>(
             result.run = Some(run?);
             result.faults = done;
             result.not_injected = skipped;
+            result.fault_events = events;
             let mut errors = errors;
             if let Some(gone) = ctx.backend.gone() {
                 errors.push(gone);
@@ -499,7 +550,16 @@ async fn run_step<B: Backend + Clone, C: ClusterControl>(
             let apply = apply_fault(ctx.control, fault, &maps, ctx.prefix);
             match progress.interrupt.or_grace(apply).await {
                 None => {}
-                Some(Ok(f)) => result.faults = f,
+                Some(Ok(f)) => {
+                    result.faults = f;
+                    if fault.is_network() {
+                        result.fault_events.push(FaultEvent {
+                            kind: fault.kind(),
+                            what: fault.describe(),
+                            at_ms: millis(started.elapsed()),
+                        });
+                    }
+                }
                 Some(Err(e)) => result.error = Some(e.to_string()),
             }
         }
@@ -590,6 +650,7 @@ fn infrastructure(case: &Case, index: u32, seed: u64, error: String) -> RepeatRe
             run: None,
             faults: Vec::new(),
             not_injected: Vec::new(),
+            fault_events: Vec::new(),
             error: Some(format!("case `{}`: {error}", case.name)),
         }],
         checks: Vec::new(),
@@ -651,6 +712,8 @@ async fn run_case(
                 config.backup_count = shape.backup_count;
                 config.async_backup_count = shape.async_backup_count;
                 config.queue_capacity = shape.queue_capacity;
+                config.hosts = shape.hosts;
+                config.split_brain = shape.split_brain.clone();
                 match LocalMembers::start(config).await {
                     Err(e) => infrastructure(case, index, seed, e.to_string()),
                     Ok(mut members) => {
@@ -694,6 +757,7 @@ async fn run_case(
         cluster: ClusterInfo {
             backend: options.backend.name(),
             members: shape.members,
+            hosts: shape.hosts,
             backup_count: shape.backup_count,
             async_backup_count: shape.async_backup_count,
             queue_capacity: shape.queue_capacity,
@@ -853,6 +917,7 @@ async fn repeat_on_cluster(
             run: None,
             faults: Vec::new(),
             not_injected: Vec::new(),
+            fault_events: Vec::new(),
             error: Some(cleanup.join("; ")),
         });
         repeat.passed = false;
