@@ -341,6 +341,17 @@ fn make_member(h: &Hosts, n: usize) -> Result<(), NetError> {
     run(&["ip", "-n", &ns, "link", "set", &peer, "up"], None)
 }
 
+/// Deletes link `name` if it exists; one that vanishes meanwhile is no error.
+fn del_link(name: &str) -> Result<(), NetError> {
+    if !link_exists(name) {
+        return Ok(());
+    }
+    match run(&["ip", "link", "del", name], None) {
+        Err(_) if !link_exists(name) => Ok(()),
+        other => other,
+    }
+}
+
 /// Removes every namespace and link of `hosts` that exists (members in a namespace should
 /// have been stopped first). Every failure is reported, after trying the rest.
 pub fn remove(hosts: &Hosts) -> Result<(), NetError> {
@@ -355,15 +366,10 @@ pub fn remove(hosts: &Hosts) -> Result<(), NetError> {
         if namespace_exists(&ns) {
             note(run(&["ip", "netns", "del", &ns], None));
         }
-        let veth = hosts.veth(n);
-        if link_exists(&veth) {
-            note(run(&["ip", "link", "del", &veth], None));
-        }
+        // Deleting the namespace deletes the pair, a moment later.
+        note(del_link(&hosts.veth(n)));
     }
-    let bridge = hosts.bridge();
-    if link_exists(&bridge) {
-        note(run(&["ip", "link", "del", &bridge], None));
-    }
+    note(del_link(&hosts.bridge()));
     first_error.map_or(Ok(()), Err)
 }
 
