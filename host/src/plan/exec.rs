@@ -1,6 +1,7 @@
 //! Runs a plan: every case, `repeat` times, each time on a fresh cluster; steps in order;
 //! faults between or during steps; checks at the end of each repeat.
 
+use std::future::Future;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -356,6 +357,36 @@ pub struct FaultEvent {
     pub at_ms: f64,
 }
 
+/// Backends whose instances a run step can bind to some members (`connect`).
+trait Bind: Sized {
+    /// A connection to `addresses` only.
+    fn bind(&self, addresses: Vec<String>) -> impl Future<Output = Result<Self, String>>;
+    /// Closes a connection [`Bind::bind`] made.
+    fn unbind(self) -> impl Future<Output = ()>;
+}
+
+impl Bind for RealCluster {
+    async fn bind(&self, addresses: Vec<String>) -> Result<Self, String> {
+        self.bound_to(addresses).await.map_err(|e| e.to_string())
+    }
+
+    async fn unbind(self) {
+        self.shutdown().await
+    }
+}
+
+impl Bind for EmbeddedCluster {
+    async fn bind(&self, _addresses: Vec<String>) -> Result<Self, String> {
+        Err(
+            "connect binds instances to real members (--local or --cluster); the embedded \
+             backend has no client connections to bind"
+                .into(),
+        )
+    }
+
+    async fn unbind(self) {}
+}
+
 /// What every step of a plan run shares.
 struct PlanCtx<'a> {
     engine: &'a ScenarioEngine,
@@ -468,7 +499,7 @@ async fn inject_timed_faults<C: ClusterControl>(
 }
 
 /// Runs one step; `run_label` names the case and repeat in the history.
-async fn run_step<B: Backend + Clone, C: ClusterControl>(
+async fn run_step<B: Backend + Clone + Bind, C: ClusterControl>(
     ctx: &mut RepeatCtx<'_, B, C>,
     step: &Step,
     run_label: &str,
@@ -491,7 +522,27 @@ async fn run_step<B: Backend + Clone, C: ClusterControl>(
             scenarios,
             args,
             faults,
+            connect,
         } => {
+            // Instances bound to some members get a connection of their own to them.
+            let bound = match connect {
+                None => None,
+                Some(members) => {
+                    let statuses = ctx.control.members();
+                    let addresses: Vec<String> = members
+                        .iter()
+                        .filter_map(|m| statuses.get(m - 1).and_then(|s| s.address.clone()))
+                        .collect();
+                    match ctx.backend.bind(addresses).await {
+                        Ok(b) => Some(b),
+                        Err(e) => {
+                            result.error = Some(format!("connect {members:?}: {e}"));
+                            result.elapsed_ms = millis(started.elapsed());
+                            return Ok(result);
+                        }
+                    }
+                }
+            };
             let spec = RunSpec {
                 steps: vec![scenarios.clone()],
                 args: args.clone(),
@@ -500,7 +551,7 @@ async fn run_step<B: Backend + Clone, C: ClusterControl>(
                 echo_logs: options.echo_logs,
             };
             let tracked = Tracked {
-                inner: ctx.backend.clone(),
+                inner: bound.clone().unwrap_or_else(|| ctx.backend.clone()),
                 written: ctx.written.clone(),
             };
             // The runner sets stage 2 when the step's instances have ended.
@@ -532,6 +583,9 @@ async fn run_step<B: Backend + Clone, C: ClusterControl>(
                 },
                 injector
             );
+            if let Some(b) = bound {
+                b.unbind().await;
+            }
             result.run = Some(run?);
             result.faults = done;
             result.not_injected = skipped;
@@ -579,7 +633,7 @@ async fn run_step<B: Backend + Clone, C: ClusterControl>(
     Ok(result)
 }
 
-async fn run_repeat<B: Backend + Clone, C: ClusterControl>(
+async fn run_repeat<B: Backend + Clone + Bind, C: ClusterControl>(
     mut ctx: RepeatCtx<'_, B, C>,
     case: &Case,
     index: u32,

@@ -415,6 +415,8 @@ pub enum Action {
         scenarios: Vec<ScenarioSpec>,
         args: Vec<(String, String)>,
         faults: Vec<(Duration, Fault)>,
+        /// Members the instances' client is bound to (`connect`); all, smart, when `None`.
+        connect: Option<Vec<usize>>,
     },
     Fault(Fault),
     WaitSafe,
@@ -763,11 +765,15 @@ impl Plan {
         let run_only = s.instances.is_some()
             || !s.args.is_empty()
             || s.sha256.is_some()
-            || !s.faults.is_empty();
+            || !s.faults.is_empty()
+            || s.connect.is_some();
         if s.run.is_none() && run_only {
             return Err(msg(
-                "instances, args, sha256 and faults belong to a `run` step".into(),
+                "instances, args, sha256, faults and connect belong to a `run` step".into(),
             ));
+        }
+        if let Some(c) = &s.connect {
+            check_members(c, cluster)?;
         }
         if s.map.as_ref().is_some_and(String::is_empty) {
             return Err(msg("map = \"\" names no map".into()));
@@ -817,6 +823,7 @@ impl Plan {
                 scenarios,
                 args,
                 faults,
+                connect: s.connect.clone(),
             },
         ))
     }

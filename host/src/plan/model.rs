@@ -151,6 +151,9 @@ pub struct StepSection {
     pub pause: Option<Vec<usize>>,
     /// Let paused members go on (SIGCONT).
     pub resume: Option<Vec<usize>>,
+    /// Bind a run step's instances to these members: their client connects to them only,
+    /// without smart routing (on real members).
+    pub connect: Option<Vec<usize>>,
 }
 
 /// Network faults and pauses, as steps and as timed faults.

@@ -277,6 +277,7 @@ name = "split"
 
 [[case.step]]
 run = "pessimistic"
+connect = [2, 3]
 faults = [{ after-ms = 2000, partition = [[1], [2, 3]] }, { after-ms = 12000, heal = true }]
 
 [[case.step]]
@@ -318,7 +319,10 @@ fn network_faults_and_split_brain_settings_resolve() {
         (Some(2), ProtectOn::Write)
     );
     match &case.steps[0].action {
-        Action::Run { faults, .. } => {
+        Action::Run {
+            faults, connect, ..
+        } => {
+            assert_eq!(connect.as_deref(), Some(&[2, 3][..]));
             assert_eq!(faults[0].0.as_millis(), 2000);
             assert_eq!(faults[0].1.describe(), "partition [1] | [2, 3]");
             assert_eq!(faults[1].1, Fault::Heal);
@@ -365,4 +369,8 @@ fn network_faults_need_hosts_and_sound_settings() {
     assert!(e.contains("at least 1 second"), "{e}");
     let e = error(&SPLIT.replace("isolate = 2", "isolate = 2\nheal = true"));
     assert!(e.contains("exactly one of"), "{e}");
+    let e = error(&SPLIT.replace("isolate = 2", "isolate = 2\nconnect = [1]"));
+    assert!(e.contains("connect belong to a `run` step"), "{e}");
+    let e = error(&SPLIT.replace("connect = [2, 3]", "connect = [4]"));
+    assert!(e.contains("no member 4"), "{e}");
 }
