@@ -395,3 +395,66 @@ fn pause_and_resume_freeze_and_thaw_a_loopback_member() {
     }
     ok(hzlab_cluster(&dir, &name, &["down"]));
 }
+
+/// The split-brain lab's two ends on real members in namespaces, as CI runs it: without
+/// protection the minority's acknowledged writes are lost on merge (Discard); with a
+/// protection of minimum 2 the minority refuses them with a clear error and nothing
+/// acknowledged is lost. The plan's own checks state what must hold (exit 0).
+#[test]
+fn the_split_brain_lab_loses_the_minoritys_writes_unless_protected() {
+    if !can_make_hosts("split-brain lab") {
+        return;
+    }
+    let dir = root("lab");
+    let plan = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../experiments/split-brain.toml"
+    );
+    let json = dir.join("lab.json");
+    let out = Command::new(env!("CARGO_BIN_EXE_hzlab"))
+        .args(["run", plan, "--local", "-q", "--case"])
+        .arg("Discard, no protection")
+        .arg("--case")
+        .arg("Discard, split-brain protection minimum 2")
+        .arg("--json")
+        .arg(&json)
+        .output()
+        .unwrap();
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{all}");
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let value = |case: usize, label: &str, name: &str| -> serde_json::Value {
+        let steps = doc["cases"][case]["repeats"][0]["steps"]
+            .as_array()
+            .unwrap();
+        let step = steps.iter().find(|s| s["label"] == label).unwrap();
+        let scenario = &step["run"]["scenarios"][0];
+        match scenario["values"].get(name) {
+            Some(v) => v.clone(),
+            // Per-instance records (the first refusal of each instance).
+            None => scenario["instances"][0]["values"][name].clone(),
+        }
+    };
+    // Unprotected: both sides acknowledged 300 writes; the minority's are gone.
+    assert_eq!(value(0, "minority", "acked"), 300, "{doc}");
+    assert_eq!(value(0, "count", "present"), 300, "{doc}");
+    // Protected: the minority refused every write, saying why; nothing acknowledged lost.
+    assert_eq!(value(1, "minority", "acked"), 0, "{doc}");
+    let refusal = value(1, "minority", "first-refusal");
+    assert!(
+        refusal
+            .as_str()
+            .is_some_and(|r| r.contains("SplitBrainProtectionException")),
+        "{refusal}"
+    );
+    assert_eq!(value(1, "count", "present"), value(1, "majority", "acked"));
+    // The partition and the heal are recorded with their times.
+    let steps = doc["cases"][0]["repeats"][0]["steps"].as_array().unwrap();
+    assert_eq!(steps[0]["fault_events"][0]["kind"], "partition", "{doc}");
+    assert_eq!(
+        steps[0]["fault_events"][0]["what"],
+        "partition [1] | [2, 3]"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
