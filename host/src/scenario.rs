@@ -248,7 +248,7 @@ pub fn contract(name: &str) -> Option<&'static Contract> {
                     ("first", ArgType::I32),
                     ("clear", ArgType::Bool),
                 ],
-                values: &["acked", "refused", "first-refusal"],
+                values: &["acked", "refused"],
             },
         ),
         (
