@@ -5,7 +5,7 @@
 //   java -Dhazelcast.config=member.xml -cp hazelcast.jar:<classes> HzlabMember <port-file>
 //
 // It starts a member with the XML config named by `hazelcast.config`, listens on a free
-// loopback TCP port and writes that port number to <port-file> (written to a temporary name
+// TCP port (of loopback, or of the address in `hzlab.stats.host`) and writes that port number to <port-file> (written to a temporary name
 // and renamed, so a reader never sees half a number). Each connection sends one request line
 // and gets one JSON line back:
 //
@@ -70,9 +70,23 @@ public final class HzlabMember {
             watch.setDaemon(true);
             watch.start();
         }
-        HazelcastInstance hz = Hazelcast.newHazelcastInstance();
+        HazelcastInstance hz;
+        try {
+            hz = Hazelcast.newHazelcastInstance();
+        } catch (Throwable e) {
+            // A member that cannot start (e.g. an invalid config) exits, rather than living
+            // on in the threads it started.
+            e.printStackTrace();
+            System.exit(1);
+            return;
+        }
         ServerSocket server = new ServerSocket();
-        server.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
+        // On loopback, unless the member runs on a host of its own (a network namespace):
+        // then on its address, which the host's namespace reaches.
+        String statsHost = System.getProperty("hzlab.stats.host");
+        InetAddress bindTo = statsHost == null || statsHost.isEmpty()
+            ? InetAddress.getLoopbackAddress() : InetAddress.getByName(statsHost);
+        server.bind(new InetSocketAddress(bindTo, 0));
         Path portFile = Paths.get(args[0]);
         Path tmp = Paths.get(args[0] + ".tmp");
         Files.write(tmp, Integer.toString(server.getLocalPort()).getBytes(StandardCharsets.UTF_8));

@@ -17,6 +17,9 @@
 //!   ([`RunDirLock`]). Every member carries the mark of its run directory and number on its
 //!   command line (`-Dhzlab.cluster=<dir> -Dhzlab.member=<n>`): members are recognised by it
 //!   in `/proc` ([`marked_members`], [`kill_marked`]), also when `cluster.json` is lost.
+//! - Hosts of their own ([`netns`]): with [`LocalClusterConfig::hosts`], every member runs in
+//!   a network namespace of its own with an address of its own on a bridge, where network
+//!   cuts ([`LocalCluster::cut_network`]) drop traffic between members.
 //! - Member statistics: members run through a small Java main class shipped with this crate
 //!   (`src/HzlabMember.java`, compiled with `javac` against the member jar into a cache
 //!   directory keyed by the source's hash), which starts the member and answers requests for
@@ -25,6 +28,7 @@
 //!   [`LocalCluster::replica_table`] (every partition's owner and backups).
 
 mod member;
+pub mod netns;
 mod rundir;
 mod stats;
 
@@ -74,6 +78,8 @@ pub enum LocalError {
     Stats { index: usize, reason: String },
     #[error("run directory {dir}: {reason}")]
     State { dir: String, reason: String },
+    #[error(transparent)]
+    Network(#[from] netns::NetError),
     #[error("i/o failed")]
     Io(#[from] std::io::Error),
 }
@@ -103,6 +109,15 @@ pub struct LocalClusterConfig {
     /// ends (even killed with SIGKILL): a test that fails or a run that is killed leaves no
     /// member behind.
     pub own_process_group: bool,
+    /// Every member on a host of its own: a network namespace with its own address (see
+    /// [`netns`]); needs CAP_NET_ADMIN. All members then listen on port 5701 unless `ports`
+    /// says otherwise.
+    pub hosts: bool,
+    /// Lines of member XML inserted into `<hazelcast>` after the defaults (split-brain
+    /// protection, merge policies, per-structure configs).
+    pub extra_xml: String,
+    /// Member properties (`hazelcast.*`), written into `<properties>`.
+    pub properties: Vec<(String, String)>,
 }
 
 impl LocalClusterConfig {
@@ -118,6 +133,9 @@ impl LocalClusterConfig {
             heap: "256m".into(),
             start_timeout: Duration::from_secs(120),
             own_process_group: false,
+            hosts: false,
+            extra_xml: String::new(),
+            properties: Vec::new(),
         }
     }
 }
@@ -139,6 +157,8 @@ impl Proc {
 }
 
 struct LocalMember {
+    /// The address the member binds (`127.0.0.1`, or its own on a host of its own).
+    host: String,
     port: u16,
     child: Option<Proc>,
     config_path: PathBuf,
@@ -164,6 +184,8 @@ pub struct LocalCluster {
     detached: bool,
     /// The run directory was made here (not given): removed on drop unless a thread panics.
     owns_run_dir: bool,
+    /// The members' network when they run on hosts of their own.
+    net: Option<netns::Hosts>,
     members: Vec<LocalMember>,
 }
 
@@ -256,10 +278,19 @@ pub fn free_port_range(n: usize) -> Result<u16, LocalError> {
     Err(none_free())
 }
 
-fn member_xml(c: &LocalClusterConfig, port: u16, all_ports: &[u16]) -> String {
+fn member_xml(c: &LocalClusterConfig, host: &str, port: u16, all: &[(String, u16)]) -> String {
     let mut members = String::new();
-    for p in all_ports {
-        let _ = writeln!(members, "          <member>127.0.0.1:{p}</member>");
+    for (h, p) in all {
+        let _ = writeln!(members, "          <member>{h}:{p}</member>");
+    }
+    let mut properties = String::new();
+    for (k, v) in &c.properties {
+        let _ = writeln!(
+            properties,
+            "    <property name=\"{}\">{}</property>",
+            xml_escape(k),
+            xml_escape(v)
+        );
     }
     format!(
         r#"<?xml version="1.0" encoding="UTF-8"?>
@@ -274,11 +305,11 @@ fn member_xml(c: &LocalClusterConfig, port: u16, all_ports: &[u16]) -> String {
     <property name="hazelcast.logging.type">jdk</property>
     <!-- SIGTERM leaves the cluster gracefully (partitions handed over first). -->
     <property name="hazelcast.shutdownhook.policy">GRACEFUL</property>
-  </properties>
+{properties}  </properties>
   <network>
     <port auto-increment="false">{port}</port>
     <interfaces enabled="true">
-      <interface>127.0.0.1</interface>
+      <interface>{host}</interface>
     </interfaces>
     <join>
       <auto-detection enabled="false"/>
@@ -296,18 +327,30 @@ fn member_xml(c: &LocalClusterConfig, port: u16, all_ports: &[u16]) -> String {
   <queue name="default">
     <max-size>{qmax}</max-size>
   </queue>
-</hazelcast>
+{extra}</hazelcast>
 "#,
         name = c.cluster_name,
         bc = c.map_backup_count,
         abc = c.map_async_backup_count,
         qmax = c.queue_max_size,
+        extra = c.extra_xml,
     )
 }
 
-fn port_open(port: u16) -> bool {
+/// `text` with XML's special characters escaped.
+pub fn xml_escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+fn port_open(host: &str, port: u16) -> bool {
+    let Ok(ip) = host.parse::<std::net::IpAddr>() else {
+        return false;
+    };
     std::net::TcpStream::connect_timeout(
-        &std::net::SocketAddr::from(([127, 0, 0, 1], port)),
+        &std::net::SocketAddr::new(ip, port),
         Duration::from_millis(200),
     )
     .is_ok()
@@ -329,11 +372,20 @@ struct StateFile {
     /// Members are being started: written before the first starts, cleared once all joined.
     #[serde(default)]
     starting: bool,
+    /// Members on hosts of their own (their network is recorded in [`netns::NETNS_FILE`]).
+    #[serde(default)]
+    hosts: bool,
     member: Vec<StateMember>,
+}
+
+fn loopback() -> String {
+    "127.0.0.1".into()
 }
 
 #[derive(Debug, serde::Serialize, serde::Deserialize)]
 struct StateMember {
+    #[serde(default = "loopback")]
+    host: String,
     port: u16,
     /// Process id when it was last known to run.
     pid: Option<u32>,
@@ -384,12 +436,19 @@ impl LocalCluster {
                 dir: run_dir.display().to_string(),
             });
         }
+        // What an earlier cluster of this directory left of its network goes first.
+        netns::remove_recorded(&run_dir)?;
+        if config.hosts {
+            netns::check_support()?;
+        }
         let jar = member_jar()?;
         let classes = member_classes(&jar)?;
-        let ports = if config.ports.is_empty() {
-            free_ports(config.members)?
-        } else {
+        let ports = if !config.ports.is_empty() {
             config.ports.clone()
+        } else if config.hosts {
+            vec![5701; config.members]
+        } else {
+            free_ports(config.members)?
         };
         if ports.len() != config.members {
             return Err(LocalError::Formation(format!(
@@ -400,11 +459,25 @@ impl LocalCluster {
         }
         config.ports = ports.clone();
         config.run_dir = Some(run_dir.clone());
+        // Recorded in the run directory before anything is made; removed on failure.
+        let net = if config.hosts {
+            Some(netns::create(&run_dir, config.members)?)
+        } else {
+            None
+        };
+        let hosts: Vec<String> = (0..config.members)
+            .map(|i| {
+                net.as_ref()
+                    .map_or_else(loopback, |n| n.member_ip(i + 1).to_string())
+            })
+            .collect();
+        let all: Vec<(String, u16)> = hosts.iter().cloned().zip(ports.iter().copied()).collect();
         let mut members = Vec::new();
         for (i, &port) in ports.iter().enumerate() {
             let config_path = run_dir.join(format!("member-{i}.xml"));
-            std::fs::write(&config_path, member_xml(&config, port, &ports))?;
+            std::fs::write(&config_path, member_xml(&config, &hosts[i], port, &all))?;
             members.push(LocalMember {
+                host: hosts[i].clone(),
                 port,
                 child: None,
                 config_path,
@@ -422,6 +495,7 @@ impl LocalCluster {
             starting: true,
             detached: false,
             owns_run_dir: false,
+            net,
             members,
         };
         // The intent first: ports, no pid yet.
@@ -479,6 +553,7 @@ impl LocalCluster {
                     .find(|p| p.member == i + 1)
                     .map(|p| Proc::Pid(p.pid));
                 LocalMember {
+                    host: m.host.clone(),
                     port: m.port,
                     child,
                     config_path: run_dir.join(format!("member-{i}.xml")),
@@ -497,6 +572,12 @@ impl LocalCluster {
         config.start_timeout = Duration::from_secs(state.start_timeout_secs);
         config.run_dir = Some(run_dir.to_path_buf());
         config.own_process_group = true;
+        config.hosts = state.hosts;
+        let net = if state.hosts {
+            netns::recorded(run_dir)?
+        } else {
+            None
+        };
         Ok(LocalCluster {
             config,
             jar: state.jar,
@@ -506,6 +587,7 @@ impl LocalCluster {
             starting: false,
             detached: true,
             owns_run_dir: false,
+            net,
             members,
         })
     }
@@ -534,10 +616,12 @@ impl LocalCluster {
             jar: self.jar.clone(),
             classes: self.classes.clone(),
             starting: self.starting,
+            hosts: self.net.is_some(),
             member: self
                 .members
                 .iter()
                 .map(|m| StateMember {
+                    host: m.host.clone(),
                     port: m.port,
                     pid: m.child.as_ref().map(Proc::id),
                     starts: m.starts,
@@ -588,7 +672,17 @@ impl LocalCluster {
             .create(true)
             .append(true)
             .open(&m.log_path)?;
-        let mut command = Command::new("java");
+        // On a host of its own: `ip netns exec <namespace> java ...` (which execs java).
+        let mut command = match &self.net {
+            Some(net) => {
+                let [ip, rest @ ..] = net.exec_prefix(index + 1);
+                let mut c = Command::new(ip);
+                c.args(rest).arg("java");
+                c.arg(format!("-Dhzlab.stats.host={}", m.host));
+                c
+            }
+            None => Command::new("java"),
+        };
         command
             .args(rundir::mark_args(&self.run_dir, index + 1))
             .arg(format!("-Xmx{}", self.config.heap))
@@ -625,7 +719,8 @@ impl LocalCluster {
     async fn wait_port(&mut self, index: usize, deadline: Instant) -> Result<(), LocalError> {
         loop {
             let port = self.members[index].port;
-            if tokio::task::spawn_blocking(move || port_open(port))
+            let host = self.members[index].host.clone();
+            if tokio::task::spawn_blocking(move || port_open(&host, port))
                 .await
                 .unwrap_or(false)
             {
@@ -692,18 +787,75 @@ impl LocalCluster {
         &self.config
     }
 
-    /// `127.0.0.1:port` of every member, running or not.
+    /// `host:port` of every member, running or not.
     pub fn addresses(&self) -> Vec<String> {
         self.members
             .iter()
-            .map(|m| format!("127.0.0.1:{}", m.port))
+            .map(|m| format!("{}:{}", m.host, m.port))
             .collect()
     }
 
     pub fn address(&self, index: usize) -> Option<String> {
         self.members
             .get(index)
-            .map(|m| format!("127.0.0.1:{}", m.port))
+            .map(|m| format!("{}:{}", m.host, m.port))
+    }
+
+    /// The members' network, when they run on hosts of their own.
+    pub fn hosts(&self) -> Option<&netns::Hosts> {
+        self.net.as_ref()
+    }
+
+    /// Puts the directed `links` (`(from, to)`, members from 1: `to` drops what `from`
+    /// sends) in force in place of the cut in force, and records them in the run directory
+    /// ([`netns::CUT_FILE`]; an empty cut removes the record). Needs members on hosts of
+    /// their own.
+    pub fn cut_network(&mut self, links: &[(usize, usize)]) -> Result<(), LocalError> {
+        let Some(net) = &self.net else {
+            return Err(LocalError::Network(netns::NetError::Invalid(
+                "network cuts need members on hosts of their own (`hzlab cluster up --hosts`, \
+                 or `hosts = true` in a plan's [cluster]); these members share loopback"
+                    .into(),
+            )));
+        };
+        let path = self.run_dir.join(netns::CUT_FILE);
+        if links.is_empty() {
+            netns::apply_cut(net, links)?;
+            let _ = std::fs::remove_file(&path);
+        } else {
+            let text = serde_json::to_string(links).map_err(|e| LocalError::State {
+                dir: self.run_dir.display().to_string(),
+                reason: e.to_string(),
+            })?;
+            // Recorded first: a crash mid-way leaves a record that may over-state the cut.
+            std::fs::write(&path, text)?;
+            netns::apply_cut(net, links)?;
+        }
+        Ok(())
+    }
+
+    /// The cut in force, as recorded by [`LocalCluster::cut_network`] (empty: none).
+    pub fn current_cut(&self) -> Vec<(usize, usize)> {
+        std::fs::read_to_string(self.run_dir.join(netns::CUT_FILE))
+            .ok()
+            .and_then(|t| serde_json::from_str(&t).ok())
+            .unwrap_or_default()
+    }
+
+    /// Whether member `index` is stopped by a signal (frozen with SIGSTOP).
+    pub fn is_frozen(&mut self, index: usize) -> bool {
+        if !self.is_running(index) {
+            return false;
+        }
+        let Some(pid) = self.pid(index) else {
+            return false;
+        };
+        std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .map(|s| {
+                let state = s.rsplit(')').next().unwrap_or("").trim_start();
+                state.starts_with('T')
+            })
+            .unwrap_or(false)
     }
 
     /// A client configuration for this cluster (all member addresses).
@@ -944,7 +1096,8 @@ impl LocalCluster {
                 }
             }
         };
-        stats::request(port, maps)
+        let host = self.members[index].host.clone();
+        stats::request(&host, port, maps)
             .await
             .map_err(|reason| LocalError::Stats { index, reason })
     }
@@ -964,10 +1117,16 @@ impl LocalCluster {
         Err(last)
     }
 
-    /// Kills every member.
+    /// Kills every member (and removes their network, when they ran on hosts of their own).
     pub fn shutdown(&mut self) {
         let all: Vec<usize> = (0..self.members.len()).collect();
+        // Frozen members die of SIGKILL too.
         let _ = self.kill_many(&all);
+        if self.net.take().is_some() {
+            if let Err(e) = netns::remove_recorded(&self.run_dir) {
+                eprintln!("hazelcast-members: cannot remove the cluster network: {e}");
+            }
+        }
     }
 }
 

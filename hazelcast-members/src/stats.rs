@@ -130,10 +130,10 @@ impl ReplicaTable {
     }
 }
 
-/// Asks the statistics server on loopback `port`.
-pub(super) async fn request(port: u16, maps: &[&str]) -> Result<MemberStats, String> {
+/// Asks the statistics server on `host:port`.
+pub(super) async fn request(host: &str, port: u16, maps: &[&str]) -> Result<MemberStats, String> {
     let exchange = async {
-        let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        let mut stream = tokio::net::TcpStream::connect((host, port))
             .await
             .map_err(|e| format!("cannot connect to statistics port {port}: {e}"))?;
         let line = format!("stats {}\n", maps.join(","));

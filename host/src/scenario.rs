@@ -245,6 +245,18 @@ pub fn contract(name: &str) -> Option<&'static Contract> {
             },
         ),
         (
+            "acked-writes",
+            Contract {
+                args: &[
+                    ("map", ArgType::Text),
+                    ("keys", ArgType::I32),
+                    ("first", ArgType::I32),
+                    ("clear", ArgType::Bool),
+                ],
+                values: &["acked", "refused"],
+            },
+        ),
+        (
             "count",
             Contract {
                 args: &[

@@ -36,6 +36,9 @@ pub struct RealConfig {
     /// A connection silent this long is closed; with every connection lost this long, the
     /// cluster counts as gone and operations fail at once (see [`RealCluster::gone`]).
     pub heartbeat_timeout: Duration,
+    /// Connect to every member and send each operation to its partition's owner (true), or
+    /// only to `addresses` and let them forward (false: a client bound to some members).
+    pub smart_routing: bool,
 }
 
 impl RealConfig {
@@ -48,6 +51,7 @@ impl RealConfig {
             namespace: String::new(),
             fail_on_indeterminate: false,
             heartbeat_timeout: Duration::from_secs(60),
+            smart_routing: true,
         }
     }
 }
@@ -98,6 +102,7 @@ impl RealCluster {
             .heartbeat_interval
             .min(config.heartbeat_timeout / 2);
         client_config.cluster_lost_timeout = config.heartbeat_timeout;
+        client_config.smart_routing = config.smart_routing;
         let client =
             Client::connect(client_config)
                 .await
@@ -170,6 +175,15 @@ impl RealCluster {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .insert((service, full_name.to_owned()));
+    }
+
+    /// Another connection with this one's configuration but bound to `addresses` only (no
+    /// smart routing): what a plan step's `connect` gives its instances.
+    pub async fn bound_to(&self, addresses: Vec<String>) -> Result<RealCluster, RealError> {
+        let mut config = self.inner.config.clone();
+        config.addresses = addresses;
+        config.smart_routing = false;
+        RealCluster::connect(config).await
     }
 
     pub fn client(&self) -> &Client {

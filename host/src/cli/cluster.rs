@@ -15,7 +15,10 @@ use anyhow::{bail, Context};
 use clap::{Args, Subcommand};
 
 use hazelcast_members::{LocalError, LockHolder, MarkedMember, RunDirLock};
-use hzlab::cluster::{ClusterControl, LocalMembers, LocalMembersConfig};
+use hzlab::cluster::split_brain::{StructureConfig, StructureKind};
+use hzlab::cluster::{
+    ClusterControl, LocalMembers, LocalMembersConfig, NetworkCut, SplitBrainConfig,
+};
 
 use super::exit;
 
@@ -53,6 +56,13 @@ enum ClusterCommand {
         /// Max-size of every queue (default: unbounded).
         #[arg(long, value_name = "N")]
         queue_capacity: Option<u32>,
+        /// Every member on a host of its own: a network namespace with an address of its
+        /// own on a bridge (10.250.S.0/24), so that `partition` can cut the network between
+        /// members. Needs root (CAP_NET_ADMIN), `ip` and `nft`.
+        #[arg(long)]
+        hosts: bool,
+        #[command(flatten)]
+        split_brain: SplitBrainArgs,
     },
     /// Members, safety, partitions per member and, per map, the entries each member owns
     /// and holds as backups (from the members' own statistics).
@@ -86,9 +96,108 @@ enum ClusterCommand {
         #[arg(long, default_value_t = 120, value_name = "SECONDS")]
         timeout: u64,
     },
+    /// Cut the network between members (on hosts of their own, `up --hosts`), replacing the
+    /// cut in force: groups separated by `/` (`partition 1 / 2 3`, also `1/2,3` or `1|2,3`)
+    /// cannot reach each other; or `--from A --to B` (one way), `--isolate M`, `--ring`
+    /// (Jepsen's majorities ring).
+    Partition {
+        /// Member groups, separated by `/`.
+        #[arg(value_name = "GROUPS", num_args = 0..)]
+        groups: Vec<String>,
+        /// One-way cut: what these members send does not reach `--to`.
+        #[arg(long, value_delimiter = ',', value_name = "MEMBERS", requires = "to")]
+        from: Vec<usize>,
+        #[arg(long, value_delimiter = ',', value_name = "MEMBERS", requires = "from")]
+        to: Vec<usize>,
+        /// Cut one member from all the others.
+        #[arg(long, value_name = "MEMBER")]
+        isolate: Option<usize>,
+        /// Every member sees a majority, no two the same one.
+        #[arg(long)]
+        ring: bool,
+    },
+    /// Remove every network cut.
+    Heal,
+    /// Freeze members (SIGSTOP), as in a long GC pause: they keep their connections and do
+    /// nothing until `resume`.
+    Pause {
+        #[arg(required = true, value_name = "MEMBER")]
+        members: Vec<usize>,
+    },
+    /// Let paused members go on (SIGCONT).
+    Resume {
+        #[arg(required = true, value_name = "MEMBER")]
+        members: Vec<usize>,
+    },
     /// Stop every member of the cluster (kill), found by the mark on its command line even
-    /// without `cluster.json`, and remove the run directory.
+    /// without `cluster.json`, remove its network (namespaces, links) and the run directory.
     Down,
+}
+
+/// Split-brain protection, merge policies and merge timing (`cluster up`).
+#[derive(Debug, Args)]
+struct SplitBrainArgs {
+    /// A map's split-brain settings: `NAME[,merge-policy=P][,min-size=N][,protect-on=read|
+    /// write|read-write]`; P one of PassThrough, PutIfAbsent, HigherHits, LatestUpdate,
+    /// LatestAccess, ExpirationTime, Discard. NAME may end in `*`. Repeatable.
+    #[arg(long = "map", value_name = "SPEC")]
+    maps: Vec<String>,
+    /// A queue's: as `--map` (policies PassThrough, PutIfAbsent, Discard).
+    #[arg(long = "queue", value_name = "SPEC")]
+    queues: Vec<String>,
+    /// Seconds between member heartbeats (hazelcast.heartbeat.interval.seconds).
+    #[arg(long, value_name = "SECONDS")]
+    heartbeat_interval: Option<u32>,
+    /// A member silent this long is dropped (hazelcast.max.no.heartbeat.seconds).
+    #[arg(long, value_name = "SECONDS")]
+    max_no_heartbeat: Option<u32>,
+    /// Seconds before the first look for another side to merge with
+    /// (hazelcast.merge.first.run.delay.seconds).
+    #[arg(long, value_name = "SECONDS")]
+    merge_first_delay: Option<u32>,
+    /// Seconds between later looks (hazelcast.merge.next.run.delay.seconds).
+    #[arg(long, value_name = "SECONDS")]
+    merge_next_delay: Option<u32>,
+}
+
+impl SplitBrainArgs {
+    fn config(&self) -> anyhow::Result<SplitBrainConfig> {
+        let mut c = SplitBrainConfig {
+            heartbeat_interval_secs: self.heartbeat_interval,
+            max_no_heartbeat_secs: self.max_no_heartbeat,
+            merge_first_run_delay_secs: self.merge_first_delay,
+            merge_next_run_delay_secs: self.merge_next_delay,
+            ..Default::default()
+        };
+        for (kind, specs, flag) in [
+            (StructureKind::Map, &self.maps, "--map"),
+            (StructureKind::Queue, &self.queues, "--queue"),
+        ] {
+            for spec in specs {
+                let s = StructureConfig::parse_spec(kind, spec)
+                    .map_err(|e| anyhow::anyhow!("{flag} {e}"))?;
+                c.structures.push(s);
+            }
+        }
+        c.check()?;
+        Ok(c)
+    }
+}
+
+/// Parses `1 / 2 3` (also `1/2,3`, `1|2,3`) into groups of member numbers.
+fn parse_groups(tokens: &[String]) -> anyhow::Result<Vec<Vec<usize>>> {
+    let text = tokens.join(" ");
+    text.split(['/', '|'])
+        .map(|g| {
+            g.split([' ', ','])
+                .filter(|t| !t.is_empty())
+                .map(|t| {
+                    t.parse::<usize>()
+                        .with_context(|| format!("`{t}` in `{text}` is not a member number"))
+                })
+                .collect()
+        })
+        .collect()
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
@@ -145,8 +254,21 @@ pub(super) fn identify(
 /// that wrote it was still starting the members.
 struct Recorded {
     ports: Vec<Option<u16>>,
+    /// The members' addresses without the port (`127.0.0.1` on loopback).
+    hosts: Vec<String>,
     pids: Vec<Option<u32>>,
     starting: bool,
+}
+
+impl Recorded {
+    /// `host:port` by member, where the port is known.
+    fn addresses(&self) -> Vec<Option<String>> {
+        self.ports
+            .iter()
+            .zip(&self.hosts)
+            .map(|(p, h)| p.map(|p| format!("{h}:{p}")))
+            .collect()
+    }
 }
 
 fn recorded(dir: &Path) -> Result<Recorded, String> {
@@ -163,6 +285,10 @@ fn recorded(dir: &Path) -> Result<Recorded, String> {
             .iter()
             .map(|m| m["port"].as_u64().and_then(|p| u16::try_from(p).ok()))
             .collect(),
+        hosts: members
+            .iter()
+            .map(|m| m["host"].as_str().unwrap_or("127.0.0.1").to_owned())
+            .collect(),
         pids: members
             .iter()
             .map(|m| m["pid"].as_u64().and_then(|p| u32::try_from(p).ok()))
@@ -172,11 +298,11 @@ fn recorded(dir: &Path) -> Result<Recorded, String> {
 }
 
 /// `member 1 (127.0.0.1:5701, pid 123), member 2 (...)` for members found by their mark.
-fn describe(found: &[MarkedMember], ports: &[Option<u16>]) -> String {
+fn describe(found: &[MarkedMember], addresses: &[Option<String>]) -> String {
     found
         .iter()
-        .map(|m| match ports.get(m.member - 1).copied().flatten() {
-            Some(port) => format!("member {} (127.0.0.1:{port}, pid {})", m.member, m.pid),
+        .map(|m| match addresses.get(m.member - 1).cloned().flatten() {
+            Some(address) => format!("member {} ({address}, pid {})", m.member, m.pid),
             None => format!("member {} (pid {})", m.member, m.pid),
         })
         .collect::<Vec<_>>()
@@ -264,9 +390,15 @@ pub fn run(args: ClusterArgs) -> anyhow::Result<u8> {
                 backup_count,
                 async_backup_count,
                 queue_capacity,
+                hosts,
+                split_brain,
             } => {
                 let mut config = LocalMembersConfig::new(name.to_owned(), members);
-                config.base_port = Some(base_port);
+                // On hosts of their own each member has an address of its own: all listen
+                // on 5701 unless another base port is asked for.
+                config.base_port = (!hosts || base_port != 5701).then_some(base_port);
+                config.hosts = hosts;
+                config.split_brain = split_brain.config()?;
                 config.backup_count = backup_count;
                 config.async_backup_count = async_backup_count;
                 config.queue_capacity = queue_capacity;
@@ -292,15 +424,85 @@ pub fn run(args: ClusterArgs) -> anyhow::Result<u8> {
                 println!("cluster safe");
                 Ok(exit::OK)
             }
+            ClusterCommand::Partition {
+                groups,
+                from,
+                to,
+                isolate,
+                ring,
+            } => {
+                let ways = [!groups.is_empty(), !from.is_empty(), isolate.is_some(), ring];
+                if ways.iter().filter(|w| **w).count() != 1 {
+                    bail!(
+                        "say how to cut with exactly one of: groups (`partition 1 / 2 3`),                          --from/--to, --isolate, --ring"
+                    );
+                }
+                let mut cluster = attach(lock(&dir, name, "partition")?, name, true)?;
+                let n = cluster.members().len();
+                let result = async {
+                    let cut = if !groups.is_empty() {
+                        NetworkCut::partition(&parse_groups(&groups)?, n)?
+                    } else if !from.is_empty() {
+                        NetworkCut::one_way(&from, &to, n)?
+                    } else if let Some(m) = isolate {
+                        NetworkCut::isolate(m, n)?
+                    } else {
+                        NetworkCut::majorities_ring(n)?
+                    };
+                    cluster.cut_network(&cut).await?;
+                    println!("cut in force: {cut}");
+                    Ok::<_, anyhow::Error>(exit::OK)
+                }
+                .await;
+                cluster.detach()?;
+                result
+            }
+            ClusterCommand::Heal => {
+                let mut cluster = attach(lock(&dir, name, "heal")?, name, true)?;
+                let result = cluster.heal_network().await;
+                cluster.detach()?;
+                result?;
+                println!("network healed: no cut in force");
+                Ok(exit::OK)
+            }
+            ClusterCommand::Pause { members } => {
+                let mut cluster = attach(lock(&dir, name, "pause")?, name, true)?;
+                let result = cluster.pause(&members).await;
+                cluster.detach()?;
+                result?;
+                println!("paused member(s) {}", list(&members));
+                Ok(exit::OK)
+            }
+            ClusterCommand::Resume { members } => {
+                let mut cluster = attach(lock(&dir, name, "resume")?, name, true)?;
+                let result = cluster.resume(&members).await;
+                cluster.detach()?;
+                result?;
+                println!("resumed member(s) {}", list(&members));
+                Ok(exit::OK)
+            }
             ClusterCommand::Down => down(&dir, name),
         }
     })
 }
 
+fn list(members: &[usize]) -> String {
+    members
+        .iter()
+        .map(|m| m.to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// `hzlab cluster up`: starts the members under the run directory's lock and leaves them
 /// running; an interrupt or a failed start stops those started so far.
 async fn up(dir: &Path, name: &str, mut config: LocalMembersConfig) -> anyhow::Result<u8> {
-    let (members, base_port) = (config.members, config.base_port.unwrap_or_default());
+    let (members, base_port) = (config.members, config.base_port.unwrap_or(5701));
+    let hosts = config.hosts;
+    if hosts {
+        // Before anything: without the privileges, say so at once.
+        hazelcast_members::netns::check_support()?;
+    }
     let (backup_count, async_backup_count, queue_capacity) = (
         config.backup_count,
         config.async_backup_count,
@@ -309,10 +511,14 @@ async fn up(dir: &Path, name: &str, mut config: LocalMembersConfig) -> anyhow::R
     let lock = up_lock(dir, name)?;
     config.run_dir = Some(dir.to_owned());
     config.detachable = true;
-    println!(
-        "starting {members} members of cluster `{}` on 127.0.0.1:{base_port}..",
-        name
-    );
+    if hosts {
+        println!(
+            "starting {members} members of cluster `{name}`, each on a host of its own \
+             (network namespace), port {base_port}.."
+        );
+    } else {
+        println!("starting {members} members of cluster `{name}` on 127.0.0.1:{base_port}..");
+    }
     // A second handle keeps the directory locked while the members stopped by an
     // interrupted or failed start are swept up.
     let keep = lock
@@ -464,12 +670,24 @@ fn up_lock(dir: &Path, name: &str) -> anyhow::Result<RunDirLock> {
     };
     let found = hazelcast_members::marked_members(lock.dir());
     if !found.is_empty() {
-        let ports = recorded(dir).map(|r| r.ports).unwrap_or_default();
+        let ports = recorded(dir).map(|r| r.addresses()).unwrap_or_default();
         bail!(
             "cluster `{name}` is already up in {} (running: {}); `hzlab cluster down --name \
              {name}` first",
             dir.display(),
             describe(&found, &ports)
+        );
+    }
+    // The network an earlier cluster of this name left (a crash): removed while its record
+    // is still there.
+    if let Some(h) = hazelcast_members::netns::remove_recorded(lock.dir())
+        .with_context(|| format!("cannot remove the network an earlier cluster `{name}` left"))?
+    {
+        eprintln!(
+            "hzlab: removed the network an earlier cluster `{name}` left (bridge {}, {} \
+             namespaces)",
+            h.bridge(),
+            h.members
         );
     }
     for entry in std::fs::read_dir(lock.dir())? {
@@ -508,11 +726,14 @@ fn sweep(dir: &Path) -> String {
         }
         Err(e) => eprintln!("hzlab: {}", error_chain(&e)),
     }
+    if let Err(e) = hazelcast_members::netns::remove_recorded(dir) {
+        eprintln!("hzlab: cannot remove the cluster's network: {e}");
+    }
     let _ = std::fs::remove_file(dir.join("cluster.json"));
     if stopped.is_empty() {
         String::new()
     } else {
-        let ports = state.map(|r| r.ports).unwrap_or_default();
+        let ports = state.map(|r| r.addresses()).unwrap_or_default();
         stopped.sort_by_key(|m| m.member);
         format!(": stopped {}", describe(&stopped, &ports))
     }
@@ -533,7 +754,7 @@ fn down(dir: &Path, name: &str) -> anyhow::Result<u8> {
         Err(LocalError::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => None,
         Err(e) => return Err(e).with_context(|| format!("cannot lock {}", dir.display())),
     };
-    let ports = recorded(dir).map(|r| r.ports).unwrap_or_default();
+    let ports = recorded(dir).map(|r| r.addresses()).unwrap_or_default();
     let stopped = hazelcast_members::kill_marked(dir)?;
     if lock.is_none() && stopped.is_empty() {
         bail!(
@@ -545,6 +766,18 @@ fn down(dir: &Path, name: &str) -> anyhow::Result<u8> {
         println!("stopped {}", describe(std::slice::from_ref(m), &ports));
     }
     if lock.is_some() {
+        if let Some(h) = hazelcast_members::netns::remove_recorded(dir)
+            .context("cannot remove the cluster's network")?
+        {
+            println!(
+                "removed the cluster's network: bridge {}, namespaces {}",
+                h.bridge(),
+                (1..=h.members)
+                    .map(|n| h.namespace(n))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        }
         std::fs::remove_dir_all(dir).with_context(|| format!("cannot remove {}", dir.display()))?;
     }
     println!(
@@ -555,11 +788,40 @@ fn down(dir: &Path, name: &str) -> anyhow::Result<u8> {
     Ok(exit::OK)
 }
 
+/// The members' own member lists, grouped: one line per distinct view (`members 1 see [1]`,
+/// `members 2, 3 see [2, 3]`), so a split shows two views and a merged cluster one.
+fn print_views(views: &[(usize, Result<Vec<usize>, hzlab::cluster::ClusterError>)]) {
+    let mut distinct: Vec<(Vec<usize>, Vec<usize>)> = Vec::new();
+    for (m, v) in views {
+        match v {
+            Ok(seen) => match distinct.iter_mut().find(|(s, _)| s == seen) {
+                Some((_, who)) => who.push(*m),
+                None => distinct.push((seen.clone(), vec![*m])),
+            },
+            Err(e) => println!("member {m}'s view: unknown ({e})"),
+        }
+    }
+    println!(
+        "members' own views: {} distinct{}",
+        distinct.len(),
+        if distinct.len() > 1 { " (split)" } else { "" }
+    );
+    for (seen, who) in &distinct {
+        println!(
+            "  member{} {} see{} [{}]",
+            if who.len() > 1 { "s" } else { "" },
+            list(who),
+            if who.len() > 1 { "" } else { "s" },
+            list(seen)
+        );
+    }
+}
+
 fn print_members(cluster: &mut LocalMembers) {
-    println!("{:<7} {:<16} {:>8}  state", "member", "address", "pid");
+    println!("{:<7} {:<20} {:>8}  state", "member", "address", "pid");
     for m in cluster.members() {
         println!(
-            "{:<7} {:<16} {:>8}  {}",
+            "{:<7} {:<20} {:>8}  {}",
             m.member,
             m.address.as_deref().unwrap_or("-"),
             m.pid.map_or("-".into(), |p| p.to_string()),
@@ -573,11 +835,18 @@ async fn status(cluster: &mut LocalMembers, maps: &[String], json: bool) -> anyh
     let stats = cluster.all_stats(&map_refs).await;
     let members = cluster.members();
     if json {
+        let own_views = cluster.views().await;
         let doc = serde_json::json!({
             "cluster": cluster.cluster_name(),
             "run_dir": cluster.run_dir(),
             "members": members,
             "vanished": cluster.vanished(),
+            "network": cluster.on_hosts().then(|| cluster.current_cut().links().collect::<Vec<_>>()),
+            "views": own_views.iter().map(|(m, v)| serde_json::json!({
+                "member": m,
+                "sees": v.as_ref().ok(),
+                "error": v.as_ref().err().map(|e| e.to_string()),
+            })).collect::<Vec<_>>(),
             "stats": stats.iter().map(|(m, s)| serde_json::json!({
                 "member": m,
                 "stats": s.as_ref().ok().map(|s| serde_json::json!({
@@ -600,7 +869,7 @@ async fn status(cluster: &mut LocalMembers, maps: &[String], json: bool) -> anyh
         members.len()
     );
     println!(
-        "{:<7} {:<16} {:>8}  {:<8} {:>10}",
+        "{:<7} {:<20} {:>8}  {:<8} {:>10}",
         "member", "address", "pid", "state", "partitions"
     );
     let mut all_maps: Vec<String> = Vec::new();
@@ -616,10 +885,13 @@ async fn status(cluster: &mut LocalMembers, maps: &[String], json: bool) -> anyh
                 }
                 ("running".to_string(), s.owned_partitions().to_string())
             }
+            Some(Err(hzlab::cluster::ClusterError::Paused(_))) => {
+                ("paused".to_string(), "-".to_string())
+            }
             Some(Err(e)) => (format!("no stats: {}", error_chain(e)), "-".to_string()),
         };
         println!(
-            "{:<7} {:<16} {:>8}  {:<8} {:>10}",
+            "{:<7} {:<20} {:>8}  {:<8} {:>10}",
             m.member,
             m.address.as_deref().unwrap_or("-"),
             m.pid.map_or("-".into(), |p| p.to_string()),
@@ -627,8 +899,33 @@ async fn status(cluster: &mut LocalMembers, maps: &[String], json: bool) -> anyh
             partitions
         );
     }
+    let own_views = cluster.views().await;
+    let cut = cluster.current_cut();
+    if cluster.on_hosts() {
+        println!("network: {cut}");
+    }
+    for m in &members {
+        if cluster.is_paused(m.member) {
+            println!(
+                "member {} is paused (SIGSTOP): it answers nothing",
+                m.member
+            );
+        }
+    }
+    print_views(&own_views);
     let views: Vec<_> = stats.iter().filter_map(|(_, s)| s.as_ref().ok()).collect();
-    if let Some(first) = views.first() {
+    let split = {
+        let mut sizes: Vec<usize> = views.iter().map(|s| s.members.len()).collect();
+        sizes.dedup();
+        sizes.len() > 1
+            || own_views
+                .iter()
+                .filter_map(|(_, v)| v.as_ref().ok())
+                .any(|v| v.len() != own_views.len())
+    };
+    if split {
+        println!("cluster view: the members do not agree on the member list (see their own views)");
+    } else if let Some(first) = views.first() {
         let safe = views.iter().all(|s| s.cluster_safe && !s.migrating);
         println!(
             "cluster view: {} members joined, {}",

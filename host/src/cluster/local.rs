@@ -8,8 +8,9 @@ use std::time::{Duration, Instant};
 use hazelcast_members::{LocalCluster, LocalClusterConfig, MemberStats, RunDirLock};
 
 use super::distribution::keys_in_partitions;
+use super::split_brain::SplitBrainConfig;
 use super::{check_members, ClusterControl, ClusterError, Distribution, MemberDistribution};
-use super::{MemberStatus, Value};
+use super::{MemberStatus, NetworkCut, Value};
 
 /// How to start local members.
 #[derive(Debug, Clone)]
@@ -29,6 +30,11 @@ pub struct LocalMembersConfig {
     /// The members will outlive this process ([`LocalMembers::detach`]): they get a process
     /// group of their own.
     pub detachable: bool,
+    /// Every member on a host of its own (a network namespace with its own address), so
+    /// that the network between members can be cut; needs CAP_NET_ADMIN.
+    pub hosts: bool,
+    /// Split-brain protection, merge policies and failure-detection timing.
+    pub split_brain: SplitBrainConfig,
 }
 
 impl LocalMembersConfig {
@@ -42,6 +48,8 @@ impl LocalMembersConfig {
             queue_capacity: None,
             run_dir: None,
             detachable: false,
+            hosts: false,
+            split_brain: SplitBrainConfig::default(),
         }
     }
 }
@@ -100,7 +108,8 @@ impl LocalMembers {
                 )));
             }
             c.ports = (0..config.members as u16).map(|i| base + i).collect();
-            for &p in &c.ports {
+            // On hosts of their own the members' addresses are their own.
+            for &p in c.ports.iter().filter(|_| !config.hosts) {
                 if std::net::TcpListener::bind(("127.0.0.1", p)).is_err() {
                     return Err(ClusterError::InvalidConfig(format!(
                         "port {p} on 127.0.0.1 is in use"
@@ -113,6 +122,14 @@ impl LocalMembers {
         c.queue_max_size = config.queue_capacity.unwrap_or(0);
         c.run_dir = config.run_dir;
         c.own_process_group = config.detachable;
+        c.hosts = config.hosts;
+        config.split_brain.check()?;
+        c.extra_xml = config.split_brain.member_xml(
+            config.backup_count,
+            config.async_backup_count,
+            config.queue_capacity.unwrap_or(0),
+        );
+        c.properties = config.split_brain.properties();
         Ok(c)
     }
 
@@ -208,7 +225,10 @@ impl LocalMembers {
     ) -> Vec<(usize, Result<MemberStats, ClusterError>)> {
         let mut out = Vec::new();
         for i in 0..self.cluster.len() {
-            if self.cluster.is_running(i) {
+            if self.cluster.is_frozen(i) {
+                // A paused member cannot answer.
+                out.push((i + 1, Err(ClusterError::Paused(i + 1))));
+            } else if self.cluster.is_running(i) {
                 let s = self
                     .cluster
                     .stats(i, maps)
@@ -223,6 +243,49 @@ impl LocalMembers {
     /// Kills every member.
     pub fn shutdown(&mut self) {
         self.cluster.shutdown();
+    }
+
+    /// Whether the members run on hosts of their own (network cuts possible).
+    pub fn on_hosts(&self) -> bool {
+        self.cluster.hosts().is_some()
+    }
+
+    /// The cut in force (recorded in the run directory).
+    pub fn current_cut(&self) -> NetworkCut {
+        NetworkCut::from_links(self.cluster.len(), self.cluster.current_cut())
+    }
+
+    /// Whether member `member` (1-based) is paused (SIGSTOP).
+    pub fn is_paused(&mut self, member: usize) -> bool {
+        member >= 1 && self.cluster.is_frozen(member - 1)
+    }
+
+    /// Each running member's own member list (by member number, as it sees it), from the
+    /// members themselves; paused members are left out (they cannot answer).
+    pub async fn views(&mut self) -> Vec<(usize, Result<Vec<usize>, ClusterError>)> {
+        let addresses = self.cluster.addresses();
+        let mut out = Vec::new();
+        for i in 0..self.cluster.len() {
+            if !self.cluster.is_running(i) || self.cluster.is_frozen(i) {
+                continue;
+            }
+            let view = self.cluster.stats(i, &[]).await.map(|s| {
+                let mut seen: Vec<usize> = s
+                    .members
+                    .iter()
+                    .filter_map(|m| {
+                        addresses
+                            .iter()
+                            .position(|a| loopback_normal(a) == loopback_normal(&m.address))
+                            .map(|p| p + 1)
+                    })
+                    .collect();
+                seen.sort_unstable();
+                seen
+            });
+            out.push((i + 1, view.map_err(ClusterError::from)));
+        }
+        out
     }
 
     fn running(&mut self, member: usize) -> Result<(), ClusterError> {
@@ -369,6 +432,37 @@ impl ClusterControl for LocalMembers {
             }
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
+    }
+
+    async fn cut_network(&mut self, cut: &NetworkCut) -> Result<(), ClusterError> {
+        let links: Vec<(usize, usize)> = cut.links().collect();
+        tracing::info!(%cut, "cutting the network");
+        self.cluster.cut_network(&links)?;
+        Ok(())
+    }
+
+    async fn pause(&mut self, members: &[usize]) -> Result<(), ClusterError> {
+        check_members(members, self.cluster.len())?;
+        for &m in members {
+            self.running(m)?;
+        }
+        tracing::info!(?members, "pausing members (SIGSTOP)");
+        for &m in members {
+            self.cluster.freeze(m - 1)?;
+        }
+        Ok(())
+    }
+
+    async fn resume(&mut self, members: &[usize]) -> Result<(), ClusterError> {
+        check_members(members, self.cluster.len())?;
+        for &m in members {
+            self.running(m)?;
+        }
+        tracing::info!(?members, "resuming members (SIGCONT)");
+        for &m in members {
+            self.cluster.thaw(m - 1)?;
+        }
+        Ok(())
     }
 
     async fn wait_safe(&mut self, timeout: Duration) -> Result<(), ClusterError> {

@@ -11,6 +11,7 @@
 //! - [`embedded`]: the same operations on the in-process model.
 //! - [`remote`]: members hzlab did not start: no faults, no member-side statistics.
 //! - [`network`]: network cuts between members (partitions, one-way cuts, rings).
+//! - [`split_brain`]: split-brain protection, merge policies and merge timing of real members.
 //! - [`distribution`]: per-member distribution and loss computations.
 //! - [`data_loss`]: the seed lab's data-loss experiment over any of them.
 
@@ -20,6 +21,7 @@ pub mod embedded;
 pub mod local;
 pub mod network;
 pub mod remote;
+pub mod split_brain;
 
 use std::future::Future;
 use std::time::Duration;
@@ -29,6 +31,7 @@ pub use self::embedded::EmbeddedMembers;
 pub use self::local::{find_run_dir, LocalMembers, LocalMembersConfig};
 pub use self::network::NetworkCut;
 pub use self::remote::RemoteMembers;
+pub use self::split_brain::SplitBrainConfig;
 pub use hazelcast_client::Value;
 
 /// Why a cluster operation could not be done.
@@ -38,6 +41,8 @@ pub enum ClusterError {
     NoSuchMember { member: usize, members: usize },
     #[error("member {0} is not running")]
     NotRunning(usize),
+    #[error("member {0} is paused (SIGSTOP): `resume` it first")]
+    Paused(usize),
     #[error("member {0} is already running")]
     AlreadyRunning(usize),
     #[error("member {0} named twice")]

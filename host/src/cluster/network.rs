@@ -125,6 +125,23 @@ impl NetworkCut {
         Ok(cut)
     }
 
+    /// A cut of exactly these directed links (as recorded); links outside 1..=members and
+    /// a member's link to itself are left out.
+    pub fn from_links(
+        members: usize,
+        links: impl IntoIterator<Item = (usize, usize)>,
+    ) -> NetworkCut {
+        NetworkCut {
+            members,
+            blocked: links
+                .into_iter()
+                .filter(|&(a, b)| {
+                    a != b && (1..=members).contains(&a) && (1..=members).contains(&b)
+                })
+                .collect(),
+        }
+    }
+
     /// The union of two cuts (a link down in either is down).
     pub fn union(mut self, other: &NetworkCut) -> NetworkCut {
         self.members = self.members.max(other.members);

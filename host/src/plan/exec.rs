@@ -1,6 +1,7 @@
 //! Runs a plan: every case, `repeat` times, each time on a fresh cluster; steps in order;
 //! faults between or during steps; checks at the end of each repeat.
 
+use std::future::Future;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -120,6 +121,10 @@ pub struct StepResult {
     /// Why the step could not be carried out (a fault that could not be injected).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// Network faults and pauses put in force by the step (its own, or timed during a run
+    /// step), with when: a partition's window runs from its event to the next heal.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub fault_events: Vec<FaultEvent>,
 }
 
 /// A check of one repeat.
@@ -167,6 +172,9 @@ pub struct CaseResult {
 pub struct ClusterInfo {
     pub backend: &'static str,
     pub members: usize,
+    /// Members on hosts of their own (network namespaces).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub hosts: bool,
     pub backup_count: u32,
     pub async_backup_count: u32,
     pub queue_capacity: Option<u32>,
@@ -267,6 +275,10 @@ async fn apply_fault<C: ClusterControl>(
     prefix: &str,
 ) -> Result<Vec<FaultResult>, ClusterError> {
     control.can_fault()?;
+    if fault.is_network() {
+        apply_network_fault(control, fault).await?;
+        return Ok(Vec::new());
+    }
     let mut measured = Vec::new();
     for (map, keys) in maps {
         let full = format!("{prefix}{map}");
@@ -298,6 +310,7 @@ async fn apply_fault<C: ClusterControl>(
                 control.start(member).await?;
             }
         }
+        _ => unreachable!("network faults are applied above"),
     }
     control.wait_safe(SAFE_TIMEOUT).await?;
     let mut results = Vec::new();
@@ -316,6 +329,63 @@ async fn apply_fault<C: ClusterControl>(
         });
     }
     Ok(results)
+}
+
+/// Cuts or heals the network, or pauses or resumes members: at once, without waiting for
+/// the cluster (what the cut does is what the run observes).
+async fn apply_network_fault<C: ClusterControl>(
+    control: &mut C,
+    fault: &Fault,
+) -> Result<(), ClusterError> {
+    match fault {
+        Fault::Cut { cut, .. } => control.cut_network(cut).await,
+        Fault::Heal => control.heal_network().await,
+        Fault::Pause(m) => control.pause(m).await,
+        Fault::Resume(m) => control.resume(m).await,
+        _ => unreachable!("not a network fault"),
+    }
+}
+
+/// When a network fault or pause was put in force.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FaultEvent {
+    /// `partition`, `one-way`, `isolate`, `ring`, `heal`, `pause`, `resume`.
+    pub kind: &'static str,
+    /// What it did, e.g. `partition [1] | [2, 3]`.
+    pub what: String,
+    /// Milliseconds from the start of the step's instances (the clock of `after-ms`) to
+    /// when the fault was in force; for a fault step, from the start of the step.
+    pub at_ms: f64,
+}
+
+/// Backends whose instances a run step can bind to some members (`connect`).
+trait Bind: Sized {
+    /// A connection to `addresses` only.
+    fn bind(&self, addresses: Vec<String>) -> impl Future<Output = Result<Self, String>>;
+    /// Closes a connection [`Bind::bind`] made.
+    fn unbind(self) -> impl Future<Output = ()>;
+}
+
+impl Bind for RealCluster {
+    async fn bind(&self, addresses: Vec<String>) -> Result<Self, String> {
+        self.bound_to(addresses).await.map_err(|e| e.to_string())
+    }
+
+    async fn unbind(self) {
+        self.shutdown().await
+    }
+}
+
+impl Bind for EmbeddedCluster {
+    async fn bind(&self, _addresses: Vec<String>) -> Result<Self, String> {
+        Err(
+            "connect binds instances to real members (--local or --cluster); the embedded \
+             backend has no client connections to bind"
+                .into(),
+        )
+    }
+
+    async fn unbind(self) {}
 }
 
 /// What every step of a plan run shares.
@@ -350,7 +420,8 @@ async fn inject_timed_faults<C: ClusterControl>(
     written: &Written,
     prefix: &str,
     progress: &Progress,
-) -> (Vec<FaultResult>, Vec<String>, Vec<String>) {
+) -> (Vec<FaultResult>, Vec<String>, Vec<String>, Vec<FaultEvent>) {
+    let mut events = Vec::new();
     let mut done = Vec::new();
     let mut errors = Vec::new();
     let mut skipped = Vec::new();
@@ -370,7 +441,7 @@ async fn inject_timed_faults<C: ClusterControl>(
         }
     };
     let Some(began) = began else {
-        return (done, errors, skipped);
+        return (done, errors, skipped, events);
     };
     for (after, fault) in faults {
         let at = tokio::time::Instant::from_std(began + *after);
@@ -412,15 +483,24 @@ async fn inject_timed_faults<C: ClusterControl>(
         let apply = apply_fault(&mut *control, fault, &maps, prefix);
         match progress.interrupt.or_grace(apply).await {
             None => break,
-            Some(Ok(f)) => done.extend(f),
-            Some(Err(e)) => errors.push(format!("{} {:?}: {e}", fault.kind(), fault.members())),
+            Some(Ok(f)) => {
+                if fault.is_network() {
+                    events.push(FaultEvent {
+                        kind: fault.kind(),
+                        what: fault.describe(),
+                        at_ms: millis(began.elapsed()),
+                    });
+                }
+                done.extend(f)
+            }
+            Some(Err(e)) => errors.push(format!("{}: {e}", fault.describe())),
         }
     }
-    (done, errors, skipped)
+    (done, errors, skipped, events)
 }
 
 /// Runs one step; `run_label` names the case and repeat in the history.
-async fn run_step<B: Backend + Clone, C: ClusterControl>(
+async fn run_step<B: Backend + Clone + Bind, C: ClusterControl>(
     ctx: &mut RepeatCtx<'_, B, C>,
     step: &Step,
     run_label: &str,
@@ -436,13 +516,34 @@ async fn run_step<B: Backend + Clone, C: ClusterControl>(
         faults: Vec::new(),
         not_injected: Vec::new(),
         error: None,
+        fault_events: Vec::new(),
     };
     match &step.action {
         Action::Run {
             scenarios,
             args,
             faults,
+            connect,
         } => {
+            // Instances bound to some members get a connection of their own to them.
+            let bound = match connect {
+                None => None,
+                Some(members) => {
+                    let statuses = ctx.control.members();
+                    let addresses: Vec<String> = members
+                        .iter()
+                        .filter_map(|m| statuses.get(m - 1).and_then(|s| s.address.clone()))
+                        .collect();
+                    match ctx.backend.bind(addresses).await {
+                        Ok(b) => Some(b),
+                        Err(e) => {
+                            result.error = Some(format!("connect {members:?}: {e}"));
+                            result.elapsed_ms = millis(started.elapsed());
+                            return Ok(result);
+                        }
+                    }
+                }
+            };
             let spec = RunSpec {
                 steps: vec![scenarios.clone()],
                 args: args.clone(),
@@ -451,7 +552,7 @@ async fn run_step<B: Backend + Clone, C: ClusterControl>(
                 echo_logs: options.echo_logs,
             };
             let tracked = Tracked {
-                inner: ctx.backend.clone(),
+                inner: bound.clone().unwrap_or_else(|| ctx.backend.clone()),
                 written: ctx.written.clone(),
             };
             // The runner sets stage 2 when the step's instances have ended.
@@ -466,7 +567,7 @@ async fn run_step<B: Backend + Clone, C: ClusterControl>(
                 ctx.prefix,
                 progress,
             );
-            let (run, (done, errors, skipped)) = tokio::join!(
+            let (run, (done, errors, skipped, events)) = tokio::join!(
                 async {
                     let history = options.history.clone();
                     if let Some(h) = &history {
@@ -483,9 +584,13 @@ async fn run_step<B: Backend + Clone, C: ClusterControl>(
                 },
                 injector
             );
+            if let Some(b) = bound {
+                b.unbind().await;
+            }
             result.run = Some(run?);
             result.faults = done;
             result.not_injected = skipped;
+            result.fault_events = events;
             let mut errors = errors;
             if let Some(gone) = ctx.backend.gone() {
                 errors.push(gone);
@@ -500,7 +605,16 @@ async fn run_step<B: Backend + Clone, C: ClusterControl>(
             let apply = apply_fault(ctx.control, fault, &maps, ctx.prefix);
             match progress.interrupt.or_grace(apply).await {
                 None => {}
-                Some(Ok(f)) => result.faults = f,
+                Some(Ok(f)) => {
+                    result.faults = f;
+                    if fault.is_network() {
+                        result.fault_events.push(FaultEvent {
+                            kind: fault.kind(),
+                            what: fault.describe(),
+                            at_ms: millis(started.elapsed()),
+                        });
+                    }
+                }
                 Some(Err(e)) => result.error = Some(e.to_string()),
             }
         }
@@ -520,7 +634,7 @@ async fn run_step<B: Backend + Clone, C: ClusterControl>(
     Ok(result)
 }
 
-async fn run_repeat<B: Backend + Clone, C: ClusterControl>(
+async fn run_repeat<B: Backend + Clone + Bind, C: ClusterControl>(
     mut ctx: RepeatCtx<'_, B, C>,
     case: &Case,
     index: u32,
@@ -591,6 +705,7 @@ fn infrastructure(case: &Case, index: u32, seed: u64, error: String) -> RepeatRe
             run: None,
             faults: Vec::new(),
             not_injected: Vec::new(),
+            fault_events: Vec::new(),
             error: Some(format!("case `{}`: {error}", case.name)),
         }],
         checks: Vec::new(),
@@ -653,6 +768,8 @@ async fn run_case(
                 config.backup_count = shape.backup_count;
                 config.async_backup_count = shape.async_backup_count;
                 config.queue_capacity = shape.queue_capacity;
+                config.hosts = shape.hosts;
+                config.split_brain = shape.split_brain.clone();
                 match LocalMembers::start(config).await {
                     Err(e) => infrastructure(case, index, seed, e.to_string()),
                     Ok(mut members) => {
@@ -696,6 +813,7 @@ async fn run_case(
         cluster: ClusterInfo {
             backend: options.backend.name(),
             members: shape.members,
+            hosts: shape.hosts,
             backup_count: shape.backup_count,
             async_backup_count: shape.async_backup_count,
             queue_capacity: shape.queue_capacity,
@@ -857,6 +975,7 @@ async fn repeat_on_cluster(
             run: None,
             faults: Vec::new(),
             not_injected: Vec::new(),
+            fault_events: Vec::new(),
             error: Some(cleanup.join("; ")),
         });
         repeat.passed = false;

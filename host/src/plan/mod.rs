@@ -15,10 +15,14 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::cluster::split_brain::{
+    canonical_policy, ProtectOn, SplitBrainConfig, StructureConfig, StructureKind,
+};
+use crate::cluster::NetworkCut;
 use crate::runner::ScenarioSpec;
 use crate::scenario::{LoadError, ScenarioSource};
 use check::CheckExpr;
-use model::{ArgValue, CaseSection, ClusterSection, PlanFile, StepSection};
+use model::{ArgValue, CaseSection, ClusterSection, NetworkFault, PlanFile, StepSection};
 
 /// Why a plan cannot be used. Every variant names the file; most name the line.
 #[derive(Debug, thiserror::Error)]
@@ -54,6 +58,10 @@ pub struct ClusterShape {
     pub queue_capacity: Option<u32>,
     pub seed: Option<u64>,
     pub network_yields: u32,
+    /// Real members each on a host of its own (network namespaces).
+    pub hosts: bool,
+    /// Split-brain protection, merge policies, failure-detection and merge timing.
+    pub split_brain: SplitBrainConfig,
 }
 
 /// Most a plan's `sleep-ms` may wait (one hour).
@@ -134,6 +142,7 @@ impl ClusterShape {
         let async_backups = pick(&case.async_backup_count, &plan.async_backup_count);
         let queue = pick(&case.queue_capacity, &plan.queue_capacity);
         let yields = pick(&case.network_yields, &plan.network_yields);
+        let split_brain = Self::split_brain(case, plan)?;
         let shape = ClusterShape {
             members: members.map_or(3, |m| m.0),
             backup_count: backups.map_or(1, |b| b.0),
@@ -141,6 +150,8 @@ impl ClusterShape {
             queue_capacity: queue.map(|q| q.0),
             seed: case.seed.or(plan.seed),
             network_yields: yields.map_or(2, |y| y.0),
+            hosts: case.hosts.or(plan.hosts).unwrap_or(false),
+            split_brain,
         };
         fn at<T>(v: Option<(T, usize)>) -> usize {
             v.map_or(0, |v| v.1)
@@ -168,7 +179,99 @@ impl ClusterShape {
             }
         }
         check_network_yields(shape.network_yields).map_err(|m| (at(yields), m))?;
+        for s in &shape.split_brain.structures {
+            if let Some(min) = s.min_cluster_size {
+                if min as usize > shape.members {
+                    return Err((
+                        at(members),
+                        format!(
+                            "{} `{}`: split-brain protection of minimum size {min} in a \
+                             cluster of {} members refuses every operation",
+                            match s.kind {
+                                StructureKind::Map => "map",
+                                StructureKind::Queue => "queue",
+                            },
+                            s.name,
+                            shape.members
+                        ),
+                    ));
+                }
+            }
+        }
         Ok(shape)
+    }
+
+    /// The split-brain settings: timing keys and `[cluster.map.NAME]`/`[cluster.queue.NAME]`
+    /// tables of the case over the plan's (a table of the case replaces the plan's of that
+    /// name).
+    fn split_brain(
+        case: &ClusterSection,
+        plan: &ClusterSection,
+    ) -> Result<SplitBrainConfig, (usize, String)> {
+        fn pick(
+            case: &Option<toml::Spanned<u32>>,
+            plan: &Option<toml::Spanned<u32>>,
+            key: &str,
+        ) -> Result<Option<u32>, (usize, String)> {
+            match case.as_ref().or(plan.as_ref()) {
+                Some(v) if *v.get_ref() == 0 => {
+                    Err((v.span().start, format!("{key} = 0: give at least 1 second")))
+                }
+                Some(v) => Ok(Some(*v.get_ref())),
+                None => Ok(None),
+            }
+        }
+        let mut c = SplitBrainConfig {
+            heartbeat_interval_secs: pick(
+                &case.heartbeat_interval_s,
+                &plan.heartbeat_interval_s,
+                "heartbeat-interval-s",
+            )?,
+            max_no_heartbeat_secs: pick(
+                &case.max_no_heartbeat_s,
+                &plan.max_no_heartbeat_s,
+                "max-no-heartbeat-s",
+            )?,
+            merge_first_run_delay_secs: pick(
+                &case.merge_first_run_delay_s,
+                &plan.merge_first_run_delay_s,
+                "merge-first-run-delay-s",
+            )?,
+            merge_next_run_delay_secs: pick(
+                &case.merge_next_run_delay_s,
+                &plan.merge_next_run_delay_s,
+                "merge-next-run-delay-s",
+            )?,
+            structures: Vec::new(),
+        };
+        for (kind, case_t, plan_t) in [
+            (StructureKind::Map, &case.map, &plan.map),
+            (StructureKind::Queue, &case.queue, &plan.queue),
+        ] {
+            let mut merged: BTreeMap<String, (usize, model::StructureSection)> = BTreeMap::new();
+            for t in [plan_t, case_t].into_iter().flatten() {
+                for (name, section) in t.get_ref() {
+                    merged.insert(name.clone(), (t.span().start, section.clone()));
+                }
+            }
+            for (name, (offset, section)) in merged {
+                let mut sc = StructureConfig::new(kind, name.clone());
+                if let Some(p) = &section.merge_policy {
+                    sc.merge_policy =
+                        Some(canonical_policy(p).map_err(|m| (offset, format!("`{name}`: {m}")))?);
+                }
+                sc.min_cluster_size = section.min_cluster_size;
+                if let Some(on) = &section.protect_on {
+                    sc.protect_on =
+                        ProtectOn::parse(on).map_err(|m| (offset, format!("`{name}`: {m}")))?;
+                }
+                c.structures.push(sc);
+                if let Err(e) = c.check() {
+                    return Err((offset, e.to_string()));
+                }
+            }
+        }
+        Ok(c)
     }
 }
 
@@ -181,6 +284,15 @@ pub enum Fault {
     Stop(Vec<usize>),
     /// Start stopped members.
     Start(Vec<usize>),
+    /// Cut the network (replacing the cut in force); `kind` says how it was asked for
+    /// (`partition`, `one-way`, `isolate`, `ring`).
+    Cut { kind: &'static str, cut: NetworkCut },
+    /// Remove every cut.
+    Heal,
+    /// Freeze members (SIGSTOP).
+    Pause(Vec<usize>),
+    /// Let paused members go on (SIGCONT).
+    Resume(Vec<usize>),
 }
 
 impl Fault {
@@ -189,12 +301,108 @@ impl Fault {
             Fault::Kill(_) => "kill",
             Fault::Stop(_) => "stop",
             Fault::Start(_) => "start",
+            Fault::Cut { kind, .. } => kind,
+            Fault::Heal => "heal",
+            Fault::Pause(_) => "pause",
+            Fault::Resume(_) => "resume",
         }
     }
 
+    /// The members it acts on (none for network cuts and heals).
     pub fn members(&self) -> &[usize] {
         match self {
-            Fault::Kill(m) | Fault::Stop(m) | Fault::Start(m) => m,
+            Fault::Kill(m)
+            | Fault::Stop(m)
+            | Fault::Start(m)
+            | Fault::Pause(m)
+            | Fault::Resume(m) => m,
+            Fault::Cut { .. } | Fault::Heal => &[],
+        }
+    }
+
+    /// Whether it changes the network or pauses members (no data moves, the cluster is not
+    /// waited for: its effect is what a run observes).
+    pub fn is_network(&self) -> bool {
+        matches!(
+            self,
+            Fault::Cut { .. } | Fault::Heal | Fault::Pause(_) | Fault::Resume(_)
+        )
+    }
+
+    /// What it does, for reports: `partition [1] | [2, 3]`, `pause [2]`.
+    pub fn describe(&self) -> String {
+        match self {
+            Fault::Cut { cut, .. } => cut.to_string(),
+            Fault::Heal => "heal (no cut)".into(),
+            other => format!("{} {:?}", other.kind(), other.members()),
+        }
+    }
+
+    /// The network fault or pause `n` asks for (`None` when it asks for none); `cluster`
+    /// bounds the member numbers.
+    fn network(n: &NetworkFault, cluster: &ClusterShape) -> Result<Option<Fault>, StepError> {
+        if n.count() == 0 {
+            return Ok(None);
+        }
+        if n.count() > 1 {
+            return Err(msg(
+                "partition, from/to, isolate, ring, heal, pause and resume are separate faults: \
+                 give one"
+                    .into(),
+            ));
+        }
+        let members = cluster.members;
+        let cut_error = |e: crate::cluster::ClusterError| msg(e.to_string());
+        let needs_hosts = |f: Fault| {
+            if cluster.hosts {
+                Ok(Some(f))
+            } else {
+                Err(msg(format!(
+                    "{} cuts the network between members, which needs them on hosts of their \
+                     own: `hosts = true` in [cluster] (and root to run it, with --local)",
+                    f.kind()
+                )))
+            }
+        };
+        if let Some(groups) = &n.partition {
+            let cut = NetworkCut::partition(groups, members).map_err(cut_error)?;
+            needs_hosts(Fault::Cut {
+                kind: "partition",
+                cut,
+            })
+        } else if n.from.is_some() || n.to.is_some() {
+            let (Some(from), Some(to)) = (&n.from, &n.to) else {
+                return Err(msg("a one-way cut needs both from and to".into()));
+            };
+            let cut = NetworkCut::one_way(from, to, members).map_err(cut_error)?;
+            needs_hosts(Fault::Cut {
+                kind: "one-way",
+                cut,
+            })
+        } else if let Some(m) = n.isolate {
+            let cut = NetworkCut::isolate(m, members).map_err(cut_error)?;
+            needs_hosts(Fault::Cut {
+                kind: "isolate",
+                cut,
+            })
+        } else if let Some(r) = n.ring {
+            if !r {
+                return Err(msg("ring = false does nothing: leave it out".into()));
+            }
+            let cut = NetworkCut::majorities_ring(members).map_err(cut_error)?;
+            needs_hosts(Fault::Cut { kind: "ring", cut })
+        } else if let Some(h) = n.heal {
+            if !h {
+                return Err(msg("heal = false does nothing: leave it out".into()));
+            }
+            needs_hosts(Fault::Heal)
+        } else if let Some(m) = &n.pause {
+            check_members(m, cluster)?;
+            Ok(Some(Fault::Pause(m.clone())))
+        } else {
+            let m = n.resume.clone().unwrap_or_default();
+            check_members(&m, cluster)?;
+            Ok(Some(Fault::Resume(m)))
         }
     }
 }
@@ -207,6 +415,8 @@ pub enum Action {
         scenarios: Vec<ScenarioSpec>,
         args: Vec<(String, String)>,
         faults: Vec<(Duration, Fault)>,
+        /// Members the instances' client is bound to (`connect`); all, smart, when `None`.
+        connect: Option<Vec<usize>>,
     },
     Fault(Fault),
     WaitSafe,
@@ -545,21 +755,25 @@ impl Plan {
             s.wait_safe.is_some(),
             s.sleep_ms.is_some(),
         ];
-        let n = actions.iter().filter(|a| **a).count();
+        let n = actions.iter().filter(|a| **a).count() + s.network().count();
         if n != 1 {
             return Err(msg(format!(
-                "a step needs exactly one of run, kill, stop, start, wait-safe, sleep-ms \
-                 (this one has {n})"
+                "a step needs exactly one of run, kill, stop, start, wait-safe, sleep-ms, \
+                 partition, from/to, isolate, ring, heal, pause, resume (this one has {n})"
             )));
         }
         let run_only = s.instances.is_some()
             || !s.args.is_empty()
             || s.sha256.is_some()
-            || !s.faults.is_empty();
+            || !s.faults.is_empty()
+            || s.connect.is_some();
         if s.run.is_none() && run_only {
             return Err(msg(
-                "instances, args, sha256 and faults belong to a `run` step".into(),
+                "instances, args, sha256, faults and connect belong to a `run` step".into(),
             ));
+        }
+        if let Some(c) = &s.connect {
+            check_members(c, cluster)?;
         }
         if s.map.as_ref().is_some_and(String::is_empty) {
             return Err(msg("map = \"\" names no map".into()));
@@ -609,6 +823,7 @@ impl Plan {
                 scenarios,
                 args,
                 faults,
+                connect: s.connect.clone(),
             },
         ))
     }
@@ -653,19 +868,26 @@ impl Plan {
         let mut faults = Vec::new();
         for f in &s.faults {
             let set = [f.kill.is_some(), f.stop.is_some(), f.start.is_some()];
-            if set.iter().filter(|x| **x).count() != 1 {
+            let network = f.network();
+            if set.iter().filter(|x| **x).count() + network.count() != 1 {
                 return Err(msg(
-                    "a timed fault needs exactly one of kill, stop, start".into()
+                    "a timed fault needs exactly one of kill, stop, start, partition, from/to, \
+                     isolate, ring, heal, pause, resume"
+                        .into(),
                 ));
             }
-            let fault = if let Some(m) = &f.kill {
+            let fault = if let Some(fault) = Fault::network(&network, cluster)? {
+                fault
+            } else if let Some(m) = &f.kill {
                 Fault::Kill(m.clone())
             } else if let Some(m) = &f.stop {
                 Fault::Stop(m.clone())
             } else {
                 Fault::Start(f.start.clone().unwrap_or_default())
             };
-            check_members(fault.members(), cluster)?;
+            if !fault.is_network() {
+                check_members(fault.members(), cluster)?;
+            }
             let after = *f.after_ms.get_ref();
             if after > MAX_AFTER_MS {
                 return Err(StepError::At(
@@ -683,7 +905,9 @@ impl Plan {
 
     /// A `kill`, `stop`, `start`, `wait-safe` or `sleep-ms` step.
     fn other_action(s: &StepSection, cluster: &ClusterShape) -> Result<Action, StepError> {
-        if let Some(m) = &s.kill {
+        if let Some(fault) = Fault::network(&s.network(), cluster)? {
+            Ok(Action::Fault(fault))
+        } else if let Some(m) = &s.kill {
             check_members(m, cluster)?;
             Ok(Action::Fault(Fault::Kill(m.clone())))
         } else if let Some(m) = &s.stop {
@@ -776,6 +1000,7 @@ fn readable_values(steps: &[Step], label: &str) -> Option<Vec<&'static str>> {
     if let Some(step) = steps.iter().find(|s| s.label == label) {
         return match &step.action {
             Action::Fault(Fault::Kill(_)) => Some(vec!["predicted", "observed", "running"]),
+            Action::Fault(f) if f.is_network() => Some(Vec::new()),
             Action::Fault(_) => Some(vec!["observed", "running"]),
             Action::WaitSafe | Action::Sleep(_) => Some(Vec::new()),
             Action::Run { scenarios, .. } => {

@@ -58,6 +58,33 @@ pub struct ClusterSection {
     pub seed: Option<u64>,
     /// Most scheduler yields per operation on the embedded cluster.
     pub network_yields: Option<Spanned<u32>>,
+    /// Real members (`--local`) each on a host of its own (a network namespace), so that
+    /// network faults can cut between them.
+    pub hosts: Option<bool>,
+    /// Failure detection and merge timing, in seconds (Hazelcast's
+    /// `hazelcast.heartbeat.interval.seconds`, `hazelcast.max.no.heartbeat.seconds`,
+    /// `hazelcast.merge.first.run.delay.seconds`, `hazelcast.merge.next.run.delay.seconds`).
+    pub heartbeat_interval_s: Option<Spanned<u32>>,
+    pub max_no_heartbeat_s: Option<Spanned<u32>>,
+    pub merge_first_run_delay_s: Option<Spanned<u32>>,
+    pub merge_next_run_delay_s: Option<Spanned<u32>>,
+    /// Per map (name or wildcard): split-brain protection and merge policy.
+    pub map: Option<Spanned<BTreeMap<String, StructureSection>>>,
+    /// Per queue: split-brain protection and merge policy.
+    pub queue: Option<Spanned<BTreeMap<String, StructureSection>>>,
+}
+
+/// A map's or queue's split-brain settings: `[cluster.map.orders]`.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct StructureSection {
+    /// PassThrough, PutIfAbsent, HigherHits, LatestUpdate, LatestAccess, ExpirationTime,
+    /// Discard.
+    pub merge_policy: Option<String>,
+    /// Split-brain protection: operations fail on a side with fewer members.
+    pub min_cluster_size: Option<u32>,
+    /// `read`, `write` or `read-write` (default).
+    pub protect_on: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -76,7 +103,8 @@ pub struct CaseSection {
     pub checks: Vec<Spanned<CheckSection>>,
 }
 
-/// One step: exactly one of `run`, `kill`, `stop`, `start`, `wait-safe`, `sleep-ms`.
+/// One step: exactly one of `run`, `kill`, `stop`, `start`, `wait-safe`, `sleep-ms`,
+/// `partition`, `from` (with `to`), `isolate`, `ring`, `heal`, `pause`, `resume`.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct StepSection {
@@ -108,6 +136,62 @@ pub struct StepSection {
     /// Faults injected while this step's scenarios run.
     #[serde(default)]
     pub faults: Vec<TimedFault>,
+    /// Members in different groups cannot reach each other: `[[1], [2, 3]]`.
+    pub partition: Option<Vec<Vec<usize>>>,
+    /// One-way cut: what `from` sends does not reach `to`.
+    pub from: Option<Vec<usize>>,
+    pub to: Option<Vec<usize>>,
+    /// Cut this member from all others.
+    pub isolate: Option<usize>,
+    /// Jepsen's majorities ring (`true`).
+    pub ring: Option<bool>,
+    /// Remove every cut (`true`).
+    pub heal: Option<bool>,
+    /// Freeze these members (SIGSTOP).
+    pub pause: Option<Vec<usize>>,
+    /// Let paused members go on (SIGCONT).
+    pub resume: Option<Vec<usize>>,
+    /// Bind a run step's instances to these members: their client connects to them only,
+    /// without smart routing (on real members).
+    pub connect: Option<Vec<usize>>,
+}
+
+/// Network faults and pauses, as steps and as timed faults.
+#[derive(Debug, Clone, Default)]
+pub struct NetworkFault {
+    /// Members in different groups cannot reach each other: `[[1], [2, 3]]`.
+    pub partition: Option<Vec<Vec<usize>>>,
+    /// One-way cut: what `from` sends does not reach `to`.
+    pub from: Option<Vec<usize>>,
+    pub to: Option<Vec<usize>>,
+    /// Cut this member from all others.
+    pub isolate: Option<usize>,
+    /// Jepsen's majorities ring (`true`).
+    pub ring: Option<bool>,
+    /// Remove every cut (`true`).
+    pub heal: Option<bool>,
+    /// Freeze these members (SIGSTOP).
+    pub pause: Option<Vec<usize>>,
+    /// Let paused members go on (SIGCONT).
+    pub resume: Option<Vec<usize>>,
+}
+
+impl NetworkFault {
+    /// How many of the faults are set.
+    pub fn count(&self) -> usize {
+        [
+            self.partition.is_some(),
+            self.from.is_some() || self.to.is_some(),
+            self.isolate.is_some(),
+            self.ring.is_some(),
+            self.heal.is_some(),
+            self.pause.is_some(),
+            self.resume.is_some(),
+        ]
+        .iter()
+        .filter(|x| **x)
+        .count()
+    }
 }
 
 /// A fault at a time offset from the start of a run step.
@@ -118,6 +202,21 @@ pub struct TimedFault {
     pub kill: Option<Vec<usize>>,
     pub stop: Option<Vec<usize>>,
     pub start: Option<Vec<usize>>,
+    /// Members in different groups cannot reach each other: `[[1], [2, 3]]`.
+    pub partition: Option<Vec<Vec<usize>>>,
+    /// One-way cut: what `from` sends does not reach `to`.
+    pub from: Option<Vec<usize>>,
+    pub to: Option<Vec<usize>>,
+    /// Cut this member from all others.
+    pub isolate: Option<usize>,
+    /// Jepsen's majorities ring (`true`).
+    pub ring: Option<bool>,
+    /// Remove every cut (`true`).
+    pub heal: Option<bool>,
+    /// Freeze these members (SIGSTOP).
+    pub pause: Option<Vec<usize>>,
+    /// Let paused members go on (SIGCONT).
+    pub resume: Option<Vec<usize>>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -133,6 +232,28 @@ pub enum OneOrMany {
     One(String),
     Many(Vec<String>),
 }
+
+macro_rules! network_of {
+    ($t:ty) => {
+        impl $t {
+            /// Its network faults and pauses.
+            pub fn network(&self) -> NetworkFault {
+                NetworkFault {
+                    partition: self.partition.clone(),
+                    from: self.from.clone(),
+                    to: self.to.clone(),
+                    isolate: self.isolate,
+                    ring: self.ring,
+                    heal: self.heal,
+                    pause: self.pause.clone(),
+                    resume: self.resume.clone(),
+                }
+            }
+        }
+    };
+}
+network_of!(StepSection);
+network_of!(TimedFault);
 
 impl OneOrMany {
     pub fn items(&self) -> Vec<String> {

@@ -255,3 +255,122 @@ fn timed_faults_run_in_time_order() {
         other => panic!("{other:?}"),
     }
 }
+
+const SPLIT: &str = r#"
+[cluster]
+members = 3
+hosts = true
+max-no-heartbeat-s = 4
+merge-first-run-delay-s = 5
+merge-next-run-delay-s = 5
+
+[cluster.map.accounts]
+merge-policy = "latest-update"
+min-cluster-size = 2
+protect-on = "write"
+
+[cluster.queue.jobs]
+merge-policy = "Discard"
+
+[[case]]
+name = "split"
+
+[[case.step]]
+run = "pessimistic"
+connect = [2, 3]
+faults = [{ after-ms = 2000, partition = [[1], [2, 3]] }, { after-ms = 12000, heal = true }]
+
+[[case.step]]
+isolate = 2
+
+[[case.step]]
+ring = true
+
+[[case.step]]
+from = [1]
+to = [2, 3]
+
+[[case.step]]
+heal = true
+
+[[case.step]]
+pause = [2]
+
+[[case.step]]
+resume = [2]
+"#;
+
+#[test]
+fn network_faults_and_split_brain_settings_resolve() {
+    use crate::cluster::split_brain::{ProtectOn, StructureKind};
+    let plan = parse(SPLIT).unwrap();
+    let case = &plan.cases[0];
+    assert!(case.cluster.hosts);
+    let sb = &case.cluster.split_brain;
+    assert_eq!(sb.max_no_heartbeat_secs, Some(4));
+    assert_eq!(sb.merge_first_run_delay_secs, Some(5));
+    assert_eq!(sb.structures.len(), 2);
+    let map = &sb.structures[0];
+    assert_eq!(map.kind, StructureKind::Map);
+    assert_eq!(map.name, "accounts");
+    assert_eq!(map.merge_policy.as_deref(), Some("LatestUpdate"));
+    assert_eq!(
+        (map.min_cluster_size, map.protect_on),
+        (Some(2), ProtectOn::Write)
+    );
+    match &case.steps[0].action {
+        Action::Run {
+            faults, connect, ..
+        } => {
+            assert_eq!(connect.as_deref(), Some(&[2, 3][..]));
+            assert_eq!(faults[0].0.as_millis(), 2000);
+            assert_eq!(faults[0].1.describe(), "partition [1] | [2, 3]");
+            assert_eq!(faults[1].1, Fault::Heal);
+        }
+        other => panic!("{other:?}"),
+    }
+    let kinds: Vec<&str> = case.steps[1..]
+        .iter()
+        .map(|s| match &s.action {
+            Action::Fault(f) => f.kind(),
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        ["isolate", "ring", "one-way", "heal", "pause", "resume"]
+    );
+    match &case.steps[3].action {
+        Action::Fault(Fault::Cut { cut, .. }) => {
+            assert!(cut.blocks(1, 2) && !cut.blocks(2, 1));
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn network_faults_need_hosts_and_sound_settings() {
+    let no_hosts = SPLIT.replace("hosts = true\n", "");
+    let e = error(&no_hosts);
+    assert!(e.contains("hosts = true"), "{e}");
+    assert!(e.contains("line 19"), "{e}");
+    // Pauses work on loopback members too.
+    let pause_only = "[[case]]\nname = \"p\"\n[[case.step]]\npause = [2]\n";
+    parse(pause_only).unwrap();
+    let e = error(&SPLIT.replace("partition = [[1], [2, 3]]", "partition = [[1], [2]]"));
+    assert!(e.contains("member(s) 3 are in none"), "{e}");
+    let e = error(&SPLIT.replace("\"latest-update\"", "\"newest\""));
+    assert!(e.contains("not one of Hazelcast's built-in"), "{e}");
+    let e = error(&SPLIT.replace("\"Discard\"", "\"HigherHits\""));
+    assert!(e.contains("cannot merge with HigherHits"), "{e}");
+    let e = error(&SPLIT.replace("min-cluster-size = 2", "min-cluster-size = 4"));
+    assert!(e.contains("refuses every operation"), "{e}");
+    let e = error(&SPLIT.replace("max-no-heartbeat-s = 4", "max-no-heartbeat-s = 0"));
+    assert!(e.contains("at least 1 second"), "{e}");
+    let e = error(&SPLIT.replace("isolate = 2", "isolate = 2\nheal = true"));
+    assert!(e.contains("exactly one of"), "{e}");
+    let e = error(&SPLIT.replace("isolate = 2", "isolate = 2\nconnect = [1]"));
+    assert!(e.contains("connect belong to a `run` step"), "{e}");
+    let e = error(&SPLIT.replace("connect = [2, 3]", "connect = [4]"));
+    assert!(e.contains("no member 4"), "{e}");
+}

@@ -13,6 +13,7 @@ mod cluster_cli_faults;
 mod cluster_compose;
 mod cluster_manager_embedded;
 mod cluster_manager_real;
+mod cluster_netns;
 mod diagnostics_cli;
 mod hostile_member;
 mod interrupt_cli;

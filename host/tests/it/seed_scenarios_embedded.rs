@@ -283,6 +283,7 @@ fn shipped_scenarios_record_what_their_contract_says() {
         &Run::new(vec![
             vec![spec("populate", 2)],
             vec![spec("count", 2)],
+            vec![spec("acked-writes", 2)],
             vec![
                 spec("race", 2),
                 spec("pessimistic", 2),
