@@ -7,10 +7,12 @@
 //! size).
 
 use std::fmt::Write as _;
+use std::time::Duration;
 
 use hazelcast_members::xml_escape;
 
 use super::ClusterError;
+use crate::backend::embedded::EmbeddedConfig;
 
 /// Which operations a split-brain protection refuses on a side smaller than its minimum.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -170,6 +172,54 @@ pub struct SplitBrainConfig {
 }
 
 impl SplitBrainConfig {
+    /// Puts the same settings on the embedded model: `max-no-heartbeat` as its failure
+    /// detection, the first merge delay as its merge delay, and each structure's merge policy
+    /// and protection (the model knows PassThrough, PutIfAbsent, HigherHits, LatestUpdate
+    /// and Discard).
+    pub fn apply_to_embedded(&self, config: &mut EmbeddedConfig) -> Result<(), ClusterError> {
+        use crate::backend::embedded as model;
+        if let Some(s) = self.max_no_heartbeat_secs {
+            config.timing.failure_detection = Duration::from_secs(u64::from(s));
+        }
+        if let Some(s) = self.merge_first_run_delay_secs {
+            config.timing.merge_delay = Duration::from_secs(u64::from(s));
+        }
+        for s in &self.structures {
+            let merge_policy = match &s.merge_policy {
+                None => model::MergePolicy::default(),
+                Some(p) => model::MergePolicy::parse(p).ok_or_else(|| {
+                    ClusterError::InvalidConfig(format!(
+                        "{} `{}`: the embedded model has no merge policy {p} (it has \
+                         PassThrough, PutIfAbsent, HigherHits, LatestUpdate, Discard)",
+                        s.kind.tag(),
+                        s.name
+                    ))
+                })?,
+            };
+            let protection = s.min_cluster_size.map(|n| model::SplitBrainProtection {
+                min_cluster_size: n as usize,
+                on: match s.protect_on {
+                    ProtectOn::Read => model::ProtectOn::Read,
+                    ProtectOn::Write => model::ProtectOn::Write,
+                    ProtectOn::ReadWrite => model::ProtectOn::ReadWrite,
+                },
+            });
+            let structure = model::StructureConfig {
+                merge_policy,
+                protection,
+            };
+            let table = match s.kind {
+                StructureKind::Map => &mut config.split_brain.maps,
+                StructureKind::Queue => &mut config.split_brain.queues,
+            };
+            table.insert(s.name.clone(), structure);
+        }
+        config
+            .split_brain
+            .check()
+            .map_err(ClusterError::InvalidConfig)
+    }
+
     pub fn is_empty(&self) -> bool {
         self == &SplitBrainConfig::default()
     }

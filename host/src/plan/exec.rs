@@ -360,15 +360,19 @@ pub struct FaultEvent {
 
 /// Backends whose instances a run step can bind to some members (`connect`).
 trait Bind: Sized {
-    /// A connection to `addresses` only.
-    fn bind(&self, addresses: Vec<String>) -> impl Future<Output = Result<Self, String>>;
+    /// A connection to `members` only (1-based; their `addresses` on real clusters).
+    fn bind(
+        &self,
+        members: &[usize],
+        addresses: Vec<String>,
+    ) -> impl Future<Output = Result<Self, String>>;
     /// Closes a connection [`Bind::bind`] made.
     fn unbind(self) -> impl Future<Output = ()>;
 }
 
 impl Bind for RealCluster {
-    async fn bind(&self, addresses: Vec<String>) -> Result<Self, String> {
-        self.bound_to(addresses).await.map_err(|e| e.to_string())
+    async fn bind(&self, _members: &[usize], addresses: Vec<String>) -> Result<Self, String> {
+        self.bound_to(addresses).await.map_err(|e| error_chain(&e))
     }
 
     async fn unbind(self) {
@@ -377,12 +381,8 @@ impl Bind for RealCluster {
 }
 
 impl Bind for EmbeddedCluster {
-    async fn bind(&self, _addresses: Vec<String>) -> Result<Self, String> {
-        Err(
-            "connect binds instances to real members (--local or --cluster); the embedded \
-             backend has no client connections to bind"
-                .into(),
-        )
+    async fn bind(&self, members: &[usize], _addresses: Vec<String>) -> Result<Self, String> {
+        self.bound_to(members).map_err(|e| e.to_string())
     }
 
     async fn unbind(self) {}
@@ -534,7 +534,7 @@ async fn run_step<B: Backend + Clone + Bind, C: ClusterControl>(
                         .iter()
                         .filter_map(|m| statuses.get(m - 1).and_then(|s| s.address.clone()))
                         .collect();
-                    match ctx.backend.bind(addresses).await {
+                    match ctx.backend.bind(members, addresses).await {
                         Ok(b) => Some(b),
                         Err(e) => {
                             result.error = Some(format!("connect {members:?}: {e}"));
@@ -733,7 +733,7 @@ async fn run_case(
             .wrapping_add(index as u64);
         let repeat = match &options.backend {
             PlanBackend::Embedded => {
-                let config = EmbeddedConfig {
+                let mut config = EmbeddedConfig {
                     members: shape.members,
                     partitions: 271,
                     backup_count: shape.backup_count,
@@ -743,8 +743,13 @@ async fn run_case(
                     seed,
                     ..EmbeddedConfig::default()
                 };
-                match EmbeddedCluster::new(config) {
-                    Err(e) => infrastructure(case, index, seed, e.to_string()),
+                let made = shape
+                    .split_brain
+                    .apply_to_embedded(&mut config)
+                    .map_err(|e| e.to_string())
+                    .and_then(|()| EmbeddedCluster::new(config).map_err(|e| e.to_string()));
+                match made {
+                    Err(e) => infrastructure(case, index, seed, e),
                     Ok(cluster) => {
                         let mut control = EmbeddedMembers::from_cluster(cluster.clone());
                         let repeat = RepeatCtx {
@@ -759,6 +764,10 @@ async fn run_case(
                         run_repeat(repeat, case, index).await?
                     }
                 }
+            }
+            PlanBackend::Local if case.needs_hosts().is_some() => {
+                let why = case.needs_hosts().unwrap_or_default();
+                infrastructure(case, index, seed, why)
             }
             PlanBackend::Local => {
                 let mut config = LocalMembersConfig::new(

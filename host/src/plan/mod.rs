@@ -353,17 +353,9 @@ impl Fault {
         }
         let members = cluster.members;
         let cut_error = |e: crate::cluster::ClusterError| msg(e.to_string());
-        let needs_hosts = |f: Fault| {
-            if cluster.hosts {
-                Ok(Some(f))
-            } else {
-                Err(msg(format!(
-                    "{} cuts the network between members, which needs them on hosts of their \
-                     own: `hosts = true` in [cluster] (and root to run it, with --local)",
-                    f.kind()
-                )))
-            }
-        };
+        // The embedded model cuts without hosts; real members need them, which a run with
+        // --local checks before starting any (`Case::needs_hosts`).
+        let needs_hosts = |f: Fault| Ok(Some(f));
         if let Some(groups) = &n.partition {
             let cut = NetworkCut::partition(groups, members).map_err(cut_error)?;
             needs_hosts(Fault::Cut {
@@ -449,6 +441,32 @@ pub struct Case {
     pub args: Vec<(String, String)>,
     pub steps: Vec<Step>,
     pub checks: Vec<Check>,
+}
+
+impl Case {
+    /// On real members, why this case cannot run without hosts of their own: the first
+    /// step that cuts the network (`None` when none does, or the case has `hosts = true`).
+    pub fn needs_hosts(&self) -> Option<String> {
+        if self.cluster.hosts {
+            return None;
+        }
+        let cuts = |f: &Fault| matches!(f, Fault::Cut { .. } | Fault::Heal);
+        self.steps.iter().find_map(|step| {
+            let cut = match &step.action {
+                Action::Fault(f) => cuts(f),
+                Action::Run { faults, .. } => faults.iter().any(|(_, f)| cuts(f)),
+                _ => false,
+            };
+            cut.then(|| {
+                format!(
+                    "step `{}` (line {}) cuts the network between members, which on real \
+                     members needs them on hosts of their own: `hosts = true` in [cluster] \
+                     (and root to run it)",
+                    step.label, step.line
+                )
+            })
+        })
+    }
 }
 
 /// A validated plan.

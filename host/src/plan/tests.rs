@@ -349,11 +349,18 @@ fn network_faults_and_split_brain_settings_resolve() {
 }
 
 #[test]
-fn network_faults_need_hosts_and_sound_settings() {
+fn network_faults_need_hosts_on_real_members_and_sound_settings() {
+    // The embedded model cuts without hosts; real members need them (checked by --local).
     let no_hosts = SPLIT.replace("hosts = true\n", "");
-    let e = error(&no_hosts);
-    assert!(e.contains("hosts = true"), "{e}");
-    assert!(e.contains("line 19"), "{e}");
+    let plan = parse(&no_hosts).unwrap();
+    let why = plan.cases[0]
+        .needs_hosts()
+        .expect("a cut needs hosts on real members");
+    assert!(
+        why.contains("hosts = true") && why.contains("line 19"),
+        "{why}"
+    );
+    assert_eq!(parse(SPLIT).unwrap().cases[0].needs_hosts(), None);
     // Pauses work on loopback members too.
     let pause_only = "[[case]]\nname = \"p\"\n[[case.step]]\npause = [2]\n";
     parse(pause_only).unwrap();

@@ -410,3 +410,35 @@ faults = [{ after-ms = 1500, kill = [1, 2, 3] }]
     assert_eq!(step["run"]["backend"]["members_at_end"], 0);
     assert!(t.contains("[3 members at the start, 0 at the end]"), "{t}");
 }
+
+#[test]
+fn the_split_brain_lab_on_the_embedded_model_loses_what_real_members_lose() {
+    // The same plan as on real members in namespaces (cluster_netns.rs): Discard loses the
+    // minority's acknowledged writes, PutIfAbsent keeps them, protection refuses them.
+    let plan = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../experiments/split-brain.toml"
+    );
+    let out = hzlab(&["run", plan, "--json", "-"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let cases = report["cases"].as_array().expect("cases");
+    assert_eq!(cases.len(), 3, "{report}");
+    let value = |case: usize, step: &str, name: &str| -> i64 {
+        let steps = cases[case]["repeats"][0]["steps"].as_array().unwrap();
+        let s = steps
+            .iter()
+            .find(|s| s["label"] == step)
+            .unwrap_or_else(|| panic!("no step {step} in case {case}"));
+        s["run"]["scenarios"][0]["values"][name]
+            .as_i64()
+            .unwrap_or_else(|| panic!("no {name} in {step}: {s}"))
+    };
+    // Discard: the majority's 300 only; PutIfAbsent: both sides' 600; protection: the
+    // minority's writes refused, the majority's kept.
+    assert_eq!(value(0, "count", "present"), 300);
+    assert_eq!(value(1, "count", "present"), 600);
+    assert_eq!(value(2, "minority", "refused"), 300);
+    assert_eq!(value(2, "minority", "acked"), 0);
+    assert_eq!(value(2, "count", "present"), 300);
+}

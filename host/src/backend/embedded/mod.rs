@@ -122,6 +122,8 @@ struct Inner {
 #[derive(Debug, Clone)]
 pub struct EmbeddedCluster {
     inner: Arc<Inner>,
+    /// The members this handle's sessions are bound to (see [`EmbeddedCluster::bound_to`]).
+    bound: Option<Arc<[usize]>>,
 }
 
 impl EmbeddedCluster {
@@ -154,6 +156,18 @@ impl EmbeddedCluster {
                 state: Mutex::new(state),
                 changed: Notify::new(),
             }),
+            bound: None,
+        })
+    }
+
+    /// The same cluster, as a handle whose sessions are bound to `members` (1-based; a
+    /// plan step's `connect`): they reach those members and whoever those exchange messages
+    /// with, so a network cut separates them from the other side.
+    pub fn bound_to(&self, members: &[usize]) -> Result<EmbeddedCluster, ClusterError> {
+        self.member_indices(members)?;
+        Ok(EmbeddedCluster {
+            inner: self.inner.clone(),
+            bound: Some(members.into()),
         })
     }
 
@@ -302,12 +316,23 @@ impl EmbeddedCluster {
 
     /// A session bound to `members` (see [`EmbeddedCluster::bind`]); an unknown member is
     /// an error.
+    /// A session of no binding: it reaches the largest side.
+    fn unbound_session(&self, owner: OwnerId) -> EmbeddedSession {
+        let c = &self.inner.config;
+        self.state().clients.entry(owner).or_insert(None);
+        EmbeddedSession {
+            cluster: self.clone(),
+            owner,
+            network: Network::new(c.seed, owner, c.max_network_yields),
+        }
+    }
+
     pub fn bound_session(
         &self,
         owner: OwnerId,
         members: &[usize],
     ) -> Result<EmbeddedSession, ClusterError> {
-        let session = self.session(owner);
+        let session = self.unbound_session(owner);
         self.bind(owner, members)?;
         Ok(session)
     }
@@ -422,12 +447,9 @@ impl Backend for EmbeddedCluster {
     type Session = EmbeddedSession;
 
     fn session(&self, owner: OwnerId) -> EmbeddedSession {
-        let c = &self.inner.config;
-        self.state().clients.entry(owner).or_insert(None);
-        EmbeddedSession {
-            cluster: self.clone(),
-            owner,
-            network: Network::new(c.seed, owner, c.max_network_yields),
+        match self.bound.clone() {
+            Some(members) => self.session_on(owner, &members),
+            None => self.unbound_session(owner),
         }
     }
 
@@ -437,7 +459,7 @@ impl Backend for EmbeddedCluster {
             Err(e) => {
                 // Plans check `connect` against the cluster's size before running.
                 tracing::warn!(owner, ?members, "session left unbound: {e}");
-                self.session(owner)
+                self.unbound_session(owner)
             }
         }
     }
