@@ -35,8 +35,20 @@ fn ok(out: Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-/// Whether this process may make network namespaces (CAP_NET_ADMIN and CAP_SYS_ADMIN) and
-/// `nft` is installed; when not, the test says so and does not run.
+/// Whether `program -V`-like `args` runs.
+fn runs(program: &str, args: &[&str]) -> bool {
+    Command::new(program)
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// Whether this process may make network namespaces (CAP_NET_ADMIN and CAP_SYS_ADMIN);
+/// when it may, `ip` and `nft` are installed from Debian's packages if missing (once per
+/// test binary). Without the privileges the test says so and does not run; with them, a
+/// tool that cannot be installed fails the test (CI runs as root: a skip would hide it).
 fn can_make_hosts(test: &str) -> bool {
     let caps = std::fs::read_to_string("/proc/self/status").unwrap();
     let eff = caps
@@ -44,19 +56,42 @@ fn can_make_hosts(test: &str) -> bool {
         .find_map(|l| l.strip_prefix("CapEff:"))
         .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
         .unwrap_or(0);
-    let nft = Command::new("nft")
-        .arg("-v")
-        .stdout(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    let can = eff & (1 << 12) != 0 && eff & (1 << 21) != 0 && nft;
-    if !can {
-        eprintln!("{test}: not run: needs root (CAP_NET_ADMIN, CAP_SYS_ADMIN) and nft");
+    if eff & (1 << 12) == 0 || eff & (1 << 21) == 0 {
+        eprintln!("{test}: not run: needs root (CAP_NET_ADMIN, CAP_SYS_ADMIN)");
+        return false;
     }
-    can
+    static INSTALLED: std::sync::Mutex<bool> = std::sync::Mutex::new(false);
+    let mut installed = INSTALLED.lock().unwrap_or_else(|p| p.into_inner());
+    if !*installed {
+        let missing: Vec<&str> = [("ip", "iproute2"), ("nft", "nftables")]
+            .into_iter()
+            .filter(|(tool, _)| !runs(tool, &["-V"]))
+            .map(|(_, package)| package)
+            .collect();
+        if !missing.is_empty() {
+            eprintln!("{test}: installing {}", missing.join(" "));
+            let install = || {
+                Command::new("apt-get")
+                    .args(["install", "-y", "--no-install-recommends"])
+                    .args(&missing)
+                    .env("DEBIAN_FRONTEND", "noninteractive")
+                    .stdout(Stdio::null())
+                    .status()
+                    .is_ok_and(|s| s.success())
+            };
+            // A fresh machine may have no package lists yet.
+            let ok = install() || (runs("apt-get", &["update"]) && install());
+            assert!(
+                ok && runs("ip", &["-V"]) && runs("nft", &["-V"]),
+                "cannot install {} with apt-get",
+                missing.join(" ")
+            );
+        }
+        *installed = true;
+    }
+    true
 }
 
-/// Namespaces and links whose names carry `tag`, from `ip` itself.
 fn left_of(tag: &str) -> Vec<String> {
     let mut left = Vec::new();
     for args in [&["netns", "list"][..], &["-o", "link", "show"][..]] {
