@@ -402,8 +402,8 @@ mod tests {
     fn decrements_are_followed() {
         let mut h = vec![set(Phase::Setup, 0, json!(100), 0.0)];
         for (i, s) in (1..=100).rev().enumerate() {
-            // A refused attempt by another instance between each sale.
-            h.push(cas(1, s, s - 1, false, i as f64 * 3.0 + 1.0));
+            // A refused attempt by another instance, with a stale value, before each sale.
+            h.push(cas(1, s + 1, s, false, i as f64 * 3.0 + 1.0));
             h.push(cas(0, s, s - 1, true, i as f64 * 3.0 + 2.0));
         }
         let c = check(&h);
@@ -461,7 +461,11 @@ mod tests {
         ];
         let k = &check(&h).counters[0];
         assert_eq!(k.delta, None);
-        assert_eq!((k.updates, k.final_value, k.lost_updates), (3, 7, 1), "{k:?}");
+        assert_eq!(
+            (k.updates, k.final_value, k.lost_updates),
+            (3, 7, 1),
+            "{k:?}"
+        );
     }
 
     #[test]

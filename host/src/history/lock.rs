@@ -65,7 +65,9 @@ pub(super) fn check_locks(events: &[&Event]) -> Vec<LockCheck> {
         *end = end.max(e.end_us);
         if matches!(e.op.as_str(), "lock.lock" | "lock.try-lock" | "lock.unlock") {
             if let Some(k) = e.args.first() {
-                keys.entry((e.name.clone(), key_text(k))).or_default().push(e);
+                keys.entry((e.name.clone(), key_text(k)))
+                    .or_default()
+                    .push(e);
             }
         }
     }

@@ -284,13 +284,13 @@ fn field_at(line: &str, e: &serde_json::Error) -> Option<String> {
     Some(upto[open + 1..colon].to_owned())
 }
 
-
 mod check;
 mod counter;
 mod lock;
 mod queue;
 pub mod register;
 mod set;
+pub mod synth;
 
 pub use check::{check, check_with, HistoryCheck, Model, Models};
 pub use counter::CounterCheck;
@@ -334,7 +334,6 @@ pub(crate) mod test_support {
             end_us: t + 0.5,
         }
     }
-
 }
 
 #[cfg(test)]

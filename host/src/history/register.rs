@@ -312,7 +312,13 @@ pub(crate) fn key_histories(
         if h.key.is_none() {
             h.key = Some(k.clone());
         }
-        let who = (e.name.clone(), kt.clone(), e.scenario.clone(), e.phase, e.instance);
+        let who = (
+            e.name.clone(),
+            kt.clone(),
+            e.scenario.clone(),
+            e.phase,
+            e.instance,
+        );
         let pair_with = pending.remove(&who);
         let ret = match e.outcome {
             OpOutcome::Ok => e.end_us,
@@ -546,11 +552,7 @@ pub(crate) fn search(ops: &[&KeyOp], init: S, budget: &Budget, deadline: Instant
 }
 
 /// Checks one key's history.
-pub(crate) fn check_key(
-    h: &KeyHistory,
-    events: &[Event],
-    budget: &Budget,
-) -> KeyCheck {
+pub(crate) fn check_key(h: &KeyHistory, events: &[Event], budget: &Budget) -> KeyCheck {
     let started = Instant::now();
     let deadline = started + budget.time;
     let ops: Vec<&KeyOp> = h.ops.iter().collect();
@@ -621,7 +623,12 @@ fn counterexample(
     states: &mut u64,
 ) -> Option<Counterexample> {
     // The ends of ok ops, in order: the shortest prefix with no valid order ends at one.
-    let mut ends: Vec<f64> = h.ops.iter().map(|o| o.ret).filter(|r| r.is_finite()).collect();
+    let mut ends: Vec<f64> = h
+        .ops
+        .iter()
+        .map(|o| o.ret)
+        .filter(|r| r.is_finite())
+        .collect();
     ends.sort_by(f64::total_cmp);
     ends.dedup();
     let mut run = |ops: &[KeyOp]| {
@@ -655,7 +662,7 @@ fn counterexample(
                 .rev()
                 .take(6)
                 .rev()
-                .map(|&i| view(h, events, &before[i]))
+                .map(|&i| view(h, events, &h.ops_by_events(&before[i])))
                 .collect();
             (order.len() as u64, tail)
         }
@@ -667,9 +674,7 @@ fn counterexample(
     let mut window: Vec<usize> = (0..upto.len())
         .filter(|&i| upto[i].call <= c.ret && upto[i].ret >= c.call)
         .collect();
-    let mut earlier: Vec<usize> = (0..upto.len())
-        .filter(|i| !window.contains(i))
-        .collect();
+    let mut earlier: Vec<usize> = (0..upto.len()).filter(|i| !window.contains(i)).collect();
     earlier.sort_by(|&a, &b| upto[b].ret.total_cmp(&upto[a].ret));
     let mut earlier = earlier.into_iter();
     let mut alone_invalid = false;
@@ -687,10 +692,26 @@ fn counterexample(
             None => break,
         }
     }
+    if alone_invalid {
+        // As few as will do: drop each op whose absence leaves the window without order.
+        for i in window.clone() {
+            let rest: Vec<KeyOp> = window
+                .iter()
+                .filter(|&&j| j != i)
+                .map(|&j| upto[j].clone())
+                .collect();
+            if matches!(run(&rest), Search::NotLinearizable) {
+                window.retain(|&j| j != i);
+            }
+        }
+    }
     window.sort_by(|&a, &b| upto[a].call.total_cmp(&upto[b].call));
     Some(Counterexample {
         culprit: view(h, events, c),
-        window: window.iter().map(|&i| view(h, events, &h.ops_by_events(&upto[i]))).collect(),
+        window: window
+            .iter()
+            .map(|&i| view(h, events, &h.ops_by_events(&upto[i])))
+            .collect(),
         window_alone_invalid: alone_invalid,
         valid_prefix_len: valid_len,
         valid_prefix_tail: tail,
@@ -733,7 +754,11 @@ fn view(h: &KeyHistory, events: &[Event], o: &KeyOp) -> OpView {
             Step::Remove(a) => format!("remove{}", ans(a)),
         })
         .collect();
-    let outcome = if o.events.iter().any(|&i| events[i].outcome == OpOutcome::Unknown) {
+    let outcome = if o
+        .events
+        .iter()
+        .any(|&i| events[i].outcome == OpOutcome::Unknown)
+    {
         OpOutcome::Unknown
     } else {
         OpOutcome::Ok
@@ -741,9 +766,188 @@ fn view(h: &KeyHistory, events: &[Event], o: &KeyOp) -> OpView {
     OpView {
         instance: first.instance,
         scenario: Some(first.scenario.clone()),
-        text: text.join(" · ") + if outcome == OpOutcome::Unknown { " ?" } else { "" },
+        text: text.join(" · ")
+            + if outcome == OpOutcome::Unknown {
+                " ?"
+            } else {
+                ""
+            },
         outcome,
         start_us: first.start_us,
         end_us: last.end_us,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::synth::{register_history, with_impossible_read, Synth};
+    use super::super::test_support::ev;
+    use super::super::{check, check_with, Model, Models};
+    use super::*;
+    use serde_json::json;
+
+    fn verdict(h: &[Event]) -> Verdict {
+        let c = check(h);
+        assert_eq!(c.linearizability.len(), 1, "{:?}", c.linearizability);
+        c.linearizability[0].verdict()
+    }
+
+    #[test]
+    fn a_stale_read_is_not_linearizable() {
+        use OpOutcome::Ok;
+        let set = |i, v, t| {
+            ev(
+                Phase::Run,
+                i,
+                "map.set",
+                "m",
+                vec![json!("k"), json!(v)],
+                Ok,
+                None,
+                t,
+            )
+        };
+        let get = |v, t| {
+            ev(
+                Phase::Run,
+                2,
+                "map.get",
+                "m",
+                vec![json!("k")],
+                Ok,
+                Some(json!(v)),
+                t,
+            )
+        };
+        let h = vec![set(0, 1, 1.0), set(1, 2, 3.0), get(1, 5.0)];
+        let c = check(&h);
+        let k = &c.linearizability[0].key_checks[0];
+        assert_eq!(k.verdict, Verdict::NotLinearizable);
+        let cx = k.counterexample.as_ref().unwrap();
+        let texts: Vec<&str> = cx.window.iter().map(|o| o.text.as_str()).collect();
+        assert_eq!(texts, ["set 2", "get → 1"]);
+        assert!(cx.window_alone_invalid);
+        assert_eq!(cx.culprit.text, "get → 1");
+        assert_eq!(cx.valid_prefix_len, 2);
+        // Overlapping the second write, the read of 1 is fine.
+        let h = vec![set(0, 1, 1.0), set(1, 2, 3.0), get(1, 3.2)];
+        assert_eq!(verdict(&h), Verdict::Linearizable);
+        // So is it when the second write's outcome is unknown: it may never have happened.
+        let mut h = vec![set(0, 1, 1.0), set(1, 2, 3.0), get(1, 5.0)];
+        h[1].outcome = OpOutcome::Unknown;
+        assert_eq!(verdict(&h), Verdict::Linearizable);
+        // But not when it failed and the read says 2.
+        let mut h = vec![set(0, 1, 1.0), set(1, 2, 3.0), get(2, 5.0)];
+        h[1].outcome = OpOutcome::Failed;
+        assert_eq!(verdict(&h), Verdict::NotLinearizable);
+    }
+
+    #[test]
+    fn a_lost_increment_is_a_window_of_two_reads_and_two_writes() {
+        use OpOutcome::Ok;
+        let get = |i, v, t| {
+            ev(
+                Phase::Run,
+                i,
+                "map.get",
+                "c",
+                vec![json!("key")],
+                Ok,
+                Some(json!(v)),
+                t,
+            )
+        };
+        let set = |i, v, t| {
+            ev(
+                Phase::Run,
+                i,
+                "map.set",
+                "c",
+                vec![json!("key"), json!(v)],
+                Ok,
+                None,
+                t,
+            )
+        };
+        let mut h = vec![ev(
+            Phase::Setup,
+            0,
+            "map.set",
+            "c",
+            vec![json!("key"), json!(0)],
+            Ok,
+            None,
+            0.0,
+        )];
+        let mut t = 1.0;
+        for v in 0..5 {
+            h.push(get(0, v, t));
+            h.push(set(0, v + 1, t + 1.0));
+            t += 2.0;
+        }
+        // Both read 5, both write 6.
+        h.extend([
+            get(0, 5, t),
+            get(1, 5, t + 0.6),
+            set(0, 6, t + 1.2),
+            set(1, 6, t + 1.8),
+        ]);
+        h.extend([get(0, 6, t + 3.0), set(0, 7, t + 4.0)]);
+        let c = check(&h);
+        assert_eq!(c.counters[0].lost_updates, 1);
+        let l = &c.linearizability[0];
+        assert_eq!(l.model, "read-modify-write");
+        let cx = l.key_checks[0].counterexample.as_ref().unwrap();
+        let texts: Vec<&str> = cx.window.iter().map(|o| o.text.as_str()).collect();
+        assert_eq!(texts, ["get → 5 · set 6", "get → 5 · set 6"], "{cx:?}");
+        // As a plain register, the same history is linearizable.
+        let plain = check_with(
+            &h,
+            &Models {
+                model: Model::Register,
+                ..Models::default()
+            },
+        );
+        assert_eq!(plain.linearizability[0].verdict(), Verdict::Linearizable);
+    }
+
+    #[test]
+    fn synthetic_histories_have_their_known_answers() {
+        for seed in 1..=30 {
+            for unknown_rate in [0.0, 0.03] {
+                let s = Synth {
+                    ops: 300,
+                    seed,
+                    unknown_rate,
+                    ..Synth::default()
+                };
+                let h = register_history(&s);
+                assert_eq!(verdict(&h), Verdict::Linearizable, "seed {seed}");
+                assert_eq!(
+                    verdict(&with_impossible_read(h)),
+                    Verdict::NotLinearizable,
+                    "seed {seed}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn an_exhausted_budget_says_unknown() {
+        let h = register_history(&Synth {
+            ops: 3000,
+            seed: 3,
+            ..Synth::default()
+        });
+        let models = Models {
+            budget: Budget {
+                time: Duration::from_secs(10),
+                max_states: 0,
+            },
+            ..Models::default()
+        };
+        let c = check_with(&h, &models);
+        assert_eq!(c.linearizability[0].verdict(), Verdict::Unknown);
+        assert!(!c.clean() && !c.violated());
     }
 }

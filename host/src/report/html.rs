@@ -821,7 +821,13 @@ fn counterexample_svg(ops: &[crate::history::register::OpView]) -> String {
     let t0 = ops.iter().map(|o| o.start_us).fold(f64::INFINITY, f64::min);
     let t1 = ops
         .iter()
-        .map(|o| if o.outcome == crate::history::OpOutcome::Unknown { o.start_us } else { o.end_us })
+        .map(|o| {
+            if o.outcome == crate::history::OpOutcome::Unknown {
+                o.start_us
+            } else {
+                o.end_us
+            }
+        })
         .fold(f64::NEG_INFINITY, f64::max)
         .max(t0 + 1e-3);
     let (left, width, lane_h) = (120.0, 640.0, 34.0);
@@ -858,7 +864,11 @@ fn counterexample_svg(ops: &[crate::history::register::OpView]) -> String {
             svg,
             r##"<rect x="{start:.1}" y="{y:.1}" width="{:.1}" height="24" rx="3" fill="{}" fill-opacity="0.35" stroke="#555"><title>{} – {} µs</title></rect><text x="{:.1}" y="{:.1}" font-size="11">{}</text>"##,
             (end - start).max(2.0),
-            if o.outcome == crate::history::OpOutcome::Unknown { "#e0a030" } else { "#4a90d9" },
+            if o.outcome == crate::history::OpOutcome::Unknown {
+                "#e0a030"
+            } else {
+                "#4a90d9"
+            },
             num(o.start_us),
             num(o.end_us),
             start + 3.0,

@@ -133,7 +133,9 @@ pub fn render(r: &Report) -> String {
                     cell(&k.key.to_string()),
                     k.initial,
                     k.updates,
-                    k.delta.map(|d| format!("{d:+}")).unwrap_or_else(|| "mixed".into()),
+                    k.delta
+                        .map(|d| format!("{d:+}"))
+                        .unwrap_or_else(|| "mixed".into()),
                     k.final_value,
                     k.expected_final,
                     k.lost_updates,
@@ -183,7 +185,11 @@ fn history_checks(out: &mut String, c: &crate::history::HistoryCheck) {
                 l.unknown_ops,
                 match l.verdict() {
                     Verdict::Linearizable => "linearizable".to_string(),
-                    v => format!("**{}** ({} key(s))", v.as_str(), l.not_linearizable + l.undecided),
+                    v => format!(
+                        "**{}** ({} key(s))",
+                        v.as_str(),
+                        l.not_linearizable + l.undecided
+                    ),
                 }
             );
         }
@@ -195,7 +201,11 @@ fn history_checks(out: &mut String, c: &crate::history::HistoryCheck) {
                     "\nKey {} of `{}` is not linearizable; no valid order{}:\n",
                     cell(&k.key.to_string()),
                     cell(&l.map),
-                    if cx.window_alone_invalid { " for" } else { " explains the last of" }
+                    if cx.window_alone_invalid {
+                        " for"
+                    } else {
+                        " explains the last of"
+                    }
                 );
                 for o in &cx.window {
                     let _ = writeln!(

@@ -228,7 +228,11 @@ history {path}: {} operations ({} ok, {} failed, {} unknown)",
                 ),
             }
         );
-        for k in l.key_checks.iter().filter(|k| k.verdict != Verdict::Linearizable) {
+        for k in l
+            .key_checks
+            .iter()
+            .filter(|k| k.verdict != Verdict::Linearizable)
+        {
             let _ = writeln!(out, "    key {}: {}", k.key, k.verdict.as_str());
             if let Some(cx) = &k.counterexample {
                 let _ = writeln!(
@@ -287,7 +291,14 @@ history {path}: {} operations ({} ok, {} failed, {} unknown)",
             let _ = writeln!(
                 out,
                 "    {} #{} held it {:.1}–{:.1} µs while {} #{} held it {:.1}–{:.1} µs",
-                a.scenario, a.instance, a.from_us, a.to_us, b.scenario, b.instance, b.from_us, b.to_us
+                a.scenario,
+                a.instance,
+                a.from_us,
+                a.to_us,
+                b.scenario,
+                b.instance,
+                b.from_us,
+                b.to_us
             );
         }
     }

@@ -22,6 +22,7 @@ mod kit_python;
 mod limits;
 mod plan_cli;
 mod plan_cluster;
+mod porcupine_agreement;
 mod report_cli;
 mod sandbox;
 mod seed_scenarios_embedded;
