@@ -1,6 +1,8 @@
 //! Operation history: every cluster operation of a run as a JSON line (`hzlab run --history
-//! FILE`), and a checker that finds lost updates and lost, duplicated or uncertain queue items
-//! in a history.
+//! FILE`), and the checkers that read it back (`hzlab history check FILE`): lost updates of
+//! counters ([`counter`]), linearizability of map keys ([`register`]), mutual exclusion of locks
+//! ([`lock`]), queues ([`queue`]) and maps used as sets ([`set`]); [`check`](check()) infers
+//! which applies to which structure.
 //!
 //! One line per operation ([`Event`]):
 //!
@@ -284,12 +286,12 @@ fn field_at(line: &str, e: &serde_json::Error) -> Option<String> {
     Some(upto[open + 1..colon].to_owned())
 }
 
-mod check;
-mod counter;
-mod lock;
-mod queue;
+pub mod check;
+pub mod counter;
+pub mod lock;
+pub mod queue;
 pub mod register;
-mod set;
+pub mod set;
 pub mod synth;
 
 pub use check::{check, check_with, HistoryCheck, Model, Models};

@@ -321,7 +321,8 @@ pub(crate) fn key_histories(
         );
         let pair_with = pending.remove(&who);
         let ret = match e.outcome {
-            OpOutcome::Ok => e.end_us,
+            // Never before its start, whatever the file says.
+            OpOutcome::Ok => e.end_us.max(e.start_us),
             OpOutcome::Unknown => f64::INFINITY,
             OpOutcome::Failed => continue,
         };
@@ -381,7 +382,7 @@ pub(crate) fn key_histories(
     for i in clears {
         let e = &events[i];
         let ret = match e.outcome {
-            OpOutcome::Ok => e.end_us,
+            OpOutcome::Ok => e.end_us.max(e.start_us),
             OpOutcome::Unknown => f64::INFINITY,
             OpOutcome::Failed => continue,
         };
@@ -563,8 +564,12 @@ pub(crate) fn check_key(h: &KeyHistory, events: &[Event], budget: &Budget) -> Ke
         Search::NotLinearizable => Verdict::NotLinearizable,
         Search::Exhausted => Verdict::Unknown,
     };
+    // The counterexample's searches get a share of what is left: a verdict without one is
+    // still a verdict.
+    let spent = started.elapsed();
+    let cx_deadline = deadline.min(Instant::now() + (spent * 4).max(Duration::from_secs(2)));
     let counterexample = (verdict == Verdict::NotLinearizable)
-        .then(|| counterexample(h, events, budget, deadline, &mut states))
+        .then(|| counterexample(h, events, budget, cx_deadline, &mut states))
         .flatten();
     KeyCheck {
         key: h.key.clone().unwrap_or(serde_json::Value::Null),

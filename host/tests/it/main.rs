@@ -14,6 +14,7 @@ mod cluster_compose;
 mod cluster_manager_embedded;
 mod cluster_manager_real;
 mod diagnostics_cli;
+mod history_check_cli;
 mod hostile_member;
 mod interrupt_cli;
 mod kit_inspect;

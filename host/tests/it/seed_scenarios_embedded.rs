@@ -225,7 +225,7 @@ fn increments_stopped_part_way_count_what_was_acknowledged() {
         // never saw that answer and counts the write as uncertain (at most one per instance).
         let uncertain = value(s, "uncertain");
         assert!((0..=3).contains(&uncertain), "{name}: {uncertain}");
-        let unseen = counter.increments as i64 - acknowledged;
+        let unseen = counter.updates as i64 - acknowledged;
         assert!(
             (0..=uncertain).contains(&unseen),
             "{name}: {counter:?}, uncertain {uncertain}"
