@@ -61,13 +61,25 @@ fn ticket_sale_exact_and_oversold() {
     assert_eq!(recorded(&doc, "ticket-sale", "sold"), 100);
     let check = &doc["history"]["check"];
     let c = &check["counters"][0];
-    assert_eq!((c["initial"].as_i64(), c["final"].as_i64()), (Some(100), Some(0)), "{c}");
+    assert_eq!(
+        (c["initial"].as_i64(), c["final"].as_i64()),
+        (Some(100), Some(0)),
+        "{c}"
+    );
     assert_eq!(c["updates"], 100, "{c}");
     assert_eq!(c["delta"], -1, "{c}");
     assert_eq!(c["lost_updates"], 0, "{c}");
-    assert_eq!(check["linearizability"][0]["not_linearizable"], 0, "{check}");
+    assert_eq!(
+        check["linearizability"][0]["not_linearizable"], 0,
+        "{check}"
+    );
     let o = hzlab(&["history", "check", history.to_str().unwrap()]);
-    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stdout));
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
 
     let (doc, history) = run(
         &dir,
@@ -161,4 +173,68 @@ fn malformed_histories_exit_2_naming_line_and_field() {
         assert!(err.contains("h.jsonl:2:"), "{err}");
         assert!(err.contains(want), "{want}: {err}");
     }
+}
+
+#[test]
+fn a_plan_holds_a_named_structure_to_its_model() {
+    let dir = scratch("plan");
+    let plan = |name: &str, scenario: &str, model: &str| {
+        let path = dir.join(format!("{name}.toml"));
+        std::fs::write(
+            &path,
+            format!(
+                r#"
+[args]
+iterations = 200
+
+[[case]]
+name = "{name}"
+
+[[case.step]]
+run = "{scenario}"
+instances = 3
+
+[[case.check]]
+history = "{model}"
+name = "counter"
+"#
+            ),
+        )
+        .unwrap();
+        path
+    };
+    let run_plan = |path: &Path| {
+        let history = path.with_extension("jsonl");
+        hzlab(&[
+            "run",
+            path.to_str().unwrap(),
+            "-q",
+            "--seed",
+            "5",
+            "--history",
+            history.to_str().unwrap(),
+        ])
+    };
+    let o = run_plan(&plan("locked", "pessimistic", "linearizable"));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    assert!(out.contains("linearizable"), "{out}");
+    // race passes its own checks, but not the model the plan names for its map.
+    let o = run_plan(&plan("unlocked", "race", "linearizable"));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(out.contains("NOT LINEARIZABLE"), "{out}");
+    let o = run_plan(&plan("locks", "pessimistic", "lock"));
+    assert_eq!(o.status.code(), Some(0));
+    // A model that does not exist is refused before anything runs.
+    let o = hzlab(&[
+        "check",
+        plan("bad", "race", "serializable").to_str().unwrap(),
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("serializable") && err.contains("linearizable"),
+        "{err}"
+    );
 }
