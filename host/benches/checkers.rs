@@ -135,7 +135,6 @@ fn main() {
                     json.to_str().unwrap(),
                 ],
             );
-            drop(ours.stdout);
             let doc: serde_json::Value =
                 serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
             // The largest key: the one the figures are about.

@@ -289,6 +289,7 @@ fn shipped_scenarios_record_what_their_contract_says() {
                 spec("optimistic", 2),
             ],
             vec![spec("producer", 1), spec("consumer", 2)],
+            vec![spec("ticket-sale", 2)],
         ])
         .args(&[("keys", "50"), ("iterations", "50"), ("items", "20")])
         .execute()
