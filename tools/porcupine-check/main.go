@@ -200,15 +200,31 @@ func compact(raw json.RawMessage) string {
 	return buf.String()
 }
 
-// counterKeys: keys (map NUL key) of a run where at least two ok writes of `run` are read-modify-writes of
-// integers (a replace-if-same, a put-if-absent that applied, or a set/put right after the
-// same instance's get or write of the key), and no ok set or put of `run` is blind.
+// asInt: an integer JSON value (null or missing: 0, as a counter absent reads).
+func asInt(raw json.RawMessage) (int64, bool) {
+	if len(raw) == 0 || compact(raw) == "null" {
+		return 0, true
+	}
+	var n json.Number
+	d := json.NewDecoder(bytes.NewReader(raw))
+	d.UseNumber()
+	if d.Decode(&n) != nil {
+		return 0, false
+	}
+	v, err := n.Int64()
+	return v, err == nil
+}
+
+// counterKeys: keys (map NUL key) of a run where at least two ok writes of `run` are
+// read-modify-writes of integers (a replace-if-same, a put-if-absent that applied, or a
+// set/put/replace based on the same instance's last read or write of the key) that all move
+// the key the same way, and no ok write of `run` is blind (no operation on the key before it).
 func counterKeys(events []*event) map[string]bool {
 	type st struct {
-		rmw, blind int
+		rmw, blind, up, down int
 	}
 	stats := map[string]*st{}
-	known := map[string]bool{}
+	known := map[string]*int64{}
 	for _, e := range events {
 		if !isRegisterOp(e.Op) || len(e.Args) == 0 {
 			continue
@@ -220,49 +236,64 @@ func counterKeys(events []*event) map[string]bool {
 			s = &st{}
 			stats[k] = s
 		}
-		isInt := func(raw json.RawMessage) bool {
-			var n json.Number
-			d := json.NewDecoder(bytes.NewReader(raw))
-			d.UseNumber()
-			if d.Decode(&n) != nil {
-				return false
-			}
-			_, err := n.Int64()
-			return err == nil
-		}
-		switch e.Op {
-		case "map.get":
-			known[who] = e.Outcome == "ok"
-			continue
-		case "map.set", "map.put", "replace.replace":
-			applied := e.Op != "replace.replace" || (len(e.Value) > 0 && compact(e.Value) != "null")
-			if e.Phase == "run" && e.Outcome == "ok" && applied && isInt(arg(e, 1)) {
-				if known[who] {
-					s.rmw++
-				} else {
-					s.blind++
+		delta := func(base int64, raw json.RawMessage) {
+			if w, ok := asInt(raw); ok && len(raw) > 0 {
+				s.rmw++
+				switch {
+				case w > base:
+					s.up++
+				case w < base:
+					s.down++
 				}
 			}
-			known[who] = e.Outcome == "ok" && applied
-		case "replace.replace-if-same":
-			if e.Phase == "run" && e.Outcome == "ok" && asBool(e.Value) && isInt(arg(e, 2)) {
-				s.rmw++
+		}
+		set := func(applied bool, raw json.RawMessage) {
+			if w, ok := asInt(raw); applied && ok && e.Outcome == "ok" {
+				known[who] = &w
+			} else {
+				known[who] = nil
 			}
-			known[who] = e.Outcome == "ok" && asBool(e.Value)
+		}
+		inRun := e.Phase == "run" && e.Outcome == "ok"
+		switch e.Op {
+		case "map.get":
+			if v, ok := asInt(e.Value); ok && e.Outcome == "ok" {
+				known[who] = &v
+			} else {
+				known[who] = nil
+			}
+		case "map.set", "map.put", "replace.replace":
+			applied := e.Op != "replace.replace" || (len(e.Value) > 0 && compact(e.Value) != "null")
+			if _, isInt := asInt(arg(e, 1)); inRun && applied && isInt && len(arg(e, 1)) > 0 {
+				base, seen := known[who]
+				if !seen {
+					s.blind++
+				} else if base != nil {
+					delta(*base, arg(e, 1))
+				}
+			}
+			set(applied, arg(e, 1))
+		case "replace.replace-if-same":
+			applied := asBool(e.Value)
+			if base, ok := asInt(arg(e, 1)); inRun && applied && ok {
+				delta(base, arg(e, 2))
+			}
+			set(applied, arg(e, 2))
 		case "map.put-if-absent":
 			applied := len(e.Value) == 0 || compact(e.Value) == "null"
-			if e.Phase == "run" && e.Outcome == "ok" && applied && isInt(arg(e, 1)) {
-				s.rmw++
+			if inRun && applied {
+				delta(0, arg(e, 1))
 			}
-			known[who] = e.Outcome == "ok" && applied
+			set(applied, arg(e, 1))
 		default:
-			known[who] = false
+			known[who] = nil
 		}
 	}
 	// By map and key: a key that is a counter in one scenario pairs in every scenario.
 	out := map[string]bool{}
 	for k, s := range stats {
-		if s.rmw >= 2 && s.blind == 0 {
+		oneWay := (s.up == s.rmw) || (s.down == s.rmw)
+		if s.rmw >= 2 && s.blind == 0 && oneWay {
 			out[k[bytes.IndexByte([]byte(k), 0)+1:]] = true
 		}
 	}

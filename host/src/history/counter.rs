@@ -16,8 +16,9 @@
 //!   was overwritten.
 //!
 //! A key is a counter when at least two acknowledged writes of `run` are read-modify-writes of
-//! integers, and none is a blind write (a write with no read before it: a register, checked by
-//! the linearizability checker instead).
+//! integers that all move it the same way (every delta positive, or every delta negative), and
+//! none is a blind write (a write with no operation on the key before it: a register, checked
+//! by the linearizability checker instead).
 
 use std::collections::BTreeMap;
 
@@ -52,7 +53,8 @@ pub struct CounterCheck {
     /// Acknowledged updates whose effect is missing from the final value; negative only when
     /// writes of unknown outcome took effect.
     pub lost_updates: i64,
-    /// Writes whose outcome is unknown (not counted in `updates`).
+    /// Writes whose outcome is unknown, or whose delta is (made after a read of unknown
+    /// outcome): not counted in `updates`.
     pub uncertain_writes: u64,
 }
 
@@ -139,6 +141,8 @@ pub(super) fn check_counters(events: &[&Event]) -> Vec<CounterCheck> {
                 continue;
             }
             let Some((took_effect, value)) = effect(e) else {
+                // A remove, a contains-key: what the key holds now is not known.
+                known.insert(who, None);
                 continue;
             };
             let base = match e.op.as_str() {
@@ -146,6 +150,10 @@ pub(super) fn check_counters(events: &[&Event]) -> Vec<CounterCheck> {
                 "map.put-if-absent" => Some(0),
                 _ => known.get(&who).copied().flatten(),
             };
+            // Blind: the instance wrote without any operation on the key before (in this
+            // phase). A write after an operation whose answer is unknown is no blind write, but
+            // its delta is unknown: it counts as uncertain.
+            let never_read = !known.contains_key(&who);
             let value = value.and_then(|v| v.as_i64());
             let applied = e.outcome == OpOutcome::Ok && took_effect;
             known.insert(who, if applied { value } else { None });
@@ -160,19 +168,16 @@ pub(super) fn check_counters(events: &[&Event]) -> Vec<CounterCheck> {
                 continue;
             }
             let Some(written) = value else { continue };
-            if base.is_none() && e.outcome == OpOutcome::Ok {
+            if base.is_none() && never_read && e.outcome == OpOutcome::Ok {
                 blind += 1;
             }
             updates.push(Update {
                 base,
                 written,
-                acknowledged: e.outcome == OpOutcome::Ok,
+                acknowledged: e.outcome == OpOutcome::Ok && base.is_some(),
             });
         }
-        let acked: Vec<&Update> = updates
-            .iter()
-            .filter(|u| u.acknowledged && u.base.is_some())
-            .collect();
+        let acked: Vec<&Update> = updates.iter().filter(|u| u.acknowledged).collect();
         if acked.len() < 2 || blind > 0 {
             continue;
         }
@@ -211,6 +216,12 @@ pub(super) fn check_counters(events: &[&Event]) -> Vec<CounterCheck> {
             .iter()
             .map(|u| i128::from(u.written) - i128::from(u.base.unwrap_or(0)))
             .collect();
+        // A counter moves one way: every update adds, or every update takes away (a register
+        // written with values read and changed at random is checked for linearizability
+        // only).
+        if !(deltas.iter().all(|d| *d > 0) || deltas.iter().all(|d| *d < 0)) {
+            continue;
+        }
         // Wide arithmetic: a guest may write any i64 (i64::MIN, then i64::MAX).
         let expected_final = i128::from(initial) + deltas.iter().sum::<i128>();
         let missing = expected_final - i128::from(final_value);
