@@ -188,7 +188,7 @@ mod tests {
     use serde_json::json;
 
     fn op(instance: u32, op: &str, outcome: OpOutcome, t: f64) -> Event {
-        let value = (op == "lock.try-lock").then(|| json!(true));
+        let value = (op == "lock.try-lock").then_some(serde_json::Value::Bool(true));
         ev(
             Phase::Run,
             instance,
