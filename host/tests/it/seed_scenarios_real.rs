@@ -169,13 +169,20 @@ fn pessimistic_run_survives_a_member_kill() {
         let events = hzlab::history::read(&history_path).unwrap();
         let check = hzlab::history::check(&events);
         let _ = std::fs::remove_file(&history_path);
-        assert!(
-            !check.violated(),
-            "{}",
-            hzlab::report::history_summary("kill", &check)
+        // Outcomes the kill left unknown make no violation of the counter's key. (The lock
+        // is another matter: Hazelcast's map locks are not CP, and a lock held on the killed
+        // member can be granted again before its owner unlocks; the lock checker reports such
+        // overlaps, which this run may or may not show.)
+        let summary = hzlab::report::history_summary("kill", &check);
+        eprintln!("{summary}");
+        assert!(check.counters.iter().all(|c| c.clean()), "{summary}");
+        assert_eq!(check.linearizability.len(), 1, "{summary}");
+        assert_ne!(
+            check.linearizability[0].verdict(),
+            hzlab::history::Verdict::NotLinearizable,
+            "{summary}"
         );
-        assert_eq!(check.locks.len(), 1, "{check:?}");
-        assert_eq!(check.linearizability.len(), 1, "{check:?}");
+        assert_eq!(check.locks.len(), 1, "{summary}");
         cluster.shutdown().await;
     });
 }
