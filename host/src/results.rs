@@ -16,7 +16,7 @@ use crate::timeline::{QueueRecording, QueueTimelines};
 pub const INTERRUPTED_NOTE: &str = "interrupted: the run was stopped by Ctrl-C (SIGINT) or SIGTERM; these results are what it had gathered by then";
 
 /// The phase a scenario is in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Phase {
     Setup,

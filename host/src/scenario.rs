@@ -298,6 +298,18 @@ pub fn contract(name: &str) -> Option<&'static Contract> {
             },
         ),
         (
+            "ticket-sale",
+            Contract {
+                args: &[
+                    ("map", ArgType::Text),
+                    ("key", ArgType::Text),
+                    ("stock", ArgType::I64),
+                    ("mode", ArgType::Text),
+                ],
+                values: &["sold", "final", "oversold", "uncertain"],
+            },
+        ),
+        (
             "producer",
             Contract {
                 args: &[

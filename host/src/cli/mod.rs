@@ -4,6 +4,7 @@ mod build_cmd;
 mod check;
 mod cluster;
 mod diagnostics;
+mod history;
 mod inspect;
 mod interrupt;
 mod lab;
@@ -77,6 +78,8 @@ enum Command {
         /// A .wasm file (or a shipped scenario's name).
         file: String,
     },
+    /// Check a recorded operation history offline.
+    History(history::HistoryArgs),
     /// Validate an experiment plan without running it.
     Check {
         /// The plan file.
@@ -99,6 +102,7 @@ pub fn main() -> ExitCode {
         Command::Cluster(args) => cluster::run(args),
         Command::Lab(args) => lab::run(args),
         Command::Check { plan } => check::run(plan),
+        Command::History(args) => history::run(args),
         Command::New(args) => new::run(args),
         Command::Build(args) => build_cmd::run(args, cli.verbose > 0),
         Command::Inspect { file } => inspect::run(file),

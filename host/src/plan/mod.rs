@@ -441,6 +441,9 @@ pub struct Case {
     pub args: Vec<(String, String)>,
     pub steps: Vec<Step>,
     pub checks: Vec<Check>,
+    /// `[[case.check]] history = "…" name = "…"`: the model the history checker holds a
+    /// structure to (map, lock or queue name), with `--history`.
+    pub history_models: Vec<(String, crate::history::Model)>,
 }
 
 impl Case {
@@ -638,11 +641,42 @@ impl Plan {
         if steps.is_empty() {
             return Err(src.invalid(at, format!("case `{}` has no [[case.step]]", c.name)));
         }
-        let checks = c
-            .checks
-            .iter()
-            .map(|k| Self::case_check(src, c, &steps, k.span().start, &k.get_ref().that))
-            .collect::<Result<_, _>>()?;
+        let mut checks = Vec::new();
+        let mut history_models = Vec::new();
+        for k in &c.checks {
+            let at = k.span().start;
+            match (&k.get_ref().that, &k.get_ref().history, &k.get_ref().name) {
+                (Some(that), None, None) => {
+                    checks.push(Self::case_check(src, c, &steps, at, that)?)
+                }
+                (None, Some(model), Some(name)) => {
+                    let model = model
+                        .parse::<crate::history::Model>()
+                        .ok()
+                        .filter(|m| *m != crate::history::Model::Auto)
+                        .ok_or_else(|| {
+                            src.invalid(
+                                at,
+                                format!(
+                                    "case `{}`: history = \"{model}\" is no model (one of \
+                                     linearizable, lock, queue, set)",
+                                    c.name
+                                ),
+                            )
+                        })?;
+                    history_models.push((name.clone(), model));
+                }
+                _ => {
+                    return Err(src.invalid(
+                        at,
+                        format!(
+                            "case `{}`: a check has either `that` or both `history` and `name`",
+                            c.name
+                        ),
+                    ))
+                }
+            }
+        }
         Ok(Case {
             name: c.name.clone(),
             description: c.description.clone(),
@@ -650,6 +684,7 @@ impl Plan {
             args: args_of(&[&file.args, &c.args]),
             steps,
             checks,
+            history_models,
         })
     }
 

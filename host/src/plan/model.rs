@@ -223,7 +223,12 @@ pub struct TimedFault {
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct CheckSection {
     /// `label.value <op> number-or-label.value`, e.g. `pessimistic.final == 30000`.
-    pub that: String,
+    pub that: Option<String>,
+    /// Or, with `--history`: the model the history checker holds structure `name` to
+    /// (`linearizable`, `lock`, `queue`, `set`), e.g. `history = "linearizable"`,
+    /// `name = "inventory"`.
+    pub history: Option<String>,
+    pub name: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -12,7 +12,7 @@
 //! | `faults[]` | (plans) per fault: `label`, `map`, `before[]` / `after[]` entries per member (`member`, `address`, `running`, `owned_partitions`, `owned_entries`, `backup_entries`), `predicted_loss`, `observed_loss` |
 //! | `checks[]` | (plans) checks on recorded values: `label`, `that`, `ok`, `detail` |
 //! | `spread[]` | (plans) a recorded value over repeats: `label`, `name`, `values`, `mean`, `min`, `max` |
-//! | `history` | (`--history`) `file`, `events`, and `check`: `ops`, `ok`, `failed`, `unknown`, `counters[]` (`scenario`, `map`, `key`, `initial`, `final`, `increments`, `lost_updates`, `uncertain_writes`), `queues[]` (`queue`, `added`, `taken`, `remaining`, `lost`, `duplicated`, `uncertain`, `unexpected`) |
+//! | `history` | (`--history`) `file`, `events`, and `check`: `ops`, `ok`, `failed`, `unknown`, `counters[]` (`scenario`, `map`, `key`, `initial`, `final`, `updates`, `delta`, `expected_final`, `lost_updates`, `uncertain_writes`), `queues[]` (`queue`, `added`, `taken`, `remaining`, `lost`, `duplicated`, `uncertain`, `unexpected`), `linearizability[]` (`map`, `model`, `keys`, `ops`, `unknown_ops`, `linearizable`, `not_linearizable`, `undecided`, `key_checks[]` with `verdict` and `counterexample`: `culprit`, `window`, `valid_prefix_len`), `locks[]` (`map`, `key`, `holds`, `overlaps`, `examples`, `uncertain`, `lost`), `sets[]` (`map`, `acknowledged`, `present`, `lost`, `uncertain`, `recovered`, `unexpected`) |
 //! | `plan` | (plans) `file`, `name`, `description`, `repeat`, `elapsed_ms`, `infrastructure_failed` |
 
 use serde::Serialize;

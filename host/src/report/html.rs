@@ -683,23 +683,27 @@ fn history_section(out: &mut String, h: &HistorySection) {
         crate::format::thousands(c.failed),
         crate::format::thousands(c.unknown),
         if c.clean() {
-            r#"<span class="ok">nothing lost</span>"#
+            r#"<span class="ok">every check holds</span>"#
+        } else if c.violated() {
+            r#"<span class="fail">a check is violated</span>"#
         } else {
-            r#"<span class="fail">updates or items lost</span>"#
+            r#"<span class="fail">undecided: budget exhausted</span>"#
         }
     );
     if !c.counters.is_empty() {
-        out.push_str("<h4>Counters (lost updates)</h4><table><tr><th>scenario</th><th>map</th><th>key</th><th>initial</th><th>increments</th><th>final</th><th>lost updates</th><th>uncertain writes</th></tr>");
+        out.push_str("<h4>Counters (lost updates)</h4><table><tr><th>scenario</th><th>map</th><th>key</th><th>initial</th><th>updates</th><th>delta</th><th>final</th><th>expected</th><th>lost updates</th><th>uncertain writes</th></tr>");
         for k in &c.counters {
             let _ = write!(
                 out,
-                "<tr><td>{}</td><td>{}</td><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>",
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>",
                 esc(&format!("{}{}", super::summary::run_prefix(&k.run), k.scenario)),
                 esc(&k.map),
                 esc(&k.key.to_string()),
                 num(k.initial as f64),
-                crate::format::thousands(k.increments),
+                crate::format::thousands(k.updates),
+                k.delta.map(|d| format!("{d:+}")).unwrap_or_else(|| "mixed".into()),
                 num(k.final_value as f64),
+                num(k.expected_final as f64),
                 num(k.lost_updates as f64),
                 k.uncertain_writes
             );
@@ -724,5 +728,162 @@ fn history_section(out: &mut String, h: &HistorySection) {
         }
         out.push_str("</table>");
     }
+    history_checks(out, c);
     out.push_str("</section>\n");
+}
+
+/// Linearizability (with each counterexample drawn as a timeline), locks and sets.
+fn history_checks(out: &mut String, c: &crate::history::HistoryCheck) {
+    use crate::history::Verdict;
+    if !c.linearizability.is_empty() {
+        out.push_str("<h4>Linearizability</h4><table><tr><th>map</th><th>model</th><th>keys</th><th>operations</th><th>unknown outcome</th><th>verdict</th></tr>");
+        for l in &c.linearizability {
+            let verdict = match l.verdict() {
+                Verdict::Linearizable => r#"<span class="ok">linearizable</span>"#.to_string(),
+                v => format!(
+                    r#"<span class="fail">{} ({} key(s))</span>"#,
+                    v.as_str(),
+                    l.not_linearizable + l.undecided
+                ),
+            };
+            let _ = write!(
+                out,
+                "<tr><td>{}</td><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td>{verdict}</td></tr>",
+                esc(&format!("{}{}", super::summary::run_prefix(&l.run), l.map)),
+                esc(&l.model),
+                l.keys,
+                crate::format::thousands(l.ops),
+                l.unknown_ops
+            );
+        }
+        out.push_str("</table>");
+        for l in &c.linearizability {
+            for k in &l.key_checks {
+                if let Some(cx) = &k.counterexample {
+                    let _ = write!(
+                        out,
+                        "<p>Key <code>{}</code> of <code>{}</code>: no valid order {} these operations; the longest valid prefix holds {} operations.</p>",
+                        esc(&k.key.to_string()),
+                        esc(&l.map),
+                        if cx.window_alone_invalid { "for" } else { "explains the last of" },
+                        cx.valid_prefix_len
+                    );
+                    out.push_str(&counterexample_svg(&cx.window));
+                }
+            }
+        }
+    }
+    if !c.locks.is_empty() {
+        out.push_str("<h4>Locks</h4><table><tr><th>lock</th><th>holds</th><th>acquisitions</th><th>overlapping holds</th><th>uncertain</th><th>lost</th></tr>");
+        for l in &c.locks {
+            let _ = write!(
+                out,
+                "<tr><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>",
+                esc(&format!("{}{}[{}]", super::summary::run_prefix(&l.run), l.map, l.key)),
+                l.holds,
+                l.acquisitions,
+                if l.overlaps == 0 { "0".to_string() } else { format!(r#"<span class="fail">{}</span>"#, l.overlaps) },
+                l.uncertain,
+                l.lost
+            );
+        }
+        out.push_str("</table>");
+    }
+    if !c.sets.is_empty() {
+        out.push_str("<h4>Sets</h4><table><tr><th>map</th><th>acknowledged</th><th>present</th><th>lost</th><th>uncertain</th><th>recovered</th><th>unexpected</th></tr>");
+        for s in &c.sets {
+            let _ = write!(
+                out,
+                "<tr><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>",
+                esc(&format!("{}{}", super::summary::run_prefix(&s.run), s.map)),
+                s.acknowledged,
+                s.present,
+                s.lost,
+                s.uncertain,
+                s.recovered,
+                s.unexpected
+            );
+        }
+        out.push_str("</table>");
+    }
+}
+
+/// A counterexample's operations as a timeline, one lane per instance (as Jepsen's
+/// timeline.html draws them): a bar from start to end, labelled with what it did; an
+/// operation of unknown outcome runs to the right edge.
+fn counterexample_svg(ops: &[crate::history::register::OpView]) -> String {
+    let mut lanes: Vec<(String, u32)> = ops
+        .iter()
+        .map(|o| (o.scenario.clone().unwrap_or_default(), o.instance))
+        .collect();
+    lanes.sort();
+    lanes.dedup();
+    let t0 = ops.iter().map(|o| o.start_us).fold(f64::INFINITY, f64::min);
+    let t1 = ops
+        .iter()
+        .map(|o| {
+            if o.outcome == crate::history::OpOutcome::Unknown {
+                o.start_us
+            } else {
+                o.end_us
+            }
+        })
+        .fold(f64::NEG_INFINITY, f64::max)
+        .max(t0 + 1e-3);
+    let (left, width, lane_h) = (120.0, 640.0, 34.0);
+    let x = |t: f64| left + (t - t0) / (t1 - t0) * width;
+    let height = lanes.len() as f64 * lane_h + 24.0;
+    let mut svg = format!(
+        r#"<svg class="timeline" width="{}" height="{height}" viewBox="0 0 {} {height}" role="img" aria-label="counterexample timeline">"#,
+        left + width + 20.0,
+        left + width + 20.0
+    );
+    for (i, (scenario, instance)) in lanes.iter().enumerate() {
+        let y = i as f64 * lane_h + 4.0;
+        let _ = write!(
+            svg,
+            r#"<text x="4" y="{}" font-size="11">{} #{}</text>"#,
+            y + 18.0,
+            esc(scenario),
+            instance
+        );
+    }
+    for o in ops {
+        let lane = lanes
+            .iter()
+            .position(|l| l.0 == o.scenario.clone().unwrap_or_default() && l.1 == o.instance)
+            .unwrap_or(0);
+        let y = lane as f64 * lane_h + 4.0;
+        let end = if o.outcome == crate::history::OpOutcome::Unknown {
+            left + width
+        } else {
+            x(o.end_us)
+        };
+        let start = x(o.start_us);
+        let _ = write!(
+            svg,
+            r##"<rect x="{start:.1}" y="{y:.1}" width="{:.1}" height="24" rx="3" fill="{}" fill-opacity="0.35" stroke="#555"><title>{} – {} µs</title></rect><text x="{:.1}" y="{:.1}" font-size="11">{}</text>"##,
+            (end - start).max(2.0),
+            if o.outcome == crate::history::OpOutcome::Unknown {
+                "#e0a030"
+            } else {
+                "#4a90d9"
+            },
+            num(o.start_us),
+            num(o.end_us),
+            start + 3.0,
+            y + 16.0,
+            esc(&o.text)
+        );
+    }
+    let _ = write!(
+        svg,
+        r#"<text x="{left}" y="{}" font-size="10">{} µs</text><text x="{}" y="{}" font-size="10" text-anchor="end">{} µs</text></svg>"#,
+        height - 4.0,
+        num(t0),
+        left + width,
+        height - 4.0,
+        num(t1)
+    );
+    svg
 }

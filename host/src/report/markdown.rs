@@ -119,11 +119,11 @@ pub fn render(r: &Report) -> String {
             h.file, c.ops, c.ok, c.failed, c.unknown
         );
         if !c.counters.is_empty() {
-            out.push_str("\n| scenario | map | key | initial | increments | final | lost updates | uncertain writes |\n| --- | --- | --- | ---: | ---: | ---: | ---: | ---: |\n");
+            out.push_str("\n| scenario | map | key | initial | updates | delta | final | expected | lost updates | uncertain writes |\n| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n");
             for k in &c.counters {
                 let _ = writeln!(
                     out,
-                    "| {} | {} | {} | {} | {} | {} | {} | {} |",
+                    "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
                     cell(&format!(
                         "{}{}",
                         super::summary::run_prefix(&k.run),
@@ -132,8 +132,12 @@ pub fn render(r: &Report) -> String {
                     cell(&k.map),
                     cell(&k.key.to_string()),
                     k.initial,
-                    k.increments,
+                    k.updates,
+                    k.delta
+                        .map(|d| format!("{d:+}"))
+                        .unwrap_or_else(|| "mixed".into()),
                     k.final_value,
+                    k.expected_final,
                     k.lost_updates,
                     k.uncertain_writes
                 );
@@ -160,8 +164,107 @@ pub fn render(r: &Report) -> String {
                 );
             }
         }
+        history_checks(&mut out, c);
     }
     out
+}
+
+/// Linearizability, locks and sets of a history, with each counterexample as a list.
+fn history_checks(out: &mut String, c: &crate::history::HistoryCheck) {
+    use crate::history::Verdict;
+    if !c.linearizability.is_empty() {
+        out.push_str("\n| map | model | keys | operations | unknown outcome | verdict |\n| --- | --- | ---: | ---: | ---: | --- |\n");
+        for l in &c.linearizability {
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} | {} | {} |",
+                cell(&format!("{}{}", super::summary::run_prefix(&l.run), l.map)),
+                l.model,
+                l.keys,
+                l.ops,
+                l.unknown_ops,
+                match l.verdict() {
+                    Verdict::Linearizable => "linearizable".to_string(),
+                    v => format!(
+                        "**{}** ({} key(s))",
+                        v.as_str(),
+                        l.not_linearizable + l.undecided
+                    ),
+                }
+            );
+        }
+        for l in &c.linearizability {
+            for k in l.key_checks.iter().filter(|k| k.counterexample.is_some()) {
+                let cx = k.counterexample.as_ref().unwrap();
+                let _ = writeln!(
+                    out,
+                    "\nKey {} of `{}` is not linearizable; no valid order{}:\n",
+                    cell(&k.key.to_string()),
+                    cell(&l.map),
+                    if cx.window_alone_invalid {
+                        " for"
+                    } else {
+                        " explains the last of"
+                    }
+                );
+                for o in &cx.window {
+                    let _ = writeln!(
+                        out,
+                        "- instance {} · {} – {} µs · `{}`",
+                        o.instance,
+                        num(o.start_us),
+                        if o.outcome == crate::history::OpOutcome::Unknown {
+                            "?".to_string()
+                        } else {
+                            num(o.end_us)
+                        },
+                        o.text
+                    );
+                }
+                let _ = writeln!(
+                    out,
+                    "\nLongest valid prefix: {} operations.",
+                    cx.valid_prefix_len
+                );
+            }
+        }
+    }
+    if !c.locks.is_empty() {
+        out.push_str("\n| lock | holds | acquisitions | overlapping holds | uncertain | lost |\n| --- | ---: | ---: | ---: | ---: | ---: |\n");
+        for l in &c.locks {
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} | {} | {} |",
+                cell(&format!(
+                    "{}{}[{}]",
+                    super::summary::run_prefix(&l.run),
+                    l.map,
+                    l.key
+                )),
+                l.holds,
+                l.acquisitions,
+                l.overlaps,
+                l.uncertain,
+                l.lost
+            );
+        }
+    }
+    if !c.sets.is_empty() {
+        out.push_str("\n| set | acknowledged | present | lost | uncertain | recovered | unexpected |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: |\n");
+        for s in &c.sets {
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} | {} | {} | {} |",
+                cell(&format!("{}{}", super::summary::run_prefix(&s.run), s.map)),
+                s.acknowledged,
+                s.present,
+                s.lost,
+                s.uncertain,
+                s.recovered,
+                s.unexpected
+            );
+        }
+    }
 }
 
 /// One run: per scenario its instances, values, checks and latency.

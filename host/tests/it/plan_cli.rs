@@ -403,7 +403,7 @@ faults = [{ after-ms = 1500, kill = [1, 2, 3] }]
     let uncertain =
         totals["attempts"].as_i64().unwrap() - acknowledged - totals["refused"].as_i64().unwrap();
     let counter = &doc["history"]["check"]["counters"][0];
-    assert_eq!(counter["increments"], acknowledged, "{counter}");
+    assert_eq!(counter["updates"], acknowledged, "{counter}");
     assert_eq!(counter["uncertain_writes"], uncertain, "{counter}");
     // The run started with three members and ended with none.
     assert_eq!(step["run"]["backend"]["members"], 3);

@@ -164,7 +164,7 @@ fn report_and_history_of_the_seed_scenarios() {
     let check = &json["history"]["check"];
     let counters = check["counters"].as_array().unwrap();
     let race = counters.iter().find(|c| c["scenario"] == "race").unwrap();
-    assert_eq!(race["increments"], 900);
+    assert_eq!(race["updates"], 900);
     assert_eq!(
         race["lost_updates"].as_i64().unwrap(),
         900 - race["final"].as_i64().unwrap(),

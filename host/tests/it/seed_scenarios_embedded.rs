@@ -225,7 +225,7 @@ fn increments_stopped_part_way_count_what_was_acknowledged() {
         // never saw that answer and counts the write as uncertain (at most one per instance).
         let uncertain = value(s, "uncertain");
         assert!((0..=3).contains(&uncertain), "{name}: {uncertain}");
-        let unseen = counter.increments as i64 - acknowledged;
+        let unseen = counter.updates as i64 - acknowledged;
         assert!(
             (0..=uncertain).contains(&unseen),
             "{name}: {counter:?}, uncertain {uncertain}"
@@ -290,6 +290,7 @@ fn shipped_scenarios_record_what_their_contract_says() {
                 spec("optimistic", 2),
             ],
             vec![spec("producer", 1), spec("consumer", 2)],
+            vec![spec("ticket-sale", 2)],
         ])
         .args(&[("keys", "50"), ("iterations", "50"), ("items", "20")])
         .execute()

@@ -54,14 +54,17 @@ impl Outputs {
         self.history.as_ref().map(|(w, _)| w.clone())
     }
 
-    /// Flushes the history, checks it, prints what the checker found and returns it for the
-    /// report (None without `--history`).
-    pub fn finish_history(&self) -> anyhow::Result<Option<HistorySection>> {
+    /// Flushes the history, checks it with `models`, prints what the checkers found and
+    /// returns it for the report (None without `--history`).
+    pub fn finish_history(
+        &self,
+        models: &hzlab::history::Models,
+    ) -> anyhow::Result<Option<HistorySection>> {
         let Some((writer, path)) = &self.history else {
             return Ok(None);
         };
         let events = writer.finish()?;
-        let check = hzlab::history::check(&hzlab::history::read(path)?);
+        let check = hzlab::history::check_with(&hzlab::history::read(path)?, models);
         let file = path.display().to_string();
         self.human.print(&report::history_summary(&file, &check));
         Ok(Some(HistorySection {

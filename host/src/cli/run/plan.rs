@@ -41,7 +41,35 @@ pub(super) fn run(path: &Path, args: &RunArgs) -> anyhow::Result<u8> {
         exec::run_plan(&plan, &options, state.clone()),
     ))?;
     outputs.human.print(&summary::summary(&result));
-    let history = outputs.finish_history()?;
+    // Structures the plan names a model for are held to it: a violation fails the run.
+    let models = hzlab::history::Models {
+        named: plan
+            .cases
+            .iter()
+            .flat_map(|c| c.history_models.iter().cloned())
+            .collect(),
+        ..Default::default()
+    };
+    let history = outputs.finish_history(&models)?;
+    let named_hold = history.as_ref().is_none_or(|h| {
+        let c = &h.check;
+        let named = |n: &String| models.named.contains_key(n);
+        c.linearizability
+            .iter()
+            .filter(|l| named(&l.map))
+            .all(|l| l.verdict() == hzlab::history::Verdict::Linearizable)
+            && c.locks.iter().filter(|l| named(&l.map)).all(|l| l.clean())
+            && c.queues
+                .iter()
+                .filter(|q| named(&q.queue))
+                .all(|q| q.clean())
+            && c.sets.iter().filter(|s| named(&s.map)).all(|s| s.clean())
+    });
+    if !named_hold {
+        outputs.human.print(
+            "history: a structure the plan names a model for does not hold to it (see above)\n",
+        );
+    }
     let document = PlanDocument {
         result: &result,
         history: history.as_ref(),
@@ -62,7 +90,7 @@ pub(super) fn run(path: &Path, args: &RunArgs) -> anyhow::Result<u8> {
     Ok(common::exit_code(
         result.interrupted,
         result.infrastructure_failed,
-        result.passed,
+        result.passed && named_hold,
     ))
 }
 

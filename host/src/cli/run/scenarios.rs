@@ -182,7 +182,7 @@ async fn run_on<B: Backend>(
 /// The summary, then the history's check, the report and the JSON.
 fn write_outputs(args: &RunArgs, mut outputs: Outputs, result: &RunResult) -> anyhow::Result<()> {
     outputs.human.print(&report::summary(result));
-    let history = outputs.finish_history()?;
+    let history = outputs.finish_history(&hzlab::history::Models::default())?;
     if let Some(dir) = &outputs.report {
         let mut doc = report::Report::new(args.scenarios.join(" "));
         doc.add_run("run", result.clone());
