@@ -10,7 +10,16 @@ fuzz_target!(|data: &[u8]| {
     let Ok(events) = hzlab::history::read_from(Path::new("history.jsonl"), data) else {
         return;
     };
-    let check = hzlab::history::check(&events);
+    // A budget well inside libFuzzer's 1 s timeout: a hard history must end undecided, in
+    // time, not hang.
+    let models = hzlab::history::Models {
+        budget: hzlab::history::Budget {
+            time: std::time::Duration::from_millis(200),
+            max_states: 1_000_000,
+        },
+        ..Default::default()
+    };
+    let check = hzlab::history::check_with(&events, &models);
     let _ = check.clean();
     let _ = serde_json::to_string(&check);
 });

@@ -31,7 +31,8 @@ enum HistoryCommand {
         /// Also write what the checkers found as JSON to OUT (`-` for standard output).
         #[arg(long, value_name = "OUT")]
         json: Option<PathBuf>,
-        /// Time the linearizability search may spend on one key, in seconds.
+        /// Time the linearizability search may spend on the whole history, in seconds (keys
+        /// left when it runs out are undecided).
         #[arg(long, default_value_t = 20.0, value_name = "SECS")]
         budget_secs: f64,
     },

@@ -133,6 +133,9 @@ pub fn check(events: &[Event]) -> HistoryCheck {
 
 /// Checks a history with the checkers `models` names.
 pub fn check_with(events: &[Event], models: &Models) -> HistoryCheck {
+    // The time budget is for the whole history: keys searched after it ran out are
+    // undecided at once, so a history of many hard keys cannot keep the check going.
+    let deadline = std::time::Instant::now() + models.budget.time;
     let mut c = HistoryCheck::default();
     for e in events {
         c.ops += 1;
@@ -205,7 +208,11 @@ pub fn check_with(events: &[Event], models: &Models) -> HistoryCheck {
             if !wants(map, Model::Register) {
                 continue;
             }
-            let k = register::check_key(h, events, &models.budget);
+            let budget = register::Budget {
+                time: deadline.saturating_duration_since(std::time::Instant::now()),
+                ..models.budget
+            };
+            let k = register::check_key(h, events, &budget);
             let l = maps
                 .entry(map.clone())
                 .or_insert_with(|| LinearizabilityCheck {

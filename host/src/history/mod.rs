@@ -298,7 +298,7 @@ pub use check::{check, check_with, HistoryCheck, Model, Models};
 pub use counter::CounterCheck;
 pub use lock::LockCheck;
 pub use queue::QueueCheck;
-pub use register::{LinearizabilityCheck, Verdict};
+pub use register::{Budget, LinearizabilityCheck, Verdict};
 pub use set::SetCheck;
 
 /// The key of a map operation as text, the way checkers group operations by key.

@@ -109,7 +109,8 @@ pub(crate) struct KeyOp {
     events: Vec<usize>,
 }
 
-/// How the search may spend itself on one key.
+/// How the search may spend itself: the time on a whole history (every key of it, see
+/// [`check_with`](super::check_with)), the remembered configurations on each key.
 #[derive(Debug, Clone, Copy)]
 pub struct Budget {
     pub time: Duration,
@@ -954,5 +955,41 @@ mod tests {
         let c = check_with(&h, &models);
         assert_eq!(c.linearizability[0].verdict(), Verdict::Unknown);
         assert!(!c.clean() && !c.violated());
+    }
+
+    #[test]
+    fn the_time_budget_bounds_the_whole_history_not_each_key() {
+        // Ten keys each too hard to decide (a read no order explains among writes of unknown
+        // outcome): with a budget per key the check would take ten budgets.
+        let mut events = Vec::new();
+        for k in 0..10 {
+            let hard = with_impossible_read(register_history(&Synth {
+                ops: 10_000,
+                unknown_rate: 0.01,
+                seed: 14 + k,
+                ..Synth::default()
+            }));
+            events.extend(hard.into_iter().map(|mut e| {
+                e.args[0] = serde_json::json!(format!("k{k}"));
+                e
+            }));
+        }
+        let models = Models {
+            budget: Budget {
+                time: Duration::from_millis(1500),
+                max_states: 20_000_000,
+            },
+            ..Models::default()
+        };
+        let started = std::time::Instant::now();
+        let c = check_with(&events, &models);
+        let took = started.elapsed();
+        let l = &c.linearizability[0];
+        assert_eq!(l.keys, 10, "{l:?}");
+        assert!(l.undecided >= 9, "{l:?}");
+        assert!(
+            took < Duration::from_secs(12),
+            "took {took:?} for a 1.5 s budget"
+        );
     }
 }
