@@ -732,82 +732,12 @@ async fn run_case(
             .unwrap_or(options.seed)
             .wrapping_add(index as u64);
         let repeat = match &options.backend {
-            PlanBackend::Embedded => {
-                let mut config = EmbeddedConfig {
-                    members: shape.members,
-                    partitions: 271,
-                    backup_count: shape.backup_count,
-                    async_backup_count: shape.async_backup_count,
-                    queue_capacity: shape.queue_capacity,
-                    max_network_yields: shape.network_yields,
-                    seed,
-                    ..EmbeddedConfig::default()
-                };
-                let made = shape
-                    .split_brain
-                    .apply_to_embedded(&mut config)
-                    .map_err(|e| e.to_string())
-                    .and_then(|()| EmbeddedCluster::new(config).map_err(|e| e.to_string()));
-                match made {
-                    Err(e) => infrastructure(case, index, seed, e),
-                    Ok(cluster) => {
-                        let mut control = EmbeddedMembers::from_cluster(cluster.clone());
-                        let repeat = RepeatCtx {
-                            plan: ctx,
-                            backend: &cluster,
-                            control: &mut control,
-                            seed,
-                            prefix: "",
-                            case_index,
-                            written: Arc::default(),
-                        };
-                        run_repeat(repeat, case, index).await?
-                    }
-                }
-            }
+            PlanBackend::Embedded => repeat_on_embedded(ctx, case, case_index, index, seed).await?,
             PlanBackend::Local if case.needs_hosts().is_some() => {
                 let why = case.needs_hosts().unwrap_or_default();
                 infrastructure(case, index, seed, why)
             }
-            PlanBackend::Local => {
-                let mut config = LocalMembersConfig::new(
-                    format!("hzlab-plan-{}-{case_index}-{index}", std::process::id()),
-                    shape.members,
-                );
-                config.backup_count = shape.backup_count;
-                config.async_backup_count = shape.async_backup_count;
-                config.queue_capacity = shape.queue_capacity;
-                config.hosts = shape.hosts;
-                config.split_brain = shape.split_brain.clone();
-                match LocalMembers::start(config).await {
-                    Err(e) => infrastructure(case, index, seed, e.to_string()),
-                    Ok(mut members) => {
-                        let mut config =
-                            RealConfig::new(members.addresses(), members.cluster_name());
-                        config.fail_on_indeterminate = options.fail_on_indeterminate;
-                        let connected = RealCluster::connect(config).await;
-                        let repeat = match connected {
-                            Err(e) => infrastructure(case, index, seed, error_chain(&e)),
-                            Ok(cluster) => {
-                                let repeat = RepeatCtx {
-                                    plan: ctx,
-                                    backend: &cluster,
-                                    control: &mut members,
-                                    seed,
-                                    prefix: "",
-                                    case_index,
-                                    written: Arc::default(),
-                                };
-                                let r = run_repeat(repeat, case, index).await;
-                                cluster.shutdown().await;
-                                r?
-                            }
-                        };
-                        members.shutdown();
-                        repeat
-                    }
-                }
-            }
+            PlanBackend::Local => repeat_on_local(ctx, case, case_index, index, seed).await?,
             PlanBackend::Cluster(target) => {
                 let prefix = format!("{run_tag}.c{case_index}r{index}.");
                 repeat_on_cluster(ctx, target, case, case_index, index, seed, &prefix).await?
@@ -831,6 +761,96 @@ async fn run_case(
         repeats: results,
         spread,
     })
+}
+
+/// One repeat of `case` on a fresh embedded cluster.
+async fn repeat_on_embedded(
+    ctx: &PlanCtx<'_>,
+    case: &Case,
+    case_index: usize,
+    index: u32,
+    seed: u64,
+) -> Result<RepeatResult, LoadError> {
+    let shape = &case.cluster;
+    let mut config = EmbeddedConfig {
+        members: shape.members,
+        partitions: 271,
+        backup_count: shape.backup_count,
+        async_backup_count: shape.async_backup_count,
+        queue_capacity: shape.queue_capacity,
+        max_network_yields: shape.network_yields,
+        seed,
+        ..EmbeddedConfig::default()
+    };
+    let made = shape
+        .split_brain
+        .apply_to_embedded(&mut config)
+        .map_err(|e| e.to_string())
+        .and_then(|()| EmbeddedCluster::new(config).map_err(|e| e.to_string()));
+    match made {
+        Err(e) => Ok(infrastructure(case, index, seed, e)),
+        Ok(cluster) => {
+            let mut control = EmbeddedMembers::from_cluster(cluster.clone());
+            let repeat = RepeatCtx {
+                plan: ctx,
+                backend: &cluster,
+                control: &mut control,
+                seed,
+                prefix: "",
+                case_index,
+                written: Arc::default(),
+            };
+            run_repeat(repeat, case, index).await
+        }
+    }
+}
+
+/// One repeat of `case` on fresh local members (on hosts of their own with `hosts = true`),
+/// stopped at the end.
+async fn repeat_on_local(
+    ctx: &PlanCtx<'_>,
+    case: &Case,
+    case_index: usize,
+    index: u32,
+    seed: u64,
+) -> Result<RepeatResult, LoadError> {
+    let (shape, options) = (&case.cluster, ctx.options);
+    let mut config = LocalMembersConfig::new(
+        format!("hzlab-plan-{}-{case_index}-{index}", std::process::id()),
+        shape.members,
+    );
+    config.backup_count = shape.backup_count;
+    config.async_backup_count = shape.async_backup_count;
+    config.queue_capacity = shape.queue_capacity;
+    config.hosts = shape.hosts;
+    config.split_brain = shape.split_brain.clone();
+    match LocalMembers::start(config).await {
+        Err(e) => Ok(infrastructure(case, index, seed, error_chain(&e))),
+        Ok(mut members) => {
+            let mut config = RealConfig::new(members.addresses(), members.cluster_name());
+            config.fail_on_indeterminate = options.fail_on_indeterminate;
+            let connected = RealCluster::connect(config).await;
+            let repeat = match connected {
+                Err(e) => infrastructure(case, index, seed, error_chain(&e)),
+                Ok(cluster) => {
+                    let repeat = RepeatCtx {
+                        plan: ctx,
+                        backend: &cluster,
+                        control: &mut members,
+                        seed,
+                        prefix: "",
+                        case_index,
+                        written: Arc::default(),
+                    };
+                    let r = run_repeat(repeat, case, index).await;
+                    cluster.shutdown().await;
+                    r?
+                }
+            };
+            members.shutdown();
+            Ok(repeat)
+        }
+    }
 }
 
 /// Whether a case faults or observes members (which needs members hzlab manages, as many as
@@ -871,61 +891,15 @@ async fn repeat_on_cluster(
     seed: u64,
     prefix: &str,
 ) -> Result<RepeatResult, LoadError> {
-    let shape = &case.cluster;
     let fail = |e: String| Ok(infrastructure(case, index, seed, e));
-    let mut attached = match &target.run_dir {
-        None => None,
-        Some(dir) => match LocalMembers::attach(dir) {
-            Ok(m) => Some(m),
-            Err(e) => {
-                return fail(format!(
-                    "cannot take over the members in {}: {e}",
-                    dir.display()
-                ))
-            }
-        },
+    let mut attached = match take_over_members(target, case).await {
+        Ok(m) => m,
+        Err(e) => return fail(e),
     };
-    let have = attached.as_mut().map(|m| m.members().len());
-    if touches_members(case) {
-        match have {
-            Some(n) if n != shape.members => {
-                return fail(format!(
-                    "the case faults members of a {}-member cluster; the cluster at {} has {n}",
-                    shape.members,
-                    target.addresses.join(",")
-                ))
-            }
-            _ => {}
-        }
-    }
-    if let Some(members) = attached.as_mut() {
-        if let Err(e) = restore_members(members).await {
-            return fail(format!("the members are not ready: {e}"));
-        }
-    }
-    let mut config = RealConfig::new(target.addresses.clone(), target.cluster_name.clone());
-    config.invocation_timeout = target.invocation_timeout;
-    config.heartbeat_timeout = target.heartbeat_timeout;
-    config.namespace = prefix.to_owned();
-    config.fail_on_indeterminate = ctx.options.fail_on_indeterminate;
-    let cluster = match RealCluster::connect(config).await {
+    let cluster = match connect_case_namespace(ctx, target, case, prefix).await {
         Ok(c) => c,
-        Err(e) => return fail(error_chain(&e)),
+        Err(e) => return fail(e),
     };
-    if let Err(e) = cluster
-        .configure_namespace(
-            shape.backup_count,
-            shape.async_backup_count,
-            shape.queue_capacity,
-        )
-        .await
-    {
-        cluster.shutdown().await;
-        return fail(format!(
-            "cannot configure the case's maps and queues ({prefix}*): {}",
-            e.chain()
-        ));
-    }
     let result = match attached.as_mut() {
         Some(members) => {
             let repeat = RepeatCtx {
@@ -958,22 +932,7 @@ async fn repeat_on_cluster(
             run_repeat(repeat, case, index).await
         }
     };
-    let mut cleanup = Vec::new();
-    if let Some(mut members) = attached {
-        if let Err(e) = restore_members(&mut members).await {
-            cleanup.push(format!("cannot start the killed members again: {e}"));
-        }
-        if let Err(e) = members.detach() {
-            cleanup.push(format!("cannot record the members' state: {e}"));
-        }
-    }
-    if let Err(e) = cluster.destroy_used().await {
-        cleanup.push(format!(
-            "cannot destroy the case's maps and queues ({prefix}*): {}",
-            e.chain()
-        ));
-    }
-    cluster.shutdown().await;
+    let cleanup = release_cluster(attached, &cluster, prefix).await;
     let mut repeat = result?;
     if !cleanup.is_empty() {
         repeat.steps.push(StepResult {
@@ -990,6 +949,103 @@ async fn repeat_on_cluster(
         repeat.passed = false;
     }
     Ok(repeat)
+}
+
+/// The members behind `target` when hzlab started them (`hzlab cluster up`): taken over
+/// through their run directory, checked against the case's size when it faults members, and
+/// all started and safe. `None` for members hzlab did not start.
+async fn take_over_members(
+    target: &ClusterTarget,
+    case: &Case,
+) -> Result<Option<LocalMembers>, String> {
+    let Some(dir) = &target.run_dir else {
+        return Ok(None);
+    };
+    let mut members = LocalMembers::attach(dir).map_err(|e| {
+        format!(
+            "cannot take over the members in {}: {}",
+            dir.display(),
+            error_chain(&e)
+        )
+    })?;
+    let have = members.members().len();
+    if touches_members(case) && have != case.cluster.members {
+        return Err(format!(
+            "the case faults members of a {}-member cluster; the cluster at {} has {have}",
+            case.cluster.members,
+            target.addresses.join(",")
+        ));
+    }
+    restore_members(&mut members)
+        .await
+        .map_err(|e| format!("the members are not ready: {}", error_chain(&e)))?;
+    Ok(Some(members))
+}
+
+/// A client of `target` whose maps and queues carry `prefix`, configured with the case's
+/// backup counts and queue capacity.
+async fn connect_case_namespace(
+    ctx: &PlanCtx<'_>,
+    target: &ClusterTarget,
+    case: &Case,
+    prefix: &str,
+) -> Result<RealCluster, String> {
+    let shape = &case.cluster;
+    let mut config = RealConfig::new(target.addresses.clone(), target.cluster_name.clone());
+    config.invocation_timeout = target.invocation_timeout;
+    config.heartbeat_timeout = target.heartbeat_timeout;
+    config.namespace = prefix.to_owned();
+    config.fail_on_indeterminate = ctx.options.fail_on_indeterminate;
+    let cluster = RealCluster::connect(config)
+        .await
+        .map_err(|e| error_chain(&e))?;
+    if let Err(e) = cluster
+        .configure_namespace(
+            shape.backup_count,
+            shape.async_backup_count,
+            shape.queue_capacity,
+        )
+        .await
+    {
+        cluster.shutdown().await;
+        return Err(format!(
+            "cannot configure the case's maps and queues ({prefix}*): {}",
+            e.chain()
+        ));
+    }
+    Ok(cluster)
+}
+
+/// After a repeat on given members: killed members started again, the run directory's state
+/// recorded, the case's structures destroyed, the client closed. What failed, if anything.
+async fn release_cluster(
+    attached: Option<LocalMembers>,
+    cluster: &RealCluster,
+    prefix: &str,
+) -> Vec<String> {
+    let mut cleanup = Vec::new();
+    if let Some(mut members) = attached {
+        if let Err(e) = restore_members(&mut members).await {
+            cleanup.push(format!(
+                "cannot start the killed members again: {}",
+                error_chain(&e)
+            ));
+        }
+        if let Err(e) = members.detach() {
+            cleanup.push(format!(
+                "cannot record the members' state: {}",
+                error_chain(&e)
+            ));
+        }
+    }
+    if let Err(e) = cluster.destroy_used().await {
+        cleanup.push(format!(
+            "cannot destroy the case's maps and queues ({prefix}*): {}",
+            e.chain()
+        ));
+    }
+    cluster.shutdown().await;
+    cleanup
 }
 
 /// Every numeric scenario-level value and fault figure, over the repeats.
