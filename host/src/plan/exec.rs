@@ -499,6 +499,27 @@ async fn inject_timed_faults<C: ClusterControl>(
     (done, errors, skipped, events)
 }
 
+/// Instances bound to some members (a run step's `connect`) get a connection of their own
+/// to them; `None` when the step binds none.
+async fn bind_step<B: Backend + Clone + Bind, C: ClusterControl>(
+    ctx: &mut RepeatCtx<'_, B, C>,
+    connect: Option<&[usize]>,
+) -> Result<Option<B>, String> {
+    let Some(members) = connect else {
+        return Ok(None);
+    };
+    let statuses = ctx.control.members();
+    let addresses: Vec<String> = members
+        .iter()
+        .filter_map(|m| statuses.get(m - 1).and_then(|s| s.address.clone()))
+        .collect();
+    ctx.backend
+        .bind(members, addresses)
+        .await
+        .map(Some)
+        .map_err(|e| format!("connect {members:?}: {e}"))
+}
+
 /// Runs one step; `run_label` names the case and repeat in the history.
 async fn run_step<B: Backend + Clone + Bind, C: ClusterControl>(
     ctx: &mut RepeatCtx<'_, B, C>,
@@ -525,23 +546,12 @@ async fn run_step<B: Backend + Clone + Bind, C: ClusterControl>(
             faults,
             connect,
         } => {
-            // Instances bound to some members get a connection of their own to them.
-            let bound = match connect {
-                None => None,
-                Some(members) => {
-                    let statuses = ctx.control.members();
-                    let addresses: Vec<String> = members
-                        .iter()
-                        .filter_map(|m| statuses.get(m - 1).and_then(|s| s.address.clone()))
-                        .collect();
-                    match ctx.backend.bind(members, addresses).await {
-                        Ok(b) => Some(b),
-                        Err(e) => {
-                            result.error = Some(format!("connect {members:?}: {e}"));
-                            result.elapsed_ms = millis(started.elapsed());
-                            return Ok(result);
-                        }
-                    }
+            let bound = match bind_step(ctx, connect.as_deref()).await {
+                Ok(b) => b,
+                Err(e) => {
+                    result.error = Some(e);
+                    result.elapsed_ms = millis(started.elapsed());
+                    return Ok(result);
                 }
             };
             let spec = RunSpec {
