@@ -34,8 +34,8 @@ mod stats;
 
 pub use self::member::{member_classes, MEMBER_MAIN_CLASS};
 pub use self::rundir::{
-    canonical_dir, kill_marked, marked_members, send_signal, LockHolder, MarkedMember, RunDirLock,
-    CLUSTER_PROPERTY, LOCK_FILE, MEMBER_PROPERTY,
+    canonical_dir, kill_marked, marked_members, process_state, send_signal, LockHolder,
+    MarkedMember, RunDirLock, CLUSTER_PROPERTY, LOCK_FILE, MEMBER_PROPERTY,
 };
 pub use self::stats::{MapStats, MemberRef, MemberStats, ReplicaTable};
 /// The signals [`send_signal`] sends.
@@ -850,12 +850,7 @@ impl LocalCluster {
         let Some(pid) = self.pid(index) else {
             return false;
         };
-        std::fs::read_to_string(format!("/proc/{pid}/stat"))
-            .map(|s| {
-                let state = s.rsplit(')').next().unwrap_or("").trim_start();
-                state.starts_with('T')
-            })
-            .unwrap_or(false)
+        rundir::process_state(pid) == Some('T')
     }
 
     /// A client configuration for this cluster (all member addresses).

@@ -106,14 +106,17 @@ fn mark_of(pid: u32) -> Option<(PathBuf, usize)> {
     }
 }
 
+/// The state letter of process `pid` in `/proc/PID/stat` (`R`, `S`, `T` stopped, `Z`
+/// zombie...); `None` when there is no such process.
+pub fn process_state(pid: u32) -> Option<char> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The state follows the parenthesised command name.
+    stat.rsplit(')').next()?.trim_start().chars().next()
+}
+
 /// Whether process `pid` has exited (a zombie, or gone).
 fn exited(pid: u32) -> bool {
-    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-        return true;
-    };
-    // The state follows the parenthesised command name.
-    let state = stat.rsplit(')').next().unwrap_or("").trim_start();
-    state.starts_with('Z') || state.starts_with('X')
+    matches!(process_state(pid), None | Some('Z' | 'X'))
 }
 
 /// Whether process `pid` is alive and member `member` (from 1) of `run_dir` (canonical).
@@ -448,14 +451,7 @@ mod tests {
 
     /// The state letter of process `pid` in /proc (`S` sleeping, `T` stopped...).
     fn state(pid: u32) -> char {
-        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
-        stat.rsplit(')')
-            .next()
-            .unwrap()
-            .trim_start()
-            .chars()
-            .next()
-            .unwrap()
+        process_state(pid).expect("the process exists")
     }
 
     /// Waits up to 10 s for process `pid` to reach a state `wanted` accepts.

@@ -10,13 +10,11 @@ use hazelcast_members::{LocalCluster, LocalClusterConfig};
 const CHILD: &str = "HAZELCAST_MEMBERS_TEST_PARENT";
 
 fn alive(pid: u32) -> bool {
-    // A zombie is gone for our purpose: read the state letter of /proc/PID/stat.
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(stat) => !stat
-            .rsplit_once(')')
-            .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z')),
-        Err(_) => false,
-    }
+    // A zombie is gone for our purpose.
+    !matches!(
+        hazelcast_members::process_state(pid),
+        None | Some('Z' | 'X')
+    )
 }
 
 #[test]

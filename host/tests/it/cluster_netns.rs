@@ -360,14 +360,7 @@ fn up_on_hosts_without_cap_net_admin_fails_at_once_saying_so() {
 
 /// The state letter of process `pid` (`T` when stopped).
 fn state(pid: u32) -> char {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
-    stat.rsplit(')')
-        .next()
-        .unwrap()
-        .trim_start()
-        .chars()
-        .next()
-        .unwrap()
+    hazelcast_members::process_state(pid).expect("the member process exists")
 }
 
 /// The state of `pid` once `wanted` accepts it (a signal takes a moment to stop every thread
