@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 
 use hzlab::backend::embedded::{EmbeddedCluster, EmbeddedConfig, EmbeddedSession};
 use hzlab::backend::{Backend, BackendInfo, OpResult, OwnerId, Session, Value};
-use hzlab::bindings::ScenarioPre;
+use hzlab::engine::GuestPre;
 use hzlab::engine::{InstanceLimits, ScenarioEngine};
 use hzlab::imports::{InstanceState, RunShared, ScenarioShared};
 use hzlab::limits::Limits;
@@ -226,6 +226,7 @@ fn state<S: Session>(
             name: name.to_owned(),
             instance_count: 1,
             recorder: Recorder::default(),
+            series: Default::default(),
         }),
         0,
         phase,
@@ -271,7 +272,7 @@ async fn direct(session: &EmbeddedSession, op: &str, ops: u32) -> f64 {
 /// CPU nanoseconds of one `run` call of the `opsloop` guest (instantiated beforehand).
 async fn guest_run<B: Backend>(
     engine: &ScenarioEngine,
-    pre: &ScenarioPre<InstanceState<B::Session>>,
+    pre: &GuestPre<InstanceState<B::Session>>,
     cluster: &B,
     op: &str,
     ops: u32,
@@ -288,7 +289,7 @@ async fn guest_run<B: Backend>(
 /// dropped before the next one, as when an instance ends).
 async fn instantiations(
     engine: &ScenarioEngine,
-    pre: &ScenarioPre<InstanceState<EmbeddedSession>>,
+    pre: &GuestPre<InstanceState<EmbeddedSession>>,
     cluster: &EmbeddedCluster,
     count: u32,
 ) -> f64 {
@@ -317,10 +318,7 @@ fn proc_status(field: &str) -> u64 {
 }
 
 fn spec(name: &str, instances: u32) -> ScenarioSpec {
-    ScenarioSpec {
-        source: ScenarioSource::resolve(name).unwrap(),
-        instances,
-    }
+    ScenarioSpec::once(ScenarioSource::resolve(name).unwrap(), instances)
 }
 
 async fn run(

@@ -401,10 +401,7 @@ impl Session for TimedSession {
 }
 
 fn spec(name: &str, instances: u32) -> ScenarioSpec {
-    ScenarioSpec {
-        source: ScenarioSource::resolve(name).unwrap(),
-        instances,
-    }
+    ScenarioSpec::once(ScenarioSource::resolve(name).unwrap(), instances)
 }
 
 fn recorded(r: &RunResult, scenario: &str, name: &str) -> i64 {

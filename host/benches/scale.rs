@@ -81,10 +81,10 @@ fn main() {
     })
     .unwrap();
     let spec = RunSpec {
-        steps: vec![vec![ScenarioSpec {
-            source: ScenarioSource::resolve("race").unwrap(),
+        steps: vec![vec![ScenarioSpec::once(
+            ScenarioSource::resolve("race").unwrap(),
             instances,
-        }]],
+        )]],
         args: vec![("iterations".into(), iterations.to_string())],
         limits: fitted.apply(InstanceLimits {
             time_budget: Duration::from_secs(300),

@@ -12,6 +12,7 @@ pub mod backend;
 pub mod bindings;
 pub mod cluster;
 pub mod engine;
+pub mod executor;
 pub mod format;
 pub mod history;
 pub mod imports;
@@ -25,6 +26,7 @@ pub mod report;
 pub mod results;
 pub mod runner;
 pub mod scenario;
+pub mod series;
 pub mod timeline;
 
 /// Components the host's own tests run (endless loops, memory hogs), built by `build.rs` from

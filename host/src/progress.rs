@@ -9,6 +9,9 @@ use crate::interrupt::Interrupt;
 #[derive(Debug, Default)]
 pub struct Progress {
     pub ops: AtomicU64,
+    /// Iterations ended (iteration executors), and due iterations dropped (open models).
+    pub iterations: AtomicU64,
+    pub dropped: AtomicU64,
     pub instances_total: AtomicU32,
     pub instances_done: AtomicU32,
     /// 0 before the run phase, 1 during it, 2 after.

@@ -172,8 +172,15 @@ pub struct ScenarioResult {
     /// Log lines dropped past the per-scenario cap.
     pub logs_dropped: u64,
     /// Latency of the cluster operations of every phase and instance, by operation
-    /// (`map.get`, …): `count`, `mean_us`, `p50_us`, `p90_us`, `p99_us`, `max_us`.
+    /// (`map.get`, …): `count`, `mean_us`, `p50_us`, `p90_us`, `p99_us`, `max_us`. In
+    /// open models this is their service time; `iterations.op_response` their response time.
     pub latency: Latencies,
+    /// What an iteration executor did (none when each instance ran once).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub iterations: Option<crate::executor::IterationSummary>,
+    /// The run phase's figures per interval, on the clock of the step's faults.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub series: Vec<crate::series::Interval>,
 }
 
 impl ScenarioResult {
@@ -183,6 +190,10 @@ impl ScenarioResult {
             && self.verify.status.is_ok()
             && self.instances.iter().all(|i| i.outcome.status.is_ok())
             && self.checks.iter().all(|c| c.ok)
+            && self.iterations.as_ref().is_none_or(|i| {
+                // Iterations that fail are counted, not fatal; none completing is.
+                i.counts.completed > 0 || i.counts.failed == 0
+            })
     }
 }
 
@@ -247,6 +258,7 @@ struct RecorderState {
     /// Bytes of the messages in `logs`.
     log_bytes: usize,
     latency: Latencies,
+    response: Latencies,
 }
 
 impl Recorder {
@@ -346,6 +358,17 @@ impl Recorder {
     /// Operation latencies merged so far.
     pub fn latency(&self) -> Latencies {
         self.with(|s| s.latency.clone())
+    }
+
+    /// Merges an instance's operation response times (open models: from the intended start
+    /// of their iteration's lateness on; see [`crate::imports::InstanceState::begin_iteration`]).
+    pub fn add_response_latency(&self, ops: &OpLatencies) {
+        self.with(|s| s.response.add(ops))
+    }
+
+    /// Operation response times merged so far (empty outside open models).
+    pub fn response_latency(&self) -> Latencies {
+        self.with(|s| s.response.clone())
     }
 
     /// The scenario's queue operations so far ([`crate::timeline::collect`] takes them).

@@ -590,9 +590,8 @@ mod tests {
             ..EmbeddedConfig::default()
         })
         .unwrap();
-        let scenario = |name: &str, instances| ScenarioSpec {
-            source: ScenarioSource::resolve(name).unwrap(),
-            instances,
+        let scenario = |name: &str, instances| {
+            ScenarioSpec::once(ScenarioSource::resolve(name).unwrap(), instances)
         };
         let spec = RunSpec {
             steps: vec![vec![scenario("producer", 1), scenario("consumer", 2)]],

@@ -58,13 +58,34 @@ pub type Result<T> = std::result::Result<T, Error>;
 pub type Outcome = std::result::Result<(), String>;
 
 /// A scenario: implement the phases it needs and export it with [`scenario!`].
+///
+/// Which of `run` and `iteration` the host calls is the run step's choice (its executor):
+/// `run` once per instance by default; `iteration` again and again with `--iterations`,
+/// `--duration` or `--rate`. A scenario that implements only `iteration` still runs once per
+/// instance: the default `run` calls `iteration` as many times as the `iterations` argument
+/// says (default 1). A scenario that implements only `run` has no iteration form, and its
+/// iterations fail with a message that says so.
 pub trait Scenario {
     /// Runs once, before any instance starts.
     fn setup() -> Outcome {
         Ok(())
     }
-    /// Runs in every instance, concurrently.
-    fn run() -> Outcome;
+    /// Runs in every instance, concurrently, when each instance runs once.
+    fn run() -> Outcome {
+        for index in 0..runtime::arg_or("iterations", 1u64) {
+            Self::iteration(index)?;
+        }
+        Ok(())
+    }
+    /// One iteration of the workload (`index` counts the step's iterations from 0, across
+    /// instances). An instance keeps its memory between iterations: keep handles in a
+    /// `thread_local!` or a `static` when they are costly to make.
+    fn iteration(index: u64) -> Outcome {
+        let _ = index;
+        Err("this scenario has no iteration form (it implements only `run`): run it \
+             without --iterations, --duration or --rate"
+            .into())
+    }
     /// Runs once, after every instance has ended: check invariants with [`runtime::check`].
     fn verify() -> Outcome {
         Ok(())
@@ -87,6 +108,9 @@ macro_rules! scenario {
             }
             fn verify() -> ::core::result::Result<(), ::std::string::String> {
                 <$ty as $crate::Scenario>::verify()
+            }
+            fn iteration(index: u64) -> ::core::result::Result<(), ::std::string::String> {
+                <$ty as $crate::Scenario>::iteration(index)
             }
         }
 
@@ -785,6 +809,13 @@ pub mod counter {
             }
         }
         Ok(())
+    }
+
+    /// One increment, for a scenario's `iteration`: the executor, not the `iterations`
+    /// argument, says how many there are.
+    pub fn iteration(increment: impl FnOnce(&Map, &Value) -> Result<(), String>) -> Outcome {
+        let (map, key) = target();
+        increment(&map, &key)
     }
 
     /// Records `final` (the counter now), `expected` (increments acknowledged, over every

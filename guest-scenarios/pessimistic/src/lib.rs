@@ -1,8 +1,16 @@
 //! Increments one key under a pessimistic lock: lock, get, put, unlock.
 
-use hzlab_guest::{counter, Outcome, Scenario};
+use hzlab_guest::{counter, Map, Outcome, Scenario, Value};
 
 struct Pessimistic;
+
+fn increment(map: &Map, key: &Value) -> Result<(), String> {
+    let guard = map.lock(key)?;
+    let value = counter::read(map, key)?;
+    counter::write(|| map.set(key, (value + 1) as i32), |_| true)?;
+    guard.unlock()?;
+    Ok(())
+}
 
 impl Scenario for Pessimistic {
     fn setup() -> Outcome {
@@ -10,13 +18,11 @@ impl Scenario for Pessimistic {
     }
 
     fn run() -> Outcome {
-        counter::run(|map, key| {
-            let guard = map.lock(key)?;
-            let value = counter::read(map, key)?;
-            counter::write(|| map.set(key, (value + 1) as i32), |_| true)?;
-            guard.unlock()?;
-            Ok(())
-        })
+        counter::run(increment)
+    }
+
+    fn iteration(_index: u64) -> Outcome {
+        counter::iteration(increment)
     }
 
     fn verify() -> Outcome {

@@ -1,9 +1,15 @@
 //! Increments one key with get + put and no lock, in every instance at once: updates are lost
 //! when two instances read the same value.
 
-use hzlab_guest::{counter, Outcome, Scenario};
+use hzlab_guest::{counter, Map, Outcome, Scenario, Value};
 
 struct Race;
+
+fn increment(map: &Map, key: &Value) -> Result<(), String> {
+    let value = counter::read(map, key)?;
+    counter::write(|| map.set(key, (value + 1) as i32), |_| true)?;
+    Ok(())
+}
 
 impl Scenario for Race {
     fn setup() -> Outcome {
@@ -11,11 +17,11 @@ impl Scenario for Race {
     }
 
     fn run() -> Outcome {
-        counter::run(|map, key| {
-            let value = counter::read(map, key)?;
-            counter::write(|| map.set(key, (value + 1) as i32), |_| true)?;
-            Ok(())
-        })
+        counter::run(increment)
+    }
+
+    fn iteration(_index: u64) -> Outcome {
+        counter::iteration(increment)
     }
 
     fn verify() -> Outcome {

@@ -34,6 +34,29 @@ fn read(map: &Map, key: &Value) -> Result<i64, String> {
     counter::read(map, key)
 }
 
+/// Tries to sell one ticket; whether there was stock left to try.
+fn sell(cas: bool, map: &Map, key: &Value) -> Result<bool, String> {
+    let left = read(map, key)?;
+    if left <= 0 {
+        return Ok(false);
+    }
+    let result = if cas {
+        map.replace_if_same(key, left, left - 1)
+    } else {
+        map.put(key, left - 1).map(|_| true)
+    };
+    match result {
+        Ok(true) => runtime::count("sold", 1),
+        Ok(false) => {}
+        Err(e) if counter::outcome_unknown(&e) => {
+            runtime::count("uncertain", 1);
+            return Err(format!("sale of ticket {left}: {e}"));
+        }
+        Err(e) => return Err(format!("sale of ticket {left}: {e}")),
+    }
+    Ok(true)
+}
+
 struct TicketSale;
 
 impl Scenario for TicketSale {
@@ -50,26 +73,15 @@ impl Scenario for TicketSale {
         for name in ["sold", "uncertain"] {
             runtime::count(name, 0);
         }
-        loop {
-            let left = read(&map, &key)?;
-            if left <= 0 {
-                return Ok(());
-            }
-            let result = if cas {
-                map.replace_if_same(&key, left, left - 1)
-            } else {
-                map.put(&key, left - 1).map(|_| true)
-            };
-            match result {
-                Ok(true) => runtime::count("sold", 1),
-                Ok(false) => {}
-                Err(e) if counter::outcome_unknown(&e) => {
-                    runtime::count("uncertain", 1);
-                    return Err(format!("sale of ticket {left}: {e}"));
-                }
-                Err(e) => return Err(format!("sale of ticket {left}: {e}")),
-            }
-        }
+        while sell(cas, &map, &key)? {}
+        Ok(())
+    }
+
+    /// One sale attempt (nothing once the stock is gone).
+    fn iteration(_index: u64) -> Outcome {
+        let (map, key) = target();
+        sell(cas()?, &map, &key)?;
+        Ok(())
     }
 
     fn verify() -> Outcome {

@@ -192,10 +192,7 @@ async fn run_scenario<B: Backend>(
     args: Vec<(String, String)>,
 ) -> Result<RunResult, DataLossError> {
     let spec = RunSpec {
-        steps: vec![vec![ScenarioSpec {
-            source: ScenarioSource::resolve(name)?,
-            instances: 1,
-        }]],
+        steps: vec![vec![ScenarioSpec::once(ScenarioSource::resolve(name)?, 1)]],
         args,
         limits: InstanceLimits::default(),
         seed: 0,

@@ -6,6 +6,7 @@
 //! the scheduler every tick and stops the guest once its time budget is spent.
 
 pub mod budget;
+pub mod guest;
 
 use std::time::{Duration, Instant};
 
@@ -13,10 +14,11 @@ use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::{Config, Engine, Store, UpdateDeadline};
 
 use crate::backend::Session;
-use crate::bindings::{Scenario, ScenarioPre};
+use crate::bindings::{v0_1, v0_2};
 use crate::imports::InstanceState;
 pub use crate::limits::InstanceLimits;
 use crate::scenario::{LoadError, ScenarioSource};
+pub use guest::{Guest, GuestPre, WorldVersion};
 
 /// How often the epoch advances: the granularity of time budgets and of yields of busy guests.
 const EPOCH_TICK: Duration = Duration::from_millis(2);
@@ -30,8 +32,13 @@ pub const MAPPINGS_PER_INSTANCE: u64 = 4;
 
 /// The package every import of a scenario must come from.
 pub const WORLD_PACKAGE: &str = "hzlab:scenario";
-/// The exports a scenario must have.
-pub const EXPORTS: [&str; 3] = ["setup", "run", "verify"];
+
+/// A compiled scenario component and the world version it targets.
+#[derive(Clone)]
+pub struct Compiled {
+    pub component: Component,
+    pub version: WorldVersion,
+}
 
 /// Compiles and instantiates scenarios. One per process is enough.
 pub struct ScenarioEngine {
@@ -80,8 +87,9 @@ impl ScenarioEngine {
         &self.engine
     }
 
-    /// Compiles a scenario and checks that it targets the hzlab world.
-    pub fn compile(&self, source: &ScenarioSource) -> Result<Component, LoadError> {
+    /// Compiles a scenario and checks that it targets a version of the hzlab world that this
+    /// host runs.
+    pub fn compile(&self, source: &ScenarioSource) -> Result<Compiled, LoadError> {
         let what = source.display_name();
         let wrapped;
         let mut bytes = source.bytes();
@@ -109,11 +117,18 @@ impl ScenarioEngine {
                 ),
             });
         }
+        let version = WorldVersion::of_component(&component, &self.engine).map_err(|detail| {
+            LoadError::WrongWorld {
+                what: what.clone(),
+                detail,
+            }
+        })?;
         let exports: Vec<String> = ty
             .exports(&self.engine)
             .map(|(n, _)| n.to_owned())
             .collect();
-        let missing: Vec<&str> = EXPORTS
+        let missing: Vec<&str> = version
+            .exports()
             .iter()
             .copied()
             .filter(|e| !exports.iter().any(|x| x == e))
@@ -122,7 +137,7 @@ impl ScenarioEngine {
             return Err(LoadError::WrongWorld {
                 what,
                 detail: format!(
-                    "it does not export {} of the scenario world (it exports: {})",
+                    "it does not export {} of the scenario world {version} (it exports: {})",
                     missing.join(", "),
                     if exports.is_empty() {
                         "nothing".to_owned()
@@ -132,28 +147,35 @@ impl ScenarioEngine {
                 ),
             });
         }
-        Ok(component)
+        Ok(Compiled { component, version })
     }
 
-    /// Links a compiled scenario against the host's imports, ready to instantiate many times.
+    /// Links a compiled scenario against the host's imports (every world version's), ready
+    /// to instantiate many times.
     pub fn prepare<S: Session>(
         &self,
         source: &ScenarioSource,
-        component: &Component,
-    ) -> Result<ScenarioPre<InstanceState<S>>, LoadError> {
+        compiled: &Compiled,
+    ) -> Result<GuestPre<InstanceState<S>>, LoadError> {
         let wrong_world = |e: wasmtime::Error| LoadError::WrongWorld {
             what: source.display_name(),
             detail: format!("{e:#}"),
         };
         let mut linker: Linker<InstanceState<S>> = Linker::new(&self.engine);
-        Scenario::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s).map_err(|e| {
-            LoadError::Engine {
-                what: "link the scenario world",
-                cause: e.into(),
-            }
-        })?;
-        let pre = linker.instantiate_pre(component).map_err(wrong_world)?;
-        ScenarioPre::new(pre).map_err(wrong_world)
+        let link_failed = |e: wasmtime::Error| LoadError::Engine {
+            what: "link the scenario world",
+            cause: e.into(),
+        };
+        v0_2::Scenario::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s).map_err(link_failed)?;
+        // 0.1.0 shares 0.2.0's types (see `bindings`); its `types` instance holds only types.
+        linker
+            .instance("hzlab:scenario/types@0.1.0")
+            .map_err(link_failed)?;
+        v0_1::Scenario::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s).map_err(link_failed)?;
+        let pre = linker
+            .instantiate_pre(&compiled.component)
+            .map_err(wrong_world)?;
+        GuestPre::new(compiled.version, pre).map_err(wrong_world)
     }
 
     /// A store for one instance, with its limits in force.

@@ -10,6 +10,7 @@ mod map;
 mod queue;
 mod replace;
 mod runtime;
+mod v0_1;
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -23,6 +24,7 @@ use crate::latency::{OpKind, OpLatencies, Stamp};
 use crate::limits::Limits;
 use crate::progress::Progress;
 use crate::results::{Phase, Recorder};
+use crate::series::Series;
 
 /// What every instance of a run shares.
 #[derive(Debug)]
@@ -41,6 +43,8 @@ pub struct ScenarioShared {
     pub name: String,
     pub instance_count: u32,
     pub recorder: Recorder,
+    /// The run phase's figures over time.
+    pub series: Series,
 }
 
 /// The store data of one instance: its session, its identity, its limits.
@@ -56,6 +60,10 @@ pub struct InstanceState<S> {
     pub(crate) limits: Limits,
     /// Latency of this instance's operations, merged into the scenario's when it is dropped.
     latency: OpLatencies,
+    /// Open models: how late the current iteration started after its intended start; each
+    /// operation's response time adds it to the operation's own time (into `response`).
+    iteration_lag_ns: Option<u64>,
+    response: OpLatencies,
     /// Where every operation goes when the run records a history.
     history: Option<Arc<HistoryWriter>>,
     /// The queue (its index in the scenario's queue timeline) this instance's previous queue
@@ -82,6 +90,8 @@ impl<S: Session> InstanceState<S> {
             held_locks: Vec::new(),
             limits,
             latency: OpLatencies::default(),
+            iteration_lag_ns: None,
+            response: OpLatencies::default(),
             history: None,
             refused_queue: None,
         }
@@ -96,6 +106,13 @@ impl<S: Session> InstanceState<S> {
     /// Cluster operations this instance performed.
     pub fn ops(&self) -> u64 {
         self.ops
+    }
+
+    /// An iteration starts now: its time budget starts afresh, and in open models its
+    /// operations' response times add `lag_ns`, how late it started.
+    pub fn begin_iteration(&mut self, budget: std::time::Duration, lag_ns: Option<u64>) {
+        self.limits.deadline = Instant::now() + budget;
+        self.iteration_lag_ns = lag_ns;
     }
 
     /// The instance index records are filed under: none outside `run`.
@@ -114,8 +131,15 @@ impl<S: Session> InstanceState<S> {
         result: &OpResult<T>,
         args: impl FnOnce() -> Vec<serde_json::Value>,
     ) {
-        let ns = Stamp::now().nanos_since(start);
+        let end = Stamp::now();
+        let ns = end.nanos_since(start);
         self.latency.record(op, ns);
+        if self.phase == Phase::Run {
+            self.scenario.series.op(op, end, ns, result.is_err());
+            if let Some(lag) = self.iteration_lag_ns {
+                self.response.record(op, ns.saturating_add(lag));
+            }
+        }
         if let Some(history) = &self.history {
             let end_us = self.run.started.elapsed().as_nanos() as f64 / 1e3;
             let (outcome, value, error) = match result {
@@ -184,6 +208,9 @@ impl<S> InstanceState<S> {
 impl<S> Drop for InstanceState<S> {
     fn drop(&mut self) {
         self.scenario.recorder.add_latency(&self.latency);
+        if self.iteration_lag_ns.is_some() {
+            self.scenario.recorder.add_response_latency(&self.response);
+        }
     }
 }
 

@@ -7,7 +7,7 @@ use std::fmt;
 use wit_parser::{Resolve, WorldId, WorldItem};
 
 use super::templates;
-use crate::engine::{self, Kind, EXPORTS, WORLD_PACKAGE};
+use crate::engine::{self, Kind, WorldVersion, WORLD_PACKAGE};
 use crate::scenario::{sha256_hex, LoadError};
 
 /// What `inspect` found in a scenario file.
@@ -19,8 +19,9 @@ pub struct Inspection {
     pub core_module: bool,
     pub size: usize,
     pub sha256: String,
-    /// The world it targets, with its version: `hzlab:scenario/scenario@0.1.0`.
+    /// The world it targets, with its version: `hzlab:scenario/scenario@0.2.0`.
     pub world: String,
+    pub version: WorldVersion,
     /// Its imports, each an interface with its version (`hzlab:scenario/map@0.1.0`).
     pub imports: Vec<String>,
     /// Its exports (`setup`, `run`, `verify`).
@@ -41,7 +42,16 @@ impl fmt::Display for Inspection {
         )?;
         writeln!(f, "size     {} bytes", self.size)?;
         writeln!(f, "sha256   {}", self.sha256)?;
-        writeln!(f, "world    {} (the one this hzlab runs)", self.world)?;
+        let note = if self.version == WorldVersion::CURRENT {
+            "the current version; every executor".to_owned()
+        } else if self.version.has_iteration() {
+            "an earlier version this hzlab runs; every executor".to_owned()
+        } else {
+            "an earlier version this hzlab runs unchanged; it has no `iteration` export, so \
+             each instance runs `run` once: no --iterations, --duration or --rate"
+                .to_owned()
+        };
+        writeln!(f, "world    {} ({note})", self.world)?;
         writeln!(f, "imports  {}", list(&self.imports))?;
         writeln!(f, "exports  {}", list(&self.exports))?;
         write!(
@@ -67,12 +77,14 @@ fn wit_error(e: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> LoadErro
     }
 }
 
-/// The scenario world this hzlab implements, parsed from the embedded WIT.
-fn host_world() -> Result<(Resolve, WorldId, String), LoadError> {
+/// A version of the scenario world this hzlab implements, parsed from the embedded WIT.
+fn host_world(version: WorldVersion) -> Result<(Resolve, WorldId, String), LoadError> {
+    let text = match version {
+        WorldVersion::V0_1 => templates::WIT_0_1_0,
+        WorldVersion::V0_2 => templates::WIT,
+    };
     let mut resolve = Resolve::default();
-    let pkg = resolve
-        .push_str("hzlab.wit", templates::WIT)
-        .map_err(wit_error)?;
+    let pkg = resolve.push_str("hzlab.wit", text).map_err(wit_error)?;
     let world = resolve
         .select_world(&[pkg], Some("scenario"))
         .map_err(wit_error)?;
@@ -137,19 +149,36 @@ pub fn inspect(what: &str, bytes: &[u8]) -> Result<Inspection, LoadError> {
             ),
         });
     }
-    let (host, host_world, version) = host_world()?;
-    if let Some(other) = imports
+    let mut versions: Vec<&str> = imports
         .iter()
-        .find(|i| i.rsplit_once('@').map(|(_, v)| v) != Some(version.as_str()))
-    {
-        return Err(LoadError::WrongWorld {
+        .filter_map(|i| i.rsplit_once('@').map(|(_, v)| v))
+        .collect();
+    versions.sort_unstable();
+    versions.dedup();
+    let target = match versions.as_slice() {
+        [] if exports.iter().any(|e| e == "iteration") => WorldVersion::V0_2,
+        [] => WorldVersion::V0_1,
+        [one] => WorldVersion::of_semver(one).ok_or_else(|| LoadError::WrongWorld {
             what: what.to_owned(),
             detail: format!(
-                "it imports {other}, but this hzlab implements {WORLD_PACKAGE}@{version}"
+                "it targets {WORLD_PACKAGE}@{one}, but this hzlab implements {}",
+                WorldVersion::implemented()
             ),
-        });
-    }
-    let missing: Vec<&str> = EXPORTS
+        })?,
+        many => {
+            return Err(LoadError::WrongWorld {
+                what: what.to_owned(),
+                detail: format!(
+                    "it imports interfaces of several versions of the world ({}); a \
+                     component targets one",
+                    many.join(", ")
+                ),
+            })
+        }
+    };
+    let (host, host_world, version) = host_world(target)?;
+    let missing: Vec<&str> = target
+        .exports()
         .iter()
         .copied()
         .filter(|e| !exports.iter().any(|x| x == e))
@@ -158,7 +187,7 @@ pub fn inspect(what: &str, bytes: &[u8]) -> Result<Inspection, LoadError> {
         return Err(LoadError::WrongWorld {
             what: what.to_owned(),
             detail: format!(
-                "it does not export {} of the scenario world (it exports: {})",
+                "it does not export {} of the scenario world {target} (it exports: {})",
                 missing.join(", "),
                 list(&exports)
             ),
@@ -176,6 +205,7 @@ pub fn inspect(what: &str, bytes: &[u8]) -> Result<Inspection, LoadError> {
         size: bytes.len(),
         sha256: sha256_hex(bytes),
         world: format!("{WORLD_PACKAGE}/scenario@{version}"),
+        version: target,
         imports,
         exports,
     })
@@ -202,10 +232,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_embedded_world_parses() {
-        let (resolve, world, version) = host_world().unwrap();
-        assert_eq!(resolve.worlds[world].name, "scenario");
-        assert!(!version.is_empty());
+    fn the_embedded_worlds_parse() {
+        for v in WorldVersion::ALL {
+            let (resolve, world, version) = host_world(v).unwrap();
+            assert_eq!(resolve.worlds[world].name, "scenario");
+            assert_eq!(version, v.semver());
+        }
     }
 
     #[test]
@@ -223,7 +255,8 @@ mod tests {
                 .any(|n| n.starts_with("hzlab:scenario/replace@")),
             "{i}"
         );
-        assert_eq!(i.exports, ["setup", "run", "verify"]);
+        assert_eq!(i.exports, ["setup", "run", "iteration", "verify"]);
+        assert_eq!(i.version, WorldVersion::V0_2);
         assert_eq!(i.sha256.len(), 64);
     }
 }

@@ -5,6 +5,10 @@
 /// The scenario world (`wit/hzlab.wit`).
 pub const WIT: &str = include_str!("../../../wit/hzlab.wit");
 
+/// The scenario world 0.1.0, frozen (`wit/0.1.0/hzlab.wit`): `inspect` checks components
+/// built against it.
+pub const WIT_0_1_0: &str = include_str!("../../../wit/0.1.0/hzlab.wit");
+
 /// The Rust guest library's sources (`guest-scenarios/hzlab-guest`), vendored into Rust
 /// projects under `vendor/hzlab-guest/`. Its bindings read the world from `../../wit`, which
 /// is the project's own `wit/` there.

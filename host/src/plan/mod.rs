@@ -819,10 +819,13 @@ impl Plan {
             || !s.args.is_empty()
             || s.sha256.is_some()
             || !s.faults.is_empty()
-            || s.connect.is_some();
+            || s.connect.is_some()
+            || s.has_executor();
         if s.run.is_none() && run_only {
             return Err(msg(
-                "instances, args, sha256, faults and connect belong to a `run` step".into(),
+                "instances, args, sha256, faults, connect, iterations, duration, rate, stages \
+                 and max-instances belong to a `run` step"
+                    .into(),
             ));
         }
         if let Some(c) = &s.connect {
@@ -897,13 +900,27 @@ impl Plan {
                 "instances = {default} is more than {max}, the most one run step may start"
             )));
         }
+        let fields = s.executor_fields().map_err(msg)?;
         let mut scenarios = Vec::new();
         for item in &items {
             let (name, instances) = split_instances(item, default).map_err(msg)?;
             let source = resolve_scenario(plan_dir, &name).map_err(StepError::Scenario)?;
-            scenarios.push(ScenarioSpec { source, instances });
+            let executor = fields
+                .executor(instances, |f| {
+                    if f == "stage" {
+                        "stages".into()
+                    } else {
+                        f.to_owned()
+                    }
+                })
+                .map_err(msg)?;
+            scenarios.push(ScenarioSpec {
+                source,
+                instances,
+                executor,
+            });
         }
-        let together: u64 = scenarios.iter().map(|s| s.instances as u64).sum();
+        let together: u64 = scenarios.iter().map(|s| s.instance_count() as u64).sum();
         if together > max as u64 {
             return Err(msg(format!(
                 "the step starts {together} instances, more than {max}, the most one run \

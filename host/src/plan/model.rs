@@ -154,6 +154,62 @@ pub struct StepSection {
     /// Bind a run step's instances to these members: their client connects to them only,
     /// without smart routing (on real members).
     pub connect: Option<Vec<usize>>,
+    /// Executor: iterations in all, shared by the step's instances.
+    pub iterations: Option<u64>,
+    /// Executor: how long instances loop (or, with `rate`, how long the rate lasts): `"30s"`.
+    pub duration: Option<String>,
+    /// Executor, open model: iterations started per second (the start rate with `stages`).
+    pub rate: Option<f64>,
+    /// Executor, open model: `[{ target = 1000, duration = "20s" }, ...]`.
+    pub stages: Option<Vec<StageSection>>,
+    /// Open models: the most instances the pool grows to.
+    pub max_instances: Option<u32>,
+}
+
+/// One stage of a ramping rate.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct StageSection {
+    pub target: f64,
+    pub duration: String,
+}
+
+impl StepSection {
+    /// Whether it gives any executor field.
+    pub fn has_executor(&self) -> bool {
+        self.iterations.is_some()
+            || self.duration.is_some()
+            || self.rate.is_some()
+            || self.stages.is_some()
+            || self.max_instances.is_some()
+    }
+
+    /// Its executor fields, with durations parsed.
+    pub fn executor_fields(&self) -> Result<crate::executor::ExecutorFields, String> {
+        use crate::executor::{parse_duration, ExecutorFields, Stage};
+        let duration = match &self.duration {
+            Some(d) => Some(parse_duration(d).map_err(|e| format!("duration: {e}"))?),
+            None => None,
+        };
+        let mut stages = Vec::new();
+        for (i, st) in self.stages.iter().flatten().enumerate() {
+            stages.push(Stage {
+                target: st.target,
+                duration: parse_duration(&st.duration)
+                    .map_err(|e| format!("stage {}: duration: {e}", i + 1))?,
+            });
+        }
+        if self.stages.as_ref().is_some_and(Vec::is_empty) {
+            return Err("stages = [] has no stage".into());
+        }
+        Ok(ExecutorFields {
+            iterations: self.iterations,
+            duration,
+            rate: self.rate,
+            stages,
+            max_instances: self.max_instances,
+        })
+    }
 }
 
 /// Network faults and pauses, as steps and as timed faults.

@@ -377,7 +377,7 @@ fn network_faults_need_hosts_on_real_members_and_sound_settings() {
     let e = error(&SPLIT.replace("isolate = 2", "isolate = 2\nheal = true"));
     assert!(e.contains("exactly one of"), "{e}");
     let e = error(&SPLIT.replace("isolate = 2", "isolate = 2\nconnect = [1]"));
-    assert!(e.contains("connect belong to a `run` step"), "{e}");
+    assert!(e.contains("connect, iterations"), "{e}");
     let e = error(&SPLIT.replace("connect = [2, 3]", "connect = [4]"));
     assert!(e.contains("no member 4"), "{e}");
 }

@@ -83,6 +83,8 @@ fn run() -> RunResult {
         }],
         logs_dropped: 0,
         latency,
+        iterations: None,
+        series: Vec::new(),
     };
     RunResult {
         hzlab: "0.0.0-snapshot",

@@ -108,7 +108,14 @@ fn scenario_section(out: &mut String, s: &ScenarioResult) {
             let _ = writeln!(out, "    {mark} {}{who}: {}", c.name, c.detail);
         }
     }
+    if let Some(it) = &s.iterations {
+        iterations_lines(out, it);
+    }
     latency_table(out, &s.latency);
+    if let Some(it) = s.iterations.as_ref().filter(|i| !i.op_response.is_empty()) {
+        out.push_str("  response times, from each iteration's intended start:\n");
+        latency_table(out, &it.op_response);
+    }
     if !s.verify.status.is_ok() {
         let _ = writeln!(
             out,
@@ -126,6 +133,48 @@ fn micros(us: f64) -> String {
         format!("{us:.1}")
     } else {
         format!("{us:.2}")
+    }
+}
+
+/// What an iteration executor did: counts, rates, iteration latency and failure messages.
+pub fn iterations_lines(out: &mut String, it: &crate::runner::IterationSummary) {
+    let c = &it.counts;
+    let _ = writeln!(out, "  iterations        {} ({})", it.executor, it.schedule);
+    let _ = writeln!(
+        out,
+        "    started {}, completed {}, failed {}, dropped {}; {}/s over {:.1} s{} on {} instances",
+        thousands(c.started),
+        thousands(c.completed),
+        thousands(c.failed),
+        thousands(c.dropped),
+        thousands(it.rate.round() as u64),
+        it.secs,
+        it.target_rate
+            .map(|t| format!(" (target {}/s)", thousands(t.round() as u64)))
+            .unwrap_or_default(),
+        it.instances_started,
+    );
+    for (what, st) in [("response", &it.response), ("service", &it.service)] {
+        if let Some(st) = st {
+            let _ = writeln!(
+                out,
+                "    {what:<9} p50 {} µs, p90 {} µs, p99 {} µs, max {} µs",
+                micros(st.p50_us),
+                micros(st.p90_us),
+                micros(st.p99_us),
+                micros(st.max_us)
+            );
+        }
+    }
+    for e in &it.errors {
+        let _ = writeln!(out, "    failed ×{}: {}", thousands(e.count), e.message);
+    }
+    if it.errors_omitted > 0 {
+        let _ = writeln!(
+            out,
+            "    failed ×{} with other messages",
+            thousands(it.errors_omitted)
+        );
     }
 }
 

@@ -44,10 +44,10 @@ fn python_optimistic_matches_its_rust_twin() {
         .iter()
         .all(|i| i.starts_with("hzlab:scenario/")));
 
-    let python = ScenarioSpec {
-        source: ScenarioSource::resolve(component.to_str().unwrap()).unwrap(),
-        instances: 3,
-    };
+    let python = ScenarioSpec::once(
+        ScenarioSource::resolve(component.to_str().unwrap()).unwrap(),
+        3,
+    );
     // Two steps on one cluster: each scenario's setup resets the counter.
     let r = Run::new(vec![vec![spec("optimistic", 3)], vec![python]])
         .args(&[("iterations", "10000")])

@@ -16,10 +16,7 @@ fn file(name: &str, bytes: &[u8]) -> ScenarioSource {
 }
 
 fn load_error(source: ScenarioSource) -> LoadError {
-    let run = Run::new(vec![vec![hzlab::runner::ScenarioSpec {
-        source,
-        instances: 1,
-    }]]);
+    let run = Run::new(vec![vec![hzlab::runner::ScenarioSpec::once(source, 1)]]);
     run.execute().expect_err("the file was accepted")
 }
 

@@ -27,6 +27,47 @@ pub struct RunArgs {
     )]
     pub(super) instances: u32,
 
+    /// Executor: this many iterations in all, shared by the instances, each calling the
+    /// scenario's `iteration` export as soon as its last one ended.
+    #[arg(
+        long,
+        value_name = "N",
+        help_heading = "Executor (how often scenarios are called)"
+    )]
+    pub(super) iterations: Option<u64>,
+
+    /// Executor: every instance calls `iteration` again and again for this long (`30s`,
+    /// `2m`); with --rate, how long the rate lasts.
+    #[arg(long, value_name = "DURATION", value_parser = hzlab::executor::parse_duration,
+        help_heading = "Executor (how often scenarios are called)")]
+    pub(super) duration: Option<std::time::Duration>,
+
+    /// Executor, open model: start this many iterations per second whatever the cluster
+    /// does, each on a free instance; iterations that find none are counted as dropped.
+    /// Latency counts from each iteration's intended start.
+    #[arg(
+        long,
+        value_name = "PER_SECOND",
+        help_heading = "Executor (how often scenarios are called)"
+    )]
+    pub(super) rate: Option<f64>,
+
+    /// Executor, open model: a stage of a ramping rate, `DURATION:TARGET` (`20s:10000`:
+    /// over 20 s the rate goes linearly to 10,000/s), repeatable; it starts from --rate
+    /// (default 0).
+    #[arg(long = "stage", value_name = "DURATION:TARGET", value_parser = hzlab::executor::parse_stage,
+        help_heading = "Executor (how often scenarios are called)")]
+    pub(super) stages: Vec<hzlab::executor::Stage>,
+
+    /// Open models: the most instances the pool grows to; --instances are started before
+    /// the clock starts [default: the larger of --instances and 100].
+    #[arg(
+        long,
+        value_name = "N",
+        help_heading = "Executor (how often scenarios are called)"
+    )]
+    pub(super) max_instances: Option<u32>,
+
     /// An argument for the scenarios (repeatable), read with `runtime.arg`.
     #[arg(short = 'a', long = "arg", value_name = "KEY=VALUE", value_parser = parse_arg)]
     pub(super) args: Vec<(String, String)>,
@@ -172,6 +213,17 @@ impl RunArgs {
     }
 
     /// `--memory-limit`, `--record-limit` and `--memory-budget`.
+    /// The executor fields as given on the command line.
+    pub(super) fn executor_fields(&self) -> hzlab::executor::ExecutorFields {
+        hzlab::executor::ExecutorFields {
+            iterations: self.iterations,
+            duration: self.duration,
+            rate: self.rate,
+            stages: self.stages.clone(),
+            max_instances: self.max_instances,
+        }
+    }
+
     pub(super) fn memory(&self) -> MemoryOptions {
         MemoryOptions {
             memory_limit_mib: self.memory_limit,

@@ -19,6 +19,13 @@ pub(super) fn run(path: &Path, args: &RunArgs) -> anyhow::Result<u8> {
     if args.repeat == Some(0) {
         anyhow::bail!("--repeat must be at least 1");
     }
+    if !args.executor_fields().is_empty() {
+        anyhow::bail!(
+            "--iterations, --duration, --rate, --stage and --max-instances apply to scenarios \
+             given on the command line; in a plan, give them per run step (`rate = 500`, \
+             `duration = \"30s\"`, ...)"
+        );
+    }
     let time_budget = args.time_budget()?;
     let backend = backend(args)?;
     let mut outputs = Outputs::open(args)?;

@@ -96,7 +96,7 @@ fn run_spec(args: &RunArgs) -> anyhow::Result<RunSpec> {
     };
     let at_once = steps
         .iter()
-        .map(|step| step.iter().map(|s| s.instances as u64).sum::<u64>())
+        .map(|step| step.iter().map(|s| s.instance_count() as u64).sum::<u64>())
         .max()
         .unwrap_or(0);
     Ok(RunSpec {
@@ -122,8 +122,16 @@ fn steps(args: &RunArgs) -> anyhow::Result<Vec<Vec<ScenarioSpec>>> {
         let (name, instances) =
             hzlab::plan::split_instances(spec, args.instances).map_err(anyhow::Error::msg)?;
         let source = ScenarioSource::resolve(&name)?;
+        let executor = args
+            .executor_fields()
+            .executor(instances, |f| format!("--{f}"))
+            .map_err(anyhow::Error::msg)?;
         if let Some(step) = steps.last_mut() {
-            step.push(ScenarioSpec { source, instances });
+            step.push(ScenarioSpec {
+                source,
+                instances,
+                executor,
+            });
         }
     }
     if steps.last().is_some_and(Vec::is_empty) {

@@ -13,18 +13,15 @@ use hzlab::runner::{self, RunSpec, ScenarioSpec};
 use hzlab::scenario::{LoadError, ScenarioSource};
 
 pub fn spec(name: &str, instances: u32) -> ScenarioSpec {
-    ScenarioSpec {
-        source: ScenarioSource::resolve(name).unwrap(),
-        instances,
-    }
+    ScenarioSpec::once(ScenarioSource::resolve(name).unwrap(), instances)
 }
 
 pub fn test_guest(name: &str, instances: u32) -> ScenarioSpec {
     let path = hzlab::testing::component_path(name);
-    ScenarioSpec {
-        source: ScenarioSource::resolve(path.to_str().unwrap()).unwrap(),
+    ScenarioSpec::once(
+        ScenarioSource::resolve(path.to_str().unwrap()).unwrap(),
         instances,
-    }
+    )
 }
 
 pub fn args(pairs: &[(&str, &str)]) -> Vec<(String, String)> {

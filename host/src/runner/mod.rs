@@ -6,24 +6,31 @@
 //!    each instance in its own store, concurrently on the current async runtime.
 //! 4. `verify` of each scenario runs once, after all instances ended.
 //!
+//! Each scenario of a step has an executor ([`crate::executor`]): by default step 3 calls `run`
+//! once per instance; the other executors call `iteration` instead (see [`iterations`]).
+//!
 //! A trap, error, timeout or memory overrun in one instance is that instance's result; it does
 //! not stop the others.
 //!
 //! Raising [`Progress::interrupt`] stops the run (see [`crate::interrupt`]): the result then
 //! holds what was gathered so far and says `interrupted`.
 
-use std::sync::atomic::Ordering;
+mod iterations;
+
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
 use wasmtime::Store;
 
 use crate::backend::{Backend, BackendInfo, OwnerId};
-use crate::bindings::ScenarioPre;
-use crate::engine::{InstanceLimits, ScenarioEngine};
+use crate::engine::{Guest, GuestPre, InstanceLimits, ScenarioEngine};
+use crate::executor::Executor;
+pub use crate::executor::IterationSummary;
 use crate::history::HistoryWriter;
 use crate::imports::{InstanceState, RunShared, ScenarioShared};
 use crate::interrupt::{Interrupt, Interrupted};
+use crate::latency::Stamp;
 use crate::limits::Limits;
 use crate::progress::Progress;
 use crate::results::{
@@ -35,7 +42,29 @@ use crate::scenario::{LoadError, ScenarioSource};
 #[derive(Debug, Clone)]
 pub struct ScenarioSpec {
     pub source: ScenarioSource,
+    /// Instances started with the step (open models: the pool's pre-started instances).
     pub instances: u32,
+    pub executor: Executor,
+}
+
+impl ScenarioSpec {
+    /// `instances` instances that each run once (the default executor).
+    pub fn once(source: ScenarioSource, instances: u32) -> ScenarioSpec {
+        ScenarioSpec {
+            source,
+            instances,
+            executor: Executor::Once,
+        }
+    }
+
+    /// Instances whose indices the scenario sees (`instance-count`): the pool's largest size
+    /// in open models.
+    pub fn instance_count(&self) -> u32 {
+        match &self.executor {
+            Executor::ArrivalRate { max_instances, .. } => (*max_instances).max(self.instances),
+            _ => self.instances,
+        }
+    }
 }
 
 /// Everything a run needs besides the backend.
@@ -56,7 +85,7 @@ pub struct RunSpec {
 struct Prepared<S: crate::backend::Session> {
     step: usize,
     spec: ScenarioSpec,
-    pre: ScenarioPre<InstanceState<S>>,
+    pre: GuestPre<InstanceState<S>>,
     shared: Arc<ScenarioShared>,
 }
 
@@ -95,7 +124,7 @@ pub async fn run_with_history<B: Backend>(
         }),
         progress: &progress,
         history,
-        last_owner: 0,
+        last_owner: AtomicU64::new(0),
     };
     let total: u32 = spec.steps.iter().flatten().map(|s| s.instances).sum();
     progress.instances_total.store(total, Ordering::Relaxed);
@@ -113,14 +142,16 @@ pub async fn run_with_history<B: Backend>(
         let (setups, skip) = run.setup_step(prepared).await;
         progress.stage.store(1, Ordering::Relaxed);
         progress.instances_started.notify_waiters();
-        let instances = match &skip {
+        let ran = match &skip {
             None => run.run_step(prepared).await,
-            Some(_) => prepared.iter().map(|_| Vec::new()).collect(),
+            Some(_) => prepared.iter().map(|_| (Vec::new(), None)).collect(),
         };
         progress.stage.store(2, Ordering::Relaxed);
         progress.instances_ended.notify_waiters();
-        for ((p, setup), instances) in prepared.iter().zip(setups).zip(instances) {
-            scenarios.push(run.verify(p, setup, instances, skip.as_ref()).await);
+        for ((p, setup), (instances, summary)) in prepared.iter().zip(setups).zip(ran) {
+            let mut result = run.verify(p, setup, instances, skip.as_ref()).await;
+            result.iterations = summary;
+            scenarios.push(result);
         }
     }
     let passed = scenarios.iter().all(ScenarioResult::passed);
@@ -160,16 +191,30 @@ fn prepare<B: Backend>(
     for (step, specs) in spec.steps.iter().enumerate() {
         let mut prepared = Vec::new();
         for s in specs {
-            let component = engine.compile(&s.source)?;
-            let pre = engine.prepare::<B::Session>(&s.source, &component)?;
+            let compiled = engine.compile(&s.source)?;
+            if s.executor.calls_iteration() && !compiled.version.has_iteration() {
+                return Err(LoadError::WrongWorld {
+                    what: s.source.display_name(),
+                    detail: format!(
+                        "it targets {}, which has no `iteration` export, so it runs only with \
+                         each instance calling `run` once, not {} ({}); rebuild it against \
+                         the current world to run it so",
+                        compiled.version,
+                        s.executor.kind(),
+                        s.executor
+                    ),
+                });
+            }
+            let pre = engine.prepare::<B::Session>(&s.source, &compiled)?;
             prepared.push(Prepared {
                 step,
                 spec: s.clone(),
                 pre,
                 shared: Arc::new(ScenarioShared {
                     name: s.source.name(),
-                    instance_count: s.instances,
+                    instance_count: s.instance_count(),
                     recorder: Recorder::default(),
+                    series: crate::series::Series::default(),
                 }),
             });
         }
@@ -187,20 +232,20 @@ struct Run<'a, B: Backend> {
     progress: &'a Arc<Progress>,
     history: Option<Arc<HistoryWriter>>,
     /// Every store gets an owner of its own (locks are per owner).
-    last_owner: OwnerId,
+    last_owner: AtomicU64,
 }
 
 impl<B: Backend> Run<'_, B> {
     /// A store for one call of one instance, with a lock owner of its own.
     fn store(
-        &mut self,
+        &self,
         scenario: &Arc<ScenarioShared>,
         index: u32,
         phase: Phase,
     ) -> Store<InstanceState<B::Session>> {
-        self.last_owner += 1;
+        let owner: OwnerId = self.last_owner.fetch_add(1, Ordering::Relaxed) + 1;
         let state = InstanceState::new(
-            self.backend.session(self.last_owner),
+            self.backend.session(owner),
             self.shared.clone(),
             scenario.clone(),
             index,
@@ -263,14 +308,53 @@ impl<B: Backend> Run<'_, B> {
         (setups, skip)
     }
 
-    /// Run: instantiates every instance of the step first, then runs them together; each
-    /// scenario's instance results (in the order they ended).
-    async fn run_step(&mut self, prepared: &[Prepared<B::Session>]) -> Vec<Vec<InstanceResult>> {
+    /// Run: every scenario of the step together, each with its executor; each scenario's
+    /// instance results and, for iteration executors, what they did. The step's figures
+    /// over time start now.
+    async fn run_step(
+        &self,
+        prepared: &[Prepared<B::Session>],
+    ) -> Vec<(Vec<InstanceResult>, Option<IterationSummary>)> {
+        let origin = Stamp::now();
+        for p in prepared {
+            p.shared.series.start(origin);
+        }
+        let once = self.run_once(prepared);
+        let drivers = futures_util::future::join_all(
+            prepared
+                .iter()
+                .filter(|p| p.spec.executor.calls_iteration())
+                .map(|p| iterations::drive(self, p)),
+        );
+        let (mut once, driven) = tokio::join!(once, drivers);
+        let mut driven = driven.into_iter();
+        let end = Stamp::now();
+        let mut out = Vec::new();
+        for (si, p) in prepared.iter().enumerate() {
+            let ran = if p.spec.executor.calls_iteration() {
+                let (instances, summary) = driven.next().unwrap_or_default();
+                (instances, Some(summary))
+            } else {
+                (std::mem::take(&mut once[si]), None)
+            };
+            out.push(ran);
+        }
+        let _ = end;
+        out
+    }
+
+    /// The scenarios whose instances each run once: instantiates every instance first,
+    /// then runs them together; their results, in the order they ended (empty for the other
+    /// scenarios).
+    async fn run_once(&self, prepared: &[Prepared<B::Session>]) -> Vec<Vec<InstanceResult>> {
         let mut results: Vec<Vec<InstanceResult>> = prepared.iter().map(|_| Vec::new()).collect();
         let mut tasks = tokio::task::JoinSet::new();
         // Which instance each task runs, to report one whose task panicked.
         let mut spawned = std::collections::HashMap::new();
         for (si, p) in prepared.iter().enumerate() {
+            if p.spec.executor.calls_iteration() {
+                continue;
+            }
             for index in 0..p.spec.instances {
                 if self.progress.interrupt.is_raised() {
                     results[si].push(InstanceResult {
@@ -371,6 +455,7 @@ impl<B: Backend> Run<'_, B> {
                 instance: None,
             });
         }
+        let series = p.shared.series.finish(Stamp::now());
         let (recorded, totals, checks, logs, logs_dropped) = p.shared.recorder.finish();
         for i in &mut instances {
             i.recorded = p.shared.recorder.take_instance(i.index);
@@ -388,6 +473,8 @@ impl<B: Backend> Run<'_, B> {
             logs,
             logs_dropped,
             latency: p.shared.recorder.latency(),
+            iterations: None,
+            series,
         }
     }
 }
@@ -396,7 +483,7 @@ impl<B: Backend> Run<'_, B> {
 /// instance of the step was instantiated); its outcome, time and operation count.
 async fn run_instance<S: crate::backend::Session>(
     mut store: Store<InstanceState<S>>,
-    instance: Result<crate::bindings::Scenario, Outcome>,
+    instance: Result<Guest, Outcome>,
     limits: InstanceLimits,
     progress: &Progress,
 ) -> (Outcome, std::time::Duration, u64) {
@@ -443,7 +530,7 @@ enum CallError {
 
 /// Instantiates and calls `setup` or `verify` within the time budget.
 async fn call_once<S: crate::backend::Session>(
-    pre: &ScenarioPre<InstanceState<S>>,
+    pre: &GuestPre<InstanceState<S>>,
     store: &mut Store<InstanceState<S>>,
     phase: Phase,
     limits: &InstanceLimits,
@@ -680,10 +767,10 @@ mod tests {
             owner: 3,
         };
         let spec = RunSpec {
-            steps: vec![vec![ScenarioSpec {
-                source: ScenarioSource::resolve("race").unwrap(),
-                instances: 3,
-            }]],
+            steps: vec![vec![ScenarioSpec::once(
+                ScenarioSource::resolve("race").unwrap(),
+                3,
+            )]],
             args: vec![("iterations".into(), "50".into())],
             limits: InstanceLimits::default(),
             seed: 1,

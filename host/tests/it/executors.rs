@@ -1,0 +1,149 @@
+//! Executors on the embedded cluster: iterations shared by instances, instances looping for a
+//! duration, and the open model at a rate, with its counts, latencies and figures over time.
+
+use std::time::Duration;
+
+use crate::common::{hzlab, scenario, value, Run};
+use hzlab::executor::{Executor, Stage};
+use hzlab::runner::ScenarioSpec;
+use hzlab::scenario::ScenarioSource;
+
+fn with(name: &str, instances: u32, executor: Executor) -> ScenarioSpec {
+    ScenarioSpec {
+        source: ScenarioSource::resolve(name).unwrap(),
+        instances,
+        executor,
+    }
+}
+
+#[test]
+fn shared_iterations_run_exactly_that_many_increments() {
+    let r = Run::new(vec![vec![with(
+        "pessimistic",
+        4,
+        Executor::SharedIterations { iterations: 1_500 },
+    )]])
+    .execute()
+    .unwrap();
+    let s = scenario(&r, "pessimistic");
+    assert!(r.passed, "{s:#?}");
+    let it = s.iterations.as_ref().unwrap();
+    assert_eq!(it.executor, "shared-iterations");
+    assert_eq!((it.counts.started, it.counts.completed), (1_500, 1_500));
+    assert_eq!(it.instances_started, 4);
+    // The lock makes every increment count: the counter holds exactly the iterations.
+    assert_eq!(value(s, "final"), 1_500);
+    assert_eq!(s.totals["increments"], 1_500);
+    // Each iteration is a lock, a get, a set and an unlock.
+    assert_eq!(s.latency.ops["lock.lock"].count(), 1_500);
+    assert!(it.response.is_some() && !s.series.is_empty());
+}
+
+#[test]
+fn instances_loop_for_a_duration_and_the_series_covers_it() {
+    let r = Run::new(vec![vec![with(
+        "race",
+        3,
+        Executor::ConstantInstances {
+            duration: Duration::from_millis(1_500),
+        },
+    )]])
+    .execute()
+    .unwrap();
+    let s = scenario(&r, "race");
+    assert!(r.passed, "{s:#?}");
+    let it = s.iterations.as_ref().unwrap();
+    assert!(it.counts.completed > 100, "{it:#?}");
+    assert!(it.secs >= 1.5 && it.secs < 10.0, "{it:#?}");
+    assert_eq!(s.totals["attempts"] as u64, it.counts.completed);
+    // One-second intervals: 0 s and 1 s, with every iteration in one of them.
+    assert!(s.series.len() >= 2, "{:#?}", s.series);
+    assert_eq!(s.series[0].t_s, 0.0);
+    let in_series: u64 = s.series.iter().map(|i| i.iterations.completed).sum();
+    assert_eq!(in_series, it.counts.completed);
+    // The series covers the run phase; the totals also count verify's one read.
+    let gets: u64 = s
+        .series
+        .iter()
+        .map(|i| i.ops["map.get"].latency.count)
+        .sum();
+    assert_eq!(gets + 1, s.latency.ops["map.get"].count());
+}
+
+#[test]
+fn an_open_model_starts_every_scheduled_iteration_or_counts_it_dropped() {
+    // 400/s for 2 s, then a ramp to 0 over 1 s: 800 + 200 = 1,000 arrivals.
+    let executor = Executor::ArrivalRate {
+        start_rate: 400.0,
+        stages: vec![
+            Stage {
+                target: 400.0,
+                duration: Duration::from_secs(2),
+            },
+            Stage {
+                target: 0.0,
+                duration: Duration::from_secs(1),
+            },
+        ],
+        max_instances: 8,
+    };
+    let r = Run::new(vec![vec![with("ticket-sale", 2, executor)]])
+        .args(&[("stock", "100000")])
+        .execute()
+        .unwrap();
+    let s = scenario(&r, "ticket-sale");
+    assert!(r.passed, "{s:#?}");
+    let it = s.iterations.as_ref().unwrap();
+    assert_eq!(it.executor, "ramping-arrival-rate");
+    let c = it.counts;
+    assert_eq!(c.started + c.dropped, 1_000, "{it:#?}");
+    assert_eq!(c.completed + c.failed, c.started, "{it:#?}");
+    assert!(
+        it.instances_started >= 2 && it.instances_started <= 8,
+        "{it:#?}"
+    );
+    // Every completed iteration sold one ticket (compare-and-set, no other writer wins
+    // more than one at a time).
+    assert!(value(s, "sold") as u64 <= c.completed, "{s:#?}");
+    // Response time counts from the intended start: never below the service time.
+    let (resp, serv) = (it.response.unwrap(), it.service.unwrap());
+    assert!(
+        resp.max_us >= serv.max_us && resp.mean_us >= serv.mean_us,
+        "{it:#?}"
+    );
+    assert!(!it.op_response.is_empty(), "{it:#?}");
+    let dropped: u64 = s.series.iter().map(|i| i.iterations.dropped).sum();
+    assert_eq!(dropped, c.dropped);
+}
+
+#[test]
+fn a_scenario_without_an_iteration_form_fails_its_iterations_and_the_run() {
+    // `count` implements only `run`: the guest library's `iteration` says so.
+    let o = hzlab(&["run", "count", "--iterations", "5", "-q", "--json", "-"]);
+    assert_eq!(o.status.code(), Some(1), "{o:?}");
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("has no iteration form"), "{out}");
+}
+
+#[test]
+fn executor_flags_that_do_not_fit_are_named() {
+    for (args, says) in [
+        (&["--rate", "100"][..], "--rate needs --duration"),
+        (
+            &["--iterations", "5", "--duration", "1s"][..],
+            "--iterations cannot go with",
+        ),
+        (
+            &["--max-instances", "5"][..],
+            "--max-instances sizes the pool",
+        ),
+        (&["--duration", "soon"][..], "not a duration"),
+    ] {
+        let mut all = vec!["run", "race"];
+        all.extend_from_slice(args);
+        let o = hzlab(&all);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {o:?}");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.contains(says), "{args:?}: {err}");
+    }
+}
