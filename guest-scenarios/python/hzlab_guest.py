@@ -304,13 +304,29 @@ class runtime:
 
 
 class Scenario:
-    """A scenario: override the phases it needs, then `WitWorld = MyScenario.export()`."""
+    """A scenario: override the phases it needs, then `WitWorld = MyScenario.export()`.
+
+    Which of `run` and `iteration` the host calls is the run step's choice: `run` once per
+    instance by default, `iteration` again and again with `--iterations`, `--duration` or
+    `--rate`. One object serves every call of an instance, so attributes set in one iteration
+    are there in the next."""
 
     def setup(self):
         """Runs once, before any instance starts."""
 
     def run(self):
-        """Runs in every instance, concurrently."""
+        """Runs in every instance, concurrently, when each instance runs once. By default it
+        calls `iteration` as many times as the `iterations` argument says (default 1), when
+        the scenario has one."""
+        if type(self).iteration is not Scenario.iteration:
+            for index in range(runtime.arg("iterations", 1, int)):
+                self.iteration(index)
+
+    def iteration(self, index):
+        """One iteration of the workload (`index` counts the step's iterations from 0,
+        across instances)."""
+        raise Err("this scenario has no iteration form (it implements only `run`): run it "
+                  "without --iterations, --duration or --rate")
 
     def verify(self):
         """Runs once, after every instance has ended: check invariants here."""
@@ -318,20 +334,33 @@ class Scenario:
     @classmethod
     def export(cls):
         """The class componentize-py exports as the scenario world. An exception fails the
-        phase with its message (a traceback for anything but `HzError`)."""
+        phase (or the iteration) with its message (a traceback for anything but `HzError`)."""
+        instance = []
+
+        def target():
+            if not instance:
+                instance.append(cls())
+            return instance[0]
+
+        def guarded(name, call):
+            try:
+                call()
+            except HzError as e:
+                raise Err(f"{name}: {e}") from None
+            except Err:
+                raise
+            except Exception:
+                raise Err(f"{name}: {traceback.format_exc()}") from None
 
         def phase(name):
             def call(self):
-                try:
-                    getattr(cls(), name)()
-                except HzError as e:
-                    raise Err(f"{name}: {e}") from None
-                except Err:
-                    raise
-                except Exception:
-                    raise Err(f"{name}: {traceback.format_exc()}") from None
+                guarded(name, getattr(target(), name))
 
             return call
 
-        return type("WitWorld", (wit_world.WitWorld,),
-                    {p: phase(p) for p in ("setup", "run", "verify")})
+        def iteration(self, index):
+            guarded("iteration", lambda: target().iteration(index))
+
+        methods = {p: phase(p) for p in ("setup", "run", "verify")}
+        methods["iteration"] = iteration
+        return type("WitWorld", (wit_world.WitWorld,), methods)

@@ -41,6 +41,22 @@ def write(send, applied):
     return False
 
 
+def increment(counter, key):
+    """One increment, retried until no other writer came in between."""
+    while True:
+        current = counter.get(key)
+        if current is None:
+            done = write(lambda: counter.put_if_absent(key, 1), lambda old: old is None)
+        else:
+            done = write(
+                lambda: counter.replace_if_same(key, current, current + 1),
+                lambda ok: ok,
+            )
+        if done:
+            return
+        runtime.count("retries", 1)
+
+
 class Optimistic(Scenario):
     def setup(self):
         counter, key = target()
@@ -54,22 +70,15 @@ class Optimistic(Scenario):
         acknowledged = 0
         for i in range(n):
             try:
-                while True:
-                    current = counter.get(key)
-                    if current is None:
-                        done = write(lambda: counter.put_if_absent(key, 1), lambda old: old is None)
-                    else:
-                        done = write(
-                            lambda: counter.replace_if_same(key, current, current + 1),
-                            lambda ok: ok,
-                        )
-                    if done:
-                        acknowledged += 1
-                        break
-                    runtime.count("retries", 1)
+                increment(counter, key)
+                acknowledged += 1
             except HzError as e:
                 where = f"stopped at increment {i + 1} of {n} ({acknowledged} acknowledged)"
                 raise HzError(e.kind, f"{where}: {e.message}" if e.message else where) from None
+
+    def iteration(self, index):
+        counter, key = target()
+        increment(counter, key)
 
     def verify(self):
         counter, key = target()

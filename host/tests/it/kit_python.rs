@@ -83,6 +83,20 @@ fn python_optimistic_matches_its_rust_twin() {
         assert_eq!(ops as i64, 2 * (30_000 + value(s, "retries")), "{}", s.name);
     }
     assert!(r.passed);
+
+    // The iteration form: 3,000 increments shared by 3 instances.
+    let shared = ScenarioSpec {
+        executor: hzlab::executor::Executor::SharedIterations { iterations: 3_000 },
+        ..ScenarioSpec::once(
+            ScenarioSource::resolve(component.to_str().unwrap()).unwrap(),
+            3,
+        )
+    };
+    let r = Run::new(vec![vec![shared]]).execute().unwrap();
+    let py = scenario(&r, "optimistic_py");
+    assert!(r.passed, "{py:#?}");
+    assert_eq!(py.iterations.as_ref().unwrap().counts.completed, 3_000);
+    assert_eq!(value(py, "final"), 3_000);
 }
 
 #[test]
