@@ -82,9 +82,11 @@ pub trait Scenario {
     /// `thread_local!` or a `static` when they are costly to make.
     fn iteration(index: u64) -> Outcome {
         let _ = index;
-        Err("this scenario has no iteration form (it implements only `run`): run it \
+        Err(
+            "this scenario has no iteration form (it implements only `run`): run it \
              without --iterations, --duration or --rate"
-            .into())
+                .into(),
+        )
     }
     /// Runs once, after every instance has ended: check invariants with [`runtime::check`].
     fn verify() -> Outcome {
