@@ -27,6 +27,7 @@ pub mod results;
 pub mod runner;
 pub mod scenario;
 pub mod series;
+pub mod thresholds;
 pub mod timeline;
 
 /// Components the host's own tests run (endless loops, memory hogs), built by `build.rs` from

@@ -147,3 +147,50 @@ fn executor_flags_that_do_not_fit_are_named() {
         assert!(err.contains(says), "{args:?}: {err}");
     }
 }
+
+#[test]
+fn thresholds_fail_the_run_and_say_why() {
+    let o = hzlab(&[
+        "run",
+        "race",
+        "-n",
+        "2",
+        "--iterations",
+        "200",
+        "--threshold",
+        "iterations.completed == 200",
+        "--threshold",
+        "latency.map.get.p99 < 0.001us",
+        "--threshold",
+        "latency.queue.offer.p99 < 1ms",
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{o:?}");
+    let out = String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr);
+    assert!(
+        out.contains("ok   threshold iterations.completed == 200"),
+        "{out}"
+    );
+    assert!(
+        out.contains("FAIL threshold latency.map.get.p99 < 0.001us"),
+        "{out}"
+    );
+    assert!(
+        out.contains("no scenario of this run has the figure `latency.queue.offer.p99`"),
+        "{out}"
+    );
+    // All holding: exit 0.
+    let o = hzlab(&[
+        "run",
+        "race",
+        "--iterations",
+        "50",
+        "-q",
+        "--threshold",
+        "errors.ratio == 0",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{o:?}");
+    // A typo is bad input.
+    let o = hzlab(&["run", "race", "--threshold", "latency.map.got.p99 < 1ms"]);
+    assert_eq!(o.status.code(), Some(2), "{o:?}");
+    assert!(String::from_utf8_lossy(&o.stderr).contains("`map.got` is not an operation"));
+}

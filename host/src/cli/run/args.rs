@@ -68,6 +68,12 @@ pub struct RunArgs {
     )]
     pub(super) max_instances: Option<u32>,
 
+    /// A pass/fail criterion on the run's figures (repeatable), e.g.
+    /// `'latency.map.get.p99 < 2ms'`, `'iterations.rate >= 4900'`, `'errors.ratio < 0.001'`,
+    /// `'race:iterations.dropped == 0'`: a threshold that does not hold fails the run (exit 1).
+    #[arg(long = "threshold", value_name = "EXPR", value_parser = hzlab::thresholds::Threshold::parse)]
+    pub(super) thresholds: Vec<hzlab::thresholds::Threshold>,
+
     /// An argument for the scenarios (repeatable), read with `runtime.arg`.
     #[arg(short = 'a', long = "arg", value_name = "KEY=VALUE", value_parser = parse_arg)]
     pub(super) args: Vec<(String, String)>,

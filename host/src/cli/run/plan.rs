@@ -19,6 +19,12 @@ pub(super) fn run(path: &Path, args: &RunArgs) -> anyhow::Result<u8> {
     if args.repeat == Some(0) {
         anyhow::bail!("--repeat must be at least 1");
     }
+    if !args.thresholds.is_empty() {
+        anyhow::bail!(
+            "--threshold applies to scenarios given on the command line (plans do not take \
+             thresholds yet)"
+        );
+    }
     if !args.executor_fields().is_empty() {
         anyhow::bail!(
             "--iterations, --duration, --rate, --stage and --max-instances apply to scenarios \

@@ -45,7 +45,7 @@ pub(super) fn run(args: &RunArgs) -> anyhow::Result<u8> {
             Ok(Ran::Done(Box::new(result?), gone))
         }
     })?;
-    let (result, gone) = match ran {
+    let (mut result, gone) = match ran {
         Ran::Done(result, gone) => (*result, gone),
         Ran::Unreachable(why) => {
             out::eprint(&format!("hzlab: error: {why}\n"));
@@ -56,6 +56,7 @@ pub(super) fn run(args: &RunArgs) -> anyhow::Result<u8> {
             return Ok(exit::INTERRUPTED);
         }
     };
+    hzlab::thresholds::apply(&args.thresholds, &mut result);
     write_outputs(args, outputs, &result)?;
     if let (Some(why), false) = (&gone, result.interrupted) {
         out::eprint(&format!("hzlab: error: {why}\n"));
