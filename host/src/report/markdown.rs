@@ -343,6 +343,43 @@ fn queues_section(out: &mut String, r: &RunResult) {
 /// An instance column: the recorded number's name, the heading, how the number prints.
 type ExtraColumn = (&'static str, &'static str, fn(f64) -> String);
 
+/// Most intervals the over-time table shows (report.json has them all).
+const SERIES_ROWS: usize = 120;
+
+/// Iterations and latency per interval of an iteration executor's run.
+fn series_table(out: &mut String, s: &ScenarioResult) {
+    if s.series.is_empty() {
+        return;
+    }
+    out.push_str(
+        "\n| t (s) | started | completed | failed | dropped | operations | response p50 (µs) | response p99 (µs) | response max (µs) |\n| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n",
+    );
+    for i in s.series.iter().take(SERIES_ROWS) {
+        let ops: u64 = i.ops.values().map(|o| o.latency.count).sum();
+        let (p50, p99, max) = match &i.response {
+            Some(r) => (num(r.p50_us), num(r.p99_us), num(r.max_us)),
+            None => ("-".into(), "-".into(), "-".into()),
+        };
+        let c = i.iterations;
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {} | {ops} | {p50} | {p99} | {max} |",
+            num(i.t_s),
+            c.started,
+            c.completed,
+            c.failed,
+            c.dropped
+        );
+    }
+    if s.series.len() > SERIES_ROWS {
+        let _ = writeln!(
+            out,
+            "\n(the first {SERIES_ROWS} of {} intervals; report.json has all of them)",
+            s.series.len()
+        );
+    }
+}
+
 pub fn scenario_section(out: &mut String, s: &ScenarioResult) {
     let _ = writeln!(
         out,
@@ -443,6 +480,9 @@ pub fn scenario_section(out: &mut String, s: &ScenarioResult) {
                 num(st.max_us)
             );
         }
+    }
+    if s.iterations.is_some() {
+        series_table(out, s);
     }
     if let Some(rows) = facts::consumed_items(s) {
         out.push('\n');

@@ -194,3 +194,59 @@ fn thresholds_fail_the_run_and_say_why() {
     assert_eq!(o.status.code(), Some(2), "{o:?}");
     assert!(String::from_utf8_lossy(&o.stderr).contains("`map.got` is not an operation"));
 }
+
+#[test]
+fn reports_carry_the_figures_over_time() {
+    let dir = std::env::temp_dir().join(format!("hzlab-executors-report-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let o = hzlab(&[
+        "run",
+        "race",
+        "-n",
+        "2",
+        "--rate",
+        "200",
+        "--duration",
+        "1500ms",
+        "-q",
+        "--report",
+        dir.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{o:?}");
+    let md = std::fs::read_to_string(dir.join("report.md")).unwrap();
+    assert!(
+        md.contains("| t (s) | started | completed | failed | dropped |"),
+        "{md}"
+    );
+    // 200/s for 1.5 s: 300 in all, most of the first 200 in the first second (the series
+    // clock starts with the step, a few ms before the rate's).
+    let rows: Vec<Vec<u64>> = md
+        .lines()
+        .skip_while(|l| !l.starts_with("| t (s) |"))
+        .skip(2)
+        .take_while(|l| l.starts_with("| "))
+        .map(|l| {
+            l.split('|')
+                .map(str::trim)
+                .filter(|c| !c.is_empty())
+                .take(6)
+                .map(|c| c.replace(',', "").parse::<f64>().unwrap() as u64)
+                .collect()
+        })
+        .collect();
+    assert!(rows.len() >= 2, "{md}");
+    let started: u64 = rows.iter().map(|r| r[1]).sum();
+    let completed: u64 = rows.iter().map(|r| r[2]).sum();
+    assert_eq!((started, completed), (300, 300), "{md}");
+    assert!(rows[0][1] >= 150, "{md}");
+    // Two operations per iteration (a get and a set).
+    assert_eq!(rows.iter().map(|r| r[5]).sum::<u64>(), 600, "{md}");
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("report.json")).unwrap()).unwrap();
+    let text = json.to_string();
+    assert!(
+        text.contains("\"series\"") && text.contains("\"constant-arrival-rate\""),
+        "{text}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
