@@ -441,10 +441,15 @@ mod tests {
     }
 
     /// A stand-in process whose command line carries `args` (a shell that waits).
+    /// A process whose command line carries `args`. It waits with the shell's own `read`
+    /// on a pipe (until the test drops it), not a `sleep` child: the shell's fork before it
+    /// runs `sleep` briefly carries the same command line, which looked like a second
+    /// member to `marked_members`.
     fn stand_in(args: &[std::ffi::OsString]) -> std::process::Child {
         std::process::Command::new("sh")
-            .args(["-c", "sleep 60; :", "sh"])
+            .args(["-c", "read -r _", "sh"])
             .args(args)
+            .stdin(std::process::Stdio::piped())
             .spawn()
             .unwrap()
     }
