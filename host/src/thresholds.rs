@@ -19,30 +19,8 @@
 
 use std::fmt;
 
+use crate::plan::check::Op;
 use crate::results::{Check, RunResult, ScenarioResult, Status};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Op {
-    Lt,
-    Le,
-    Gt,
-    Ge,
-    Eq,
-    Ne,
-}
-
-impl Op {
-    fn holds(self, a: f64, b: f64) -> bool {
-        match self {
-            Op::Lt => a < b,
-            Op::Le => a <= b,
-            Op::Gt => a > b,
-            Op::Ge => a >= b,
-            Op::Eq => a == b,
-            Op::Ne => a != b,
-        }
-    }
-}
 
 /// A parsed threshold.
 #[derive(Debug, Clone, PartialEq)]
