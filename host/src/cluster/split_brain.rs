@@ -13,35 +13,7 @@ use hazelcast_members::xml_escape;
 
 use super::ClusterError;
 use crate::backend::embedded::EmbeddedConfig;
-
-/// Which operations a split-brain protection refuses on a side smaller than its minimum.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-pub enum ProtectOn {
-    Read,
-    Write,
-    ReadWrite,
-}
-
-impl ProtectOn {
-    pub fn parse(s: &str) -> Result<ProtectOn, String> {
-        match s.to_ascii_lowercase().replace('_', "-").as_str() {
-            "read" | "reads" => Ok(ProtectOn::Read),
-            "write" | "writes" => Ok(ProtectOn::Write),
-            "read-write" | "both" | "reads-writes" => Ok(ProtectOn::ReadWrite),
-            _ => Err(format!(
-                "protect-on `{s}` is none of read, write, read-write"
-            )),
-        }
-    }
-
-    fn xml(self) -> &'static str {
-        match self {
-            ProtectOn::Read => "READ",
-            ProtectOn::Write => "WRITE",
-            ProtectOn::ReadWrite => "READ_WRITE",
-        }
-    }
-}
+pub use crate::backend::embedded::ProtectOn;
 
 /// Hazelcast's built-in merge policies (`com.hazelcast.spi.merge.*MergePolicy`).
 pub const MERGE_POLICIES: &[&str] = &[
@@ -198,11 +170,7 @@ impl SplitBrainConfig {
             };
             let protection = s.min_cluster_size.map(|n| model::SplitBrainProtection {
                 min_cluster_size: n as usize,
-                on: match s.protect_on {
-                    ProtectOn::Read => model::ProtectOn::Read,
-                    ProtectOn::Write => model::ProtectOn::Write,
-                    ProtectOn::ReadWrite => model::ProtectOn::ReadWrite,
-                },
+                on: s.protect_on,
             });
             let structure = model::StructureConfig {
                 merge_policy,
@@ -313,7 +281,7 @@ impl SplitBrainConfig {
                     "  <split-brain-protection name=\"{sbp}\" enabled=\"true\">\n    \
                      <minimum-cluster-size>{min}</minimum-cluster-size>\n    \
                      <protect-on>{}</protect-on>\n  </split-brain-protection>\n",
-                    s.protect_on.xml()
+                    s.protect_on.hazelcast_name()
                 );
             }
             let _ = writeln!(x, "  <{} name=\"{}\">", s.kind.tag(), xml_escape(&s.name));

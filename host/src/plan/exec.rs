@@ -22,7 +22,7 @@ use crate::format::error_chain;
 use crate::history::HistoryWriter;
 use crate::progress::Progress;
 use crate::results::{millis, RunResult};
-use crate::runner::{self, RunSpec};
+use crate::runner::{self, RunSpec, ScenarioSpec};
 use crate::scenario::LoadError;
 
 /// Which clusters a plan's cases run on.
@@ -410,9 +410,68 @@ struct RepeatCtx<'a, B, C> {
     written: Arc<Written>,
 }
 
+/// What the timed faults of a run step came to.
+#[derive(Default)]
+struct Injected {
+    /// The faults carried out, one entry per map measured.
+    done: Vec<FaultResult>,
+    /// Faults that could not be carried out, with why.
+    errors: Vec<String>,
+    /// Faults due after the step's instances ended, with when they ended.
+    skipped: Vec<String>,
+    /// Network faults and pauses, with when they were put in force.
+    events: Vec<FaultEvent>,
+}
+
+/// How waiting for a timed fault's offset ended.
+enum Due {
+    /// The offset was reached with the instances still running.
+    Now,
+    /// The step's instances ended first, this long after they started.
+    Ended(Duration),
+    Interrupted,
+}
+
+/// Waits until the step's instances start (`after-ms` counts from then, not from compiling
+/// and setup, whose time depends on the machine and its load); `None` when interrupted.
+async fn instances_started(progress: &Progress, faults: &[(Duration, Fault)]) -> Option<Instant> {
+    loop {
+        let started = progress.instances_started.notified();
+        tokio::pin!(started);
+        started.as_mut().enable();
+        if faults.is_empty() || progress.stage.load(std::sync::atomic::Ordering::Relaxed) >= 1 {
+            return Some(Instant::now());
+        }
+        tokio::select! {
+            _ = started => {}
+            _ = progress.interrupt.raised() => return None,
+        }
+    }
+}
+
+/// Waits until `at`, unless the step's instances (started at `began`) end or an interrupt
+/// comes first.
+async fn fault_due(progress: &Progress, began: Instant, at: Instant) -> Due {
+    let at = tokio::time::Instant::from_std(at);
+    loop {
+        let ended = progress.instances_ended.notified();
+        tokio::pin!(ended);
+        ended.as_mut().enable();
+        // The runner sets stage 2 when the step's instances have ended.
+        if progress.stage.load(std::sync::atomic::Ordering::Relaxed) == 2 {
+            return Due::Ended(began.elapsed());
+        }
+        tokio::select! {
+            _ = tokio::time::sleep_until(at) => return Due::Now,
+            _ = ended => {}
+            _ = progress.interrupt.raised() => return Due::Interrupted,
+        }
+    }
+}
+
 /// Injects a run step's timed faults at their offsets from when its instances start; a
 /// fault due after they ended is reported as not injected, and an interrupt stops the
-/// injection. Returns the faults carried out, their errors, and those not injected.
+/// injection.
 async fn inject_timed_faults<C: ClusterControl>(
     control: &mut C,
     faults: &[(Duration, Fault)],
@@ -420,54 +479,22 @@ async fn inject_timed_faults<C: ClusterControl>(
     written: &Written,
     prefix: &str,
     progress: &Progress,
-) -> (Vec<FaultResult>, Vec<String>, Vec<String>, Vec<FaultEvent>) {
-    let mut events = Vec::new();
-    let mut done = Vec::new();
-    let mut errors = Vec::new();
-    let mut skipped = Vec::new();
+) -> Injected {
+    let mut injected = Injected::default();
+    let Some(began) = instances_started(progress, faults).await else {
+        return injected;
+    };
     let mut ended_at: Option<Duration> = None;
-    // `after-ms` counts from the start of the step's instances (after compiling
-    // and setup, whose time depends on the machine and its load).
-    let began = loop {
-        let started = progress.instances_started.notified();
-        tokio::pin!(started);
-        started.as_mut().enable();
-        if faults.is_empty() || progress.stage.load(std::sync::atomic::Ordering::Relaxed) >= 1 {
-            break Some(Instant::now());
-        }
-        tokio::select! {
-            _ = started => {}
-            _ = progress.interrupt.raised() => break None,
-        }
-    };
-    let Some(began) = began else {
-        return (done, errors, skipped, events);
-    };
     for (after, fault) in faults {
-        let at = tokio::time::Instant::from_std(began + *after);
-        let mut interrupted = false;
-        while ended_at.is_none() {
-            let ended = progress.instances_ended.notified();
-            tokio::pin!(ended);
-            ended.as_mut().enable();
-            if progress.stage.load(std::sync::atomic::Ordering::Relaxed) == 2 {
-                ended_at = Some(began.elapsed());
-                break;
+        if ended_at.is_none() {
+            match fault_due(progress, began, began + *after).await {
+                Due::Now => {}
+                Due::Ended(at) => ended_at = Some(at),
+                Due::Interrupted => break,
             }
-            tokio::select! {
-                _ = tokio::time::sleep_until(at) => break,
-                _ = ended => {}
-                _ = progress.interrupt.raised() => {
-                    interrupted = true;
-                    break;
-                }
-            }
-        }
-        if interrupted {
-            break;
         }
         if let Some(ended) = ended_at {
-            skipped.push(format!(
+            injected.skipped.push(format!(
                 "{} {:?} at {} ms: not injected: the step's instances ended at {} ms, \
                  before it",
                 fault.kind(),
@@ -484,19 +511,23 @@ async fn inject_timed_faults<C: ClusterControl>(
         match progress.interrupt.or_grace(apply).await {
             None => break,
             Some(Ok(f)) => {
-                if fault.is_network() {
-                    events.push(FaultEvent {
-                        kind: fault.kind(),
-                        what: fault.describe(),
-                        at_ms: millis(began.elapsed()),
-                    });
-                }
-                done.extend(f)
+                injected.events.extend(network_event(fault, began));
+                injected.done.extend(f)
             }
-            Some(Err(e)) => errors.push(format!("{}: {e}", fault.describe())),
+            Some(Err(e)) => injected.errors.push(format!("{}: {e}", fault.describe())),
         }
     }
-    (done, errors, skipped, events)
+    injected
+}
+
+/// The event a network fault or pause puts in force, timed from `since`; `None` for other
+/// faults.
+fn network_event(fault: &Fault, since: Instant) -> Option<FaultEvent> {
+    fault.is_network().then(|| FaultEvent {
+        kind: fault.kind(),
+        what: fault.describe(),
+        at_ms: millis(since.elapsed()),
+    })
 }
 
 /// Instances bound to some members (a run step's `connect`) get a connection of their own
@@ -526,7 +557,6 @@ async fn run_step<B: Backend + Clone + Bind, C: ClusterControl>(
     step: &Step,
     run_label: &str,
 ) -> Result<StepResult, LoadError> {
-    let (options, progress, seed) = (ctx.plan.options, ctx.plan.progress, ctx.seed);
     let started = Instant::now();
     let mut result = StepResult {
         label: step.label.clone(),
@@ -539,6 +569,7 @@ async fn run_step<B: Backend + Clone + Bind, C: ClusterControl>(
         error: None,
         fault_events: Vec::new(),
     };
+    let interrupt = &ctx.plan.progress.interrupt;
     match &step.action {
         Action::Run {
             scenarios,
@@ -546,84 +577,23 @@ async fn run_step<B: Backend + Clone + Bind, C: ClusterControl>(
             faults,
             connect,
         } => {
-            let bound = match bind_step(ctx, connect.as_deref()).await {
-                Ok(b) => b,
-                Err(e) => {
-                    result.error = Some(e);
-                    result.elapsed_ms = millis(started.elapsed());
-                    return Ok(result);
-                }
-            };
-            let spec = RunSpec {
-                steps: vec![scenarios.clone()],
-                args: args.clone(),
-                limits: options.limits,
-                seed,
-                echo_logs: options.echo_logs,
-            };
-            let tracked = Tracked {
-                inner: bound.clone().unwrap_or_else(|| ctx.backend.clone()),
-                written: ctx.written.clone(),
-            };
-            // The runner sets stage 2 when the step's instances have ended.
-            progress
-                .stage
-                .store(0, std::sync::atomic::Ordering::Relaxed);
-            let injector = inject_timed_faults(
-                &mut *ctx.control,
+            let run = RunAction {
+                scenarios,
+                args,
                 faults,
-                step,
-                &ctx.written,
-                ctx.prefix,
-                progress,
-            );
-            let (run, (done, errors, skipped, events)) = tokio::join!(
-                async {
-                    let history = options.history.clone();
-                    if let Some(h) = &history {
-                        h.set_run(Some(format!("{run_label} / {}", step.label)));
-                    }
-                    runner::run_with_history(
-                        ctx.plan.engine,
-                        &tracked,
-                        &spec,
-                        progress.clone(),
-                        history,
-                    )
-                    .await
-                },
-                injector
-            );
-            if let Some(b) = bound {
-                b.unbind().await;
-            }
-            result.run = Some(run?);
-            result.faults = done;
-            result.not_injected = skipped;
-            result.fault_events = events;
-            let mut errors = errors;
-            if let Some(gone) = ctx.backend.gone() {
-                errors.push(gone);
-            }
-            if !errors.is_empty() {
-                result.error = Some(errors.join("; "));
-            }
+                connect: connect.as_deref(),
+            };
+            run_scenarios(ctx, step, &run, run_label, &mut result).await?
         }
         Action::Fault(fault) => {
             result.kind = fault.kind();
             let maps = fault_maps(step.map.as_deref(), &ctx.written);
             let apply = apply_fault(ctx.control, fault, &maps, ctx.prefix);
-            match progress.interrupt.or_grace(apply).await {
+            match interrupt.or_grace(apply).await {
                 None => {}
                 Some(Ok(f)) => {
                     result.faults = f;
-                    if fault.is_network() {
-                        result.fault_events.push(FaultEvent {
-                            kind: fault.kind(),
-                            what: fault.describe(),
-                            at_ms: millis(started.elapsed()),
-                        });
-                    }
+                    result.fault_events.extend(network_event(fault, started));
                 }
                 Some(Err(e)) => result.error = Some(e.to_string()),
             }
@@ -631,17 +601,87 @@ async fn run_step<B: Backend + Clone + Bind, C: ClusterControl>(
         Action::WaitSafe => {
             result.kind = "wait-safe";
             let wait = ctx.control.wait_safe(SAFE_TIMEOUT);
-            if let Some(Err(e)) = progress.interrupt.or_raised(wait).await {
+            if let Some(Err(e)) = interrupt.or_raised(wait).await {
                 result.error = Some(e.to_string());
             }
         }
         Action::Sleep(d) => {
             result.kind = "sleep";
-            let _ = progress.interrupt.or_raised(tokio::time::sleep(*d)).await;
+            let _ = interrupt.or_raised(tokio::time::sleep(*d)).await;
         }
     }
     result.elapsed_ms = millis(started.elapsed());
     Ok(result)
+}
+
+/// The parts of a run step ([`Action::Run`]).
+struct RunAction<'a> {
+    scenarios: &'a [ScenarioSpec],
+    args: &'a [(String, String)],
+    faults: &'a [(Duration, Fault)],
+    connect: Option<&'a [usize]>,
+}
+
+/// Carries out a run step: its scenarios' instances, with its timed faults injected beside
+/// them; fills `result` with the run and the faults.
+async fn run_scenarios<B: Backend + Clone + Bind, C: ClusterControl>(
+    ctx: &mut RepeatCtx<'_, B, C>,
+    step: &Step,
+    action: &RunAction<'_>,
+    run_label: &str,
+    result: &mut StepResult,
+) -> Result<(), LoadError> {
+    let (options, progress) = (ctx.plan.options, ctx.plan.progress);
+    let bound = match bind_step(ctx, action.connect).await {
+        Ok(b) => b,
+        Err(e) => {
+            result.error = Some(e);
+            return Ok(());
+        }
+    };
+    let spec = RunSpec {
+        steps: vec![action.scenarios.to_vec()],
+        args: action.args.to_vec(),
+        limits: options.limits,
+        seed: ctx.seed,
+        echo_logs: options.echo_logs,
+    };
+    let tracked = Tracked {
+        inner: bound.clone().unwrap_or_else(|| ctx.backend.clone()),
+        written: ctx.written.clone(),
+    };
+    // The runner sets stage 2 when the step's instances have ended.
+    progress
+        .stage
+        .store(0, std::sync::atomic::Ordering::Relaxed);
+    let injector = inject_timed_faults(
+        &mut *ctx.control,
+        action.faults,
+        step,
+        &ctx.written,
+        ctx.prefix,
+        progress,
+    );
+    let history = options.history.clone();
+    if let Some(h) = &history {
+        h.set_run(Some(format!("{run_label} / {}", step.label)));
+    }
+    let run = runner::run_with_history(ctx.plan.engine, &tracked, &spec, progress.clone(), history);
+    let (run, mut injected) = tokio::join!(run, injector);
+    if let Some(b) = bound {
+        b.unbind().await;
+    }
+    result.run = Some(run?);
+    result.faults = injected.done;
+    result.not_injected = injected.skipped;
+    result.fault_events = injected.events;
+    if let Some(gone) = ctx.backend.gone() {
+        injected.errors.push(gone);
+    }
+    if !injected.errors.is_empty() {
+        result.error = Some(injected.errors.join("; "));
+    }
+    Ok(())
 }
 
 async fn run_repeat<B: Backend + Clone + Bind, C: ClusterControl>(

@@ -77,7 +77,8 @@ impl fmt::Display for MergePolicy {
     }
 }
 
-/// Which operations a split-brain protection guards.
+/// Which operations a split-brain protection refuses on a side smaller than its minimum:
+/// one type for the embedded model and the real members' configuration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
 pub enum ProtectOn {
     Read,
@@ -87,13 +88,24 @@ pub enum ProtectOn {
 }
 
 impl ProtectOn {
-    /// Reads `read`, `write`, `read-write` (also `READ_WRITE`).
-    pub fn parse(name: &str) -> Option<ProtectOn> {
+    /// Reads `read`, `write`, `read-write` (also `READ_WRITE`, `reads`, `writes`, `both`).
+    pub fn parse(name: &str) -> Result<ProtectOn, String> {
         match name.to_ascii_lowercase().replace('_', "-").as_str() {
-            "read" => Some(ProtectOn::Read),
-            "write" => Some(ProtectOn::Write),
-            "read-write" => Some(ProtectOn::ReadWrite),
-            _ => None,
+            "read" | "reads" => Ok(ProtectOn::Read),
+            "write" | "writes" => Ok(ProtectOn::Write),
+            "read-write" | "both" | "reads-writes" => Ok(ProtectOn::ReadWrite),
+            _ => Err(format!(
+                "protect-on `{name}` is none of read, write, read-write"
+            )),
+        }
+    }
+
+    /// The name Hazelcast's configuration gives it (`READ_WRITE`).
+    pub fn hazelcast_name(self) -> &'static str {
+        match self {
+            ProtectOn::Read => "READ",
+            ProtectOn::Write => "WRITE",
+            ProtectOn::ReadWrite => "READ_WRITE",
         }
     }
 
@@ -259,7 +271,9 @@ mod tests {
             Some(MergePolicy::HigherHits)
         );
         assert_eq!(MergePolicy::parse("expiration-time"), None);
-        assert_eq!(ProtectOn::parse("READ_WRITE"), Some(ProtectOn::ReadWrite));
+        assert_eq!(ProtectOn::parse("READ_WRITE"), Ok(ProtectOn::ReadWrite));
+        assert_eq!(ProtectOn::parse("writes"), Ok(ProtectOn::Write));
+        assert!(ProtectOn::parse("all").unwrap_err().contains("`all`"));
         assert!(ProtectOn::Write.guards(Access::Write) && !ProtectOn::Write.guards(Access::Read));
     }
 
