@@ -23,6 +23,7 @@ use std::time::{Duration, Instant};
 
 use crate::codec::builtin::error_holders;
 use crate::codec::ClientMessage;
+use crate::connection::{Connection, Reply};
 use crate::connection_manager::ConnectionManager;
 use crate::error::{codes, ClientError};
 use crate::protocol::Operation;
@@ -152,100 +153,15 @@ async fn attempts(
             pause = (pause * 2).min(cfg.max_retry_pause);
             continue;
         };
-        let mut msg = req.msg.clone();
-        msg.set_partition_id(req.partition.map(|p| p as i32).unwrap_or(-1));
-        // Backup acknowledgements to the client, for requests on a partition.
-        let acks = if req.partition.is_some() && inner.backup_acks_ready() {
-            msg.set_backup_aware();
-            let id = inner.correlation.fetch_add(1, Ordering::Relaxed);
-            Some((id, AckGuard(inner, id), inner.acks.register(id)))
-        } else {
-            None
-        };
-        let sent = match &acks {
-            Some((id, _, _)) => conn.call_with_id(msg, *id),
-            None => conn.call(msg),
-        };
-        let retry_error = match sent {
-            Err(e) => e, // not sent: always safe to retry
-            Ok((id, rx)) => {
-                conn.sent.fetch_add(1, Ordering::Relaxed);
-                tracing::debug!(attempt, correlation_id = id, address = %conn.address, "sent");
-                let reply = match req.wait {
-                    Wait::Blocking => rx.await,
-                    _ => match tokio::time::timeout_at(deadline.into(), rx).await {
-                        Ok(r) => r,
-                        Err(_) => {
-                            conn.forget(id);
-                            return Err(timeout(last_error));
-                        }
-                    },
-                };
-                if let (Ok(Ok(msg)), Some((id, _guard, done))) = (&reply, acks) {
-                    let expected = msg.backup_acks();
-                    if expected > 0 && !msg.is_error() && !inner.acks.expect(id, expected) {
-                        let timed_out = tokio::time::timeout(cfg.operation_backup_timeout, done)
-                            .await
-                            .is_err();
-                        // Missing acks past the backup timeout: the primary's answer
-                        // stands, as with the official clients' default, unless asked to
-                        // report the outcome as indeterminate.
-                        if timed_out {
-                            tracing::warn!(
-                                correlation_id = id,
-                                expected,
-                                received = inner.acks.received(id),
-                                waited = ?cfg.operation_backup_timeout,
-                                "backup acknowledgements missing after the backup timeout"
-                            );
-                        }
-                        if timed_out && cfg.fail_on_indeterminate_state {
-                            return Err(ClientError::Indeterminate {
-                                operation: req.op,
-                                expected,
-                                missing: expected.saturating_sub(inner.acks.received(id)),
-                                waited: cfg.operation_backup_timeout,
-                            });
-                        }
-                    }
-                }
-                match reply {
-                    Ok(Ok(msg)) if !msg.is_error() => return Ok(msg),
-                    Ok(Ok(msg)) => {
-                        let holders = error_holders(&msg)
-                            .map_err(|e| ClientError::protocol(&conn.address, e))?;
-                        let err = ClientError::from_holders(holders);
-                        match err.server_code() {
-                            Some(code) if codes::is_retryable(code) => err,
-                            _ => return Err(err),
-                        }
-                    }
-                    other => {
-                        let err = match other {
-                            Ok(Err(err)) => err,
-                            _ => ClientError::ConnectionClosed {
-                                address: conn.address.clone(),
-                                reason: "closed with the call pending".into(),
-                            },
-                        };
-                        if !(req.retryable || cfg.redo_operation) {
-                            tracing::debug!(
-                                attempt,
-                                error = %err.chain(),
-                                "outcome unknown; not sent again (not safe to run twice)"
-                            );
-                            return Err(err);
-                        }
-                        tracing::info!(
-                            attempt,
-                            error = %err.chain(),
-                            "outcome unknown (connection closed with the request pending); \
-                             sending it again"
-                        );
-                        *resent_after_unknown = true;
-                        err
-                    }
-                }
+        let retry_error = match attempt_once(inner, &req, &conn, deadline, attempt).await {
+            Attempt::Done(result) => return result,
+            Attempt::TimedOut => return Err(timeout(last_error)),
+            Attempt::Retry {
+                error,
+                outcome_unknown,
+            } => {
+                *resent_after_unknown |= outcome_unknown;
+                error
             }
         };
         if matches!(
@@ -263,6 +179,156 @@ async fn attempts(
         tokio::time::sleep(pause.min(deadline - now)).await;
         pause = (pause * 2).min(cfg.max_retry_pause);
     }
+}
+
+/// What one attempt of a call came to.
+enum Attempt {
+    /// The call's result, final.
+    Done(Result<ClientMessage, ClientError>),
+    /// No answer before the call's deadline.
+    TimedOut,
+    /// Worth sending again after a pause; `outcome_unknown` when the member may have run
+    /// it (the connection closed with the request pending).
+    Retry {
+        error: ClientError,
+        outcome_unknown: bool,
+    },
+}
+
+/// Sends the request once on `conn` and waits for its answer (and, for requests on a
+/// partition, the backups' acknowledgements).
+async fn attempt_once(
+    inner: &ConnectionManager,
+    req: &Request,
+    conn: &Connection,
+    deadline: Instant,
+    attempt: u32,
+) -> Attempt {
+    let mut msg = req.msg.clone();
+    msg.set_partition_id(req.partition.map(|p| p as i32).unwrap_or(-1));
+    // Backup acknowledgements to the client, for requests on a partition.
+    let acks = if req.partition.is_some() && inner.backup_acks_ready() {
+        msg.set_backup_aware();
+        let id = inner.correlation.fetch_add(1, Ordering::Relaxed);
+        Some((id, AckGuard(inner, id), inner.acks.register(id)))
+    } else {
+        None
+    };
+    let sent = match &acks {
+        Some((id, _, _)) => conn.call_with_id(msg, *id),
+        None => conn.call(msg),
+    };
+    let (id, rx) = match sent {
+        // Not sent: always safe to retry.
+        Err(error) => {
+            return Attempt::Retry {
+                error,
+                outcome_unknown: false,
+            }
+        }
+        Ok(sent) => sent,
+    };
+    conn.sent.fetch_add(1, Ordering::Relaxed);
+    tracing::debug!(attempt, correlation_id = id, address = %conn.address, "sent");
+    let reply = match req.wait {
+        Wait::Blocking => rx.await,
+        _ => match tokio::time::timeout_at(deadline.into(), rx).await {
+            Ok(r) => r,
+            Err(_) => {
+                conn.forget(id);
+                return Attempt::TimedOut;
+            }
+        },
+    };
+    if let (Ok(Ok(msg)), Some((id, _guard, done))) = (&reply, acks) {
+        if let Err(e) = await_backup_acks(inner, req.op, id, msg, done).await {
+            return Attempt::Done(Err(e));
+        }
+    }
+    let closed = |reply: Result<Reply, _>| match reply {
+        Ok(Err(err)) => err,
+        _ => ClientError::ConnectionClosed {
+            address: conn.address.clone(),
+            reason: "closed with the call pending".into(),
+        },
+    };
+    match reply {
+        Ok(Ok(msg)) if !msg.is_error() => Attempt::Done(Ok(msg)),
+        Ok(Ok(msg)) => {
+            let holders = match error_holders(&msg) {
+                Ok(h) => h,
+                Err(e) => return Attempt::Done(Err(ClientError::protocol(&conn.address, e))),
+            };
+            let err = ClientError::from_holders(holders);
+            match err.server_code() {
+                Some(code) if codes::is_retryable(code) => Attempt::Retry {
+                    error: err,
+                    outcome_unknown: false,
+                },
+                _ => Attempt::Done(Err(err)),
+            }
+        }
+        other => {
+            let err = closed(other);
+            if !(req.retryable || inner.config.redo_operation) {
+                tracing::debug!(
+                    attempt,
+                    error = %err.chain(),
+                    "outcome unknown; not sent again (not safe to run twice)"
+                );
+                return Attempt::Done(Err(err));
+            }
+            tracing::info!(
+                attempt,
+                error = %err.chain(),
+                "outcome unknown (connection closed with the request pending); \
+                 sending it again"
+            );
+            Attempt::Retry {
+                error: err,
+                outcome_unknown: true,
+            }
+        }
+    }
+}
+
+/// Waits for the backups' acknowledgements the answer `msg` announces. Missing acks past
+/// the backup timeout: the primary's answer stands, as with the official clients' default,
+/// unless the config asks to report the outcome as indeterminate.
+async fn await_backup_acks(
+    inner: &ConnectionManager,
+    operation: &'static str,
+    id: i64,
+    msg: &ClientMessage,
+    done: tokio::sync::oneshot::Receiver<()>,
+) -> Result<(), ClientError> {
+    let cfg = &inner.config;
+    let expected = msg.backup_acks();
+    if expected == 0 || msg.is_error() || inner.acks.expect(id, expected) {
+        return Ok(());
+    }
+    let timed_out = tokio::time::timeout(cfg.operation_backup_timeout, done)
+        .await
+        .is_err();
+    if !timed_out {
+        return Ok(());
+    }
+    tracing::warn!(
+        correlation_id = id,
+        expected,
+        received = inner.acks.received(id),
+        waited = ?cfg.operation_backup_timeout,
+        "backup acknowledgements missing after the backup timeout"
+    );
+    if cfg.fail_on_indeterminate_state {
+        return Err(ClientError::Indeterminate {
+            operation,
+            expected,
+            missing: expected.saturating_sub(inner.acks.received(id)),
+            waited: cfg.operation_backup_timeout,
+        });
+    }
+    Ok(())
 }
 
 /// Stops tracking a request's backup acknowledgements when the attempt ends.

@@ -4,7 +4,9 @@ use std::fmt::Write as _;
 
 use crate::format::thousands;
 use crate::history::register::OpView;
-use crate::history::{HistoryCheck, Verdict};
+use crate::history::{
+    CounterCheck, HistoryCheck, LinearizabilityCheck, LockCheck, QueueCheck, SetCheck, Verdict,
+};
 use crate::latency::Latencies;
 use crate::results::{RunResult, ScenarioResult};
 
@@ -229,172 +231,190 @@ history {path}: {} operations ({} ok, {} failed, {} unknown)",
         thousands(c.unknown)
     );
     for k in &c.counters {
-        let _ = writeln!(
-            out,
-            "  {}{}: counter {}[{}]: {} updates{}, {} → {} (expected {}), lost updates {}{}",
-            run_prefix(&k.run),
-            k.scenario,
-            k.map,
-            k.key,
-            thousands(k.updates),
-            k.delta
-                .map(|d| format!(" of {d:+}"))
-                .unwrap_or_else(|| " of mixed deltas".into()),
-            k.initial,
-            k.final_value,
-            k.expected_final,
-            k.lost_updates,
-            if k.uncertain_writes > 0 {
-                format!(", {} uncertain writes", k.uncertain_writes)
-            } else {
-                String::new()
-            }
-        );
+        write_counters(&mut out, k);
     }
     for l in &c.linearizability {
-        let _ = writeln!(
-            out,
-            "  {}map {} ({}): {} key(s), {} operations{}: {}",
-            run_prefix(&l.run),
-            l.map,
-            l.model,
-            thousands(l.keys),
-            thousands(l.ops),
-            if l.unknown_ops > 0 {
-                format!(" ({} of unknown outcome)", thousands(l.unknown_ops))
-            } else {
-                String::new()
-            },
-            match l.verdict() {
-                Verdict::Linearizable => "linearizable".to_string(),
-                Verdict::NotLinearizable => format!(
-                    "NOT LINEARIZABLE ({} key(s))",
-                    thousands(l.not_linearizable)
-                ),
-                Verdict::Unknown => format!(
-                    "unknown: budget exhausted ({} key(s))",
-                    thousands(l.undecided)
-                ),
-            }
-        );
-        for k in l
-            .key_checks
-            .iter()
-            .filter(|k| k.verdict != Verdict::Linearizable)
-        {
-            let _ = writeln!(out, "    key {}: {}", k.key, k.verdict.as_str());
-            if let Some(cx) = &k.counterexample {
-                let _ = writeln!(
-                    out,
-                    "      no valid order{}:",
-                    if cx.window_alone_invalid {
-                        " for these operations"
-                    } else {
-                        " explains the last of these operations"
-                    }
-                );
-                for o in &cx.window {
-                    let _ = writeln!(out, "        {}", op_line(o));
-                }
-                let _ = writeln!(
-                    out,
-                    "      longest valid prefix: {} operations{}",
-                    thousands(cx.valid_prefix_len),
-                    if cx.valid_prefix_tail.is_empty() {
-                        String::new()
-                    } else {
-                        ", ending with:".into()
-                    }
-                );
-                for o in &cx.valid_prefix_tail {
-                    let _ = writeln!(out, "        {}", op_line(o));
-                }
-            }
-        }
+        write_linearizability(&mut out, l);
     }
     for l in &c.locks {
-        let _ = writeln!(
-            out,
-            "  {}lock {}[{}]: {} holds, {}{}{}",
-            run_prefix(&l.run),
-            l.map,
-            l.key,
-            thousands(l.holds),
-            if l.overlaps == 0 {
-                "exclusive".to_string()
-            } else {
-                format!("NOT EXCLUSIVE: {} overlapping holds", l.overlaps)
-            },
-            if l.uncertain > 0 {
-                format!(", {} uncertain", l.uncertain)
-            } else {
-                String::new()
-            },
-            if l.lost > 0 {
-                format!(", {} lost by their owner", l.lost)
-            } else {
-                String::new()
-            }
-        );
-        for [a, b] in &l.examples {
-            let _ = writeln!(
-                out,
-                "    {} #{} held it {:.1}–{:.1} µs while {} #{} held it {:.1}–{:.1} µs",
-                a.scenario,
-                a.instance,
-                a.from_us,
-                a.to_us,
-                b.scenario,
-                b.instance,
-                b.from_us,
-                b.to_us
-            );
-        }
+        write_locks(&mut out, l);
     }
     for s in &c.sets {
-        let _ = writeln!(
-            out,
-            "  {}set {}: {} acknowledged, {} present, lost {}, uncertain {}, recovered {}, unexpected {}{}",
-            run_prefix(&s.run),
-            s.map,
-            thousands(s.acknowledged),
-            thousands(s.present),
-            s.lost,
-            s.uncertain,
-            s.recovered,
-            s.unexpected,
-            if s.lost_keys.is_empty() {
-                String::new()
-            } else {
-                format!(
-                    " (lost: {})",
-                    s.lost_keys
-                        .iter()
-                        .map(|k| k.to_string())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                )
-            }
-        );
+        write_sets(&mut out, s);
     }
     for q in &c.queues {
-        let _ = writeln!(
-            out,
-            "  {}queue {}: {} added, {} taken{}, lost {}, duplicated {}, uncertain {}, unexpected {}",
-            run_prefix(&q.run),
-            q.queue,
-            q.added,
-            q.taken,
-            q.remaining
-                .map(|r| format!(", {r} remaining"))
-                .unwrap_or_default(),
-            q.lost,
-            q.duplicated,
-            q.uncertain,
-            q.unexpected
-        );
+        write_queues(&mut out, q);
     }
     out
+}
+
+/// Lines for the lost updates of each counter key.
+fn write_counters(out: &mut String, k: &CounterCheck) {
+    let _ = writeln!(
+        out,
+        "  {}{}: counter {}[{}]: {} updates{}, {} → {} (expected {}), lost updates {}{}",
+        run_prefix(&k.run),
+        k.scenario,
+        k.map,
+        k.key,
+        thousands(k.updates),
+        k.delta
+            .map(|d| format!(" of {d:+}"))
+            .unwrap_or_else(|| " of mixed deltas".into()),
+        k.initial,
+        k.final_value,
+        k.expected_final,
+        k.lost_updates,
+        if k.uncertain_writes > 0 {
+            format!(", {} uncertain writes", k.uncertain_writes)
+        } else {
+            String::new()
+        }
+    );
+}
+
+/// Lines for each map's linearizability verdict, with a counterexample for keys that fail.
+fn write_linearizability(out: &mut String, l: &LinearizabilityCheck) {
+    let _ = writeln!(
+        out,
+        "  {}map {} ({}): {} key(s), {} operations{}: {}",
+        run_prefix(&l.run),
+        l.map,
+        l.model,
+        thousands(l.keys),
+        thousands(l.ops),
+        if l.unknown_ops > 0 {
+            format!(" ({} of unknown outcome)", thousands(l.unknown_ops))
+        } else {
+            String::new()
+        },
+        match l.verdict() {
+            Verdict::Linearizable => "linearizable".to_string(),
+            Verdict::NotLinearizable => format!(
+                "NOT LINEARIZABLE ({} key(s))",
+                thousands(l.not_linearizable)
+            ),
+            Verdict::Unknown => format!(
+                "unknown: budget exhausted ({} key(s))",
+                thousands(l.undecided)
+            ),
+        }
+    );
+    for k in l
+        .key_checks
+        .iter()
+        .filter(|k| k.verdict != Verdict::Linearizable)
+    {
+        let _ = writeln!(out, "    key {}: {}", k.key, k.verdict.as_str());
+        if let Some(cx) = &k.counterexample {
+            let _ = writeln!(
+                out,
+                "      no valid order{}:",
+                if cx.window_alone_invalid {
+                    " for these operations"
+                } else {
+                    " explains the last of these operations"
+                }
+            );
+            for o in &cx.window {
+                let _ = writeln!(out, "        {}", op_line(o));
+            }
+            let _ = writeln!(
+                out,
+                "      longest valid prefix: {} operations{}",
+                thousands(cx.valid_prefix_len),
+                if cx.valid_prefix_tail.is_empty() {
+                    String::new()
+                } else {
+                    ", ending with:".into()
+                }
+            );
+            for o in &cx.valid_prefix_tail {
+                let _ = writeln!(out, "        {}", op_line(o));
+            }
+        }
+    }
+}
+
+/// Lines for each lock's exclusivity, with overlapping holds.
+fn write_locks(out: &mut String, l: &LockCheck) {
+    let _ = writeln!(
+        out,
+        "  {}lock {}[{}]: {} holds, {}{}{}",
+        run_prefix(&l.run),
+        l.map,
+        l.key,
+        thousands(l.holds),
+        if l.overlaps == 0 {
+            "exclusive".to_string()
+        } else {
+            format!("NOT EXCLUSIVE: {} overlapping holds", l.overlaps)
+        },
+        if l.uncertain > 0 {
+            format!(", {} uncertain", l.uncertain)
+        } else {
+            String::new()
+        },
+        if l.lost > 0 {
+            format!(", {} lost by their owner", l.lost)
+        } else {
+            String::new()
+        }
+    );
+    for [a, b] in &l.examples {
+        let _ = writeln!(
+            out,
+            "    {} #{} held it {:.1}–{:.1} µs while {} #{} held it {:.1}–{:.1} µs",
+            a.scenario, a.instance, a.from_us, a.to_us, b.scenario, b.instance, b.from_us, b.to_us
+        );
+    }
+}
+
+/// Lines for each acknowledged-writes set: what was lost, uncertain, recovered.
+fn write_sets(out: &mut String, s: &SetCheck) {
+    let _ = writeln!(
+        out,
+        "  {}set {}: {} acknowledged, {} present, lost {}, uncertain {}, recovered {}, unexpected {}{}",
+        run_prefix(&s.run),
+        s.map,
+        thousands(s.acknowledged),
+        thousands(s.present),
+        s.lost,
+        s.uncertain,
+        s.recovered,
+        s.unexpected,
+        if s.lost_keys.is_empty() {
+            String::new()
+        } else {
+            format!(
+                " (lost: {})",
+                s.lost_keys
+                    .iter()
+                    .map(|k| k.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        }
+    );
+}
+
+/// Lines for each queue's items lost, duplicated or uncertain.
+fn write_queues(out: &mut String, q: &QueueCheck) {
+    let _ = writeln!(
+        out,
+        "  {}queue {}: {} added, {} taken{}, lost {}, duplicated {}, uncertain {}, unexpected {}",
+        run_prefix(&q.run),
+        q.queue,
+        q.added,
+        q.taken,
+        q.remaining
+            .map(|r| format!(", {r} remaining"))
+            .unwrap_or_default(),
+        q.lost,
+        q.duplicated,
+        q.uncertain,
+        q.unexpected
+    );
 }
 
 /// One operation of a counterexample: instance, times, what it did.
