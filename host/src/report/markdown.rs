@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use super::document::{Report, ReportRun};
+use super::document::{HistorySection, Report, ReportRun};
 use super::facts;
 use crate::format::{num, thousands};
 use crate::results::{RunResult, ScenarioResult};
@@ -33,6 +33,27 @@ pub fn render(r: &Report) -> String {
     if r.interrupted {
         let _ = writeln!(out, "**{}**\n", crate::results::INTERRUPTED_NOTE);
     }
+    overview_section(&mut out, r);
+    for run in &r.runs {
+        run_section(&mut out, run);
+    }
+    if !r.faults.is_empty() {
+        faults_section(&mut out, r);
+    }
+    if !r.checks.is_empty() {
+        checks_section(&mut out, r);
+    }
+    if !r.spread.is_empty() {
+        spread_section(&mut out, r);
+    }
+    if let Some(h) = &r.history {
+        history_section(&mut out, h);
+    }
+    out
+}
+
+/// The overview table: one row per scenario of each run.
+fn overview_section(out: &mut String, r: &Report) {
     out.push_str("## Overview\n\n| run | scenario | instances | result | run elapsed (ms) | final | expected | lost | retries |\n| --- | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: |\n");
     for run in &r.runs {
         for s in &run.result.scenarios {
@@ -52,121 +73,125 @@ pub fn render(r: &Report) -> String {
             );
         }
     }
-    for run in &r.runs {
-        run_section(&mut out, run);
-    }
-    if !r.faults.is_empty() {
-        out.push_str("\n## Faults\n");
-        for f in &r.faults {
-            let _ = writeln!(out, "\n### {} (map {})\n", cell(&f.label), cell(&f.map));
-            out.push_str("| member | owned before | backups before | running after | owned after | backups after |\n| ---: | ---: | ---: | --- | ---: | ---: |\n");
-            for b in &f.before {
-                let a = f.after.iter().find(|e| e.member == b.member);
-                let _ = writeln!(
-                    out,
-                    "| {} | {} | {} | {} | {} | {} |",
-                    b.member,
-                    b.owned_entries,
-                    b.backup_entries,
-                    a.map_or("", |a| if a.running { "yes" } else { "no" }),
-                    a.map(|a| a.owned_entries.to_string()).unwrap_or_default(),
-                    a.map(|a| a.backup_entries.to_string()).unwrap_or_default()
-                );
-            }
-            let opt = |v: Option<u64>| v.map(|v| v.to_string()).unwrap_or_else(|| "–".into());
-            let _ = writeln!(
-                out,
-                "\nPredicted loss: {} · observed loss: {}",
-                opt(f.predicted_loss),
-                opt(f.observed_loss)
-            );
-        }
-    }
-    if !r.checks.is_empty() {
-        out.push_str("\n## Checks\n\n| | where | check | detail |\n| --- | --- | --- | --- |\n");
-        for c in &r.checks {
-            let _ = writeln!(
-                out,
-                "| {} | {} | `{}` | {} |",
-                if c.ok { "ok" } else { "**FAIL**" },
-                cell(&c.label),
-                cell(&c.that),
-                cell(&c.detail)
-            );
-        }
-    }
-    if !r.spread.is_empty() {
-        out.push_str("\n## Spread over repeats\n\n| where | value | min | mean | max | values |\n| --- | --- | ---: | ---: | ---: | --- |\n");
-        for s in &r.spread {
-            let values: Vec<String> = s.values.iter().map(|v| num(*v)).collect();
+}
+
+/// Each fault's map spread before and after, with the predicted and observed loss.
+fn faults_section(out: &mut String, r: &Report) {
+    out.push_str("\n## Faults\n");
+    for f in &r.faults {
+        let _ = writeln!(out, "\n### {} (map {})\n", cell(&f.label), cell(&f.map));
+        out.push_str("| member | owned before | backups before | running after | owned after | backups after |\n| ---: | ---: | ---: | --- | ---: | ---: |\n");
+        for b in &f.before {
+            let a = f.after.iter().find(|e| e.member == b.member);
             let _ = writeln!(
                 out,
                 "| {} | {} | {} | {} | {} | {} |",
-                cell(&s.label),
-                cell(&s.name),
-                num(s.min),
-                num(s.mean),
-                num(s.max),
-                values.join(", ")
+                b.member,
+                b.owned_entries,
+                b.backup_entries,
+                a.map_or("", |a| if a.running { "yes" } else { "no" }),
+                a.map(|a| a.owned_entries.to_string()).unwrap_or_default(),
+                a.map(|a| a.backup_entries.to_string()).unwrap_or_default()
+            );
+        }
+        let opt = |v: Option<u64>| v.map(|v| v.to_string()).unwrap_or_else(|| "–".into());
+        let _ = writeln!(
+            out,
+            "\nPredicted loss: {} · observed loss: {}",
+            opt(f.predicted_loss),
+            opt(f.observed_loss)
+        );
+    }
+}
+
+/// The checks, failed or held.
+fn checks_section(out: &mut String, r: &Report) {
+    out.push_str("\n## Checks\n\n| | where | check | detail |\n| --- | --- | --- | --- |\n");
+    for c in &r.checks {
+        let _ = writeln!(
+            out,
+            "| {} | {} | `{}` | {} |",
+            if c.ok { "ok" } else { "**FAIL**" },
+            cell(&c.label),
+            cell(&c.that),
+            cell(&c.detail)
+        );
+    }
+}
+
+/// How values spread over a plan's repeats.
+fn spread_section(out: &mut String, r: &Report) {
+    out.push_str("\n## Spread over repeats\n\n| where | value | min | mean | max | values |\n| --- | --- | ---: | ---: | ---: | --- |\n");
+    for s in &r.spread {
+        let values: Vec<String> = s.values.iter().map(|v| num(*v)).collect();
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {} | {} |",
+            cell(&s.label),
+            cell(&s.name),
+            num(s.min),
+            num(s.mean),
+            num(s.max),
+            values.join(", ")
+        );
+    }
+}
+
+/// The operation history's checks: counters and queues as tables, then the others.
+fn history_section(out: &mut String, h: &HistorySection) {
+    let c = &h.check;
+    let _ = writeln!(
+        out,
+        "\n## Operation history\n\n`{}`: {} operations — {} ok, {} failed, {} unknown.",
+        h.file, c.ops, c.ok, c.failed, c.unknown
+    );
+    if !c.counters.is_empty() {
+        out.push_str("\n| scenario | map | key | initial | updates | delta | final | expected | lost updates | uncertain writes |\n| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n");
+        for k in &c.counters {
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                cell(&format!(
+                    "{}{}",
+                    super::summary::run_prefix(&k.run),
+                    k.scenario
+                )),
+                cell(&k.map),
+                cell(&k.key.to_string()),
+                k.initial,
+                k.updates,
+                k.delta
+                    .map(|d| format!("{d:+}"))
+                    .unwrap_or_else(|| "mixed".into()),
+                k.final_value,
+                k.expected_final,
+                k.lost_updates,
+                k.uncertain_writes
             );
         }
     }
-    if let Some(h) = &r.history {
-        let c = &h.check;
-        let _ = writeln!(
-            out,
-            "\n## Operation history\n\n`{}`: {} operations — {} ok, {} failed, {} unknown.",
-            h.file, c.ops, c.ok, c.failed, c.unknown
-        );
-        if !c.counters.is_empty() {
-            out.push_str("\n| scenario | map | key | initial | updates | delta | final | expected | lost updates | uncertain writes |\n| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n");
-            for k in &c.counters {
-                let _ = writeln!(
-                    out,
-                    "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
-                    cell(&format!(
-                        "{}{}",
-                        super::summary::run_prefix(&k.run),
-                        k.scenario
-                    )),
-                    cell(&k.map),
-                    cell(&k.key.to_string()),
-                    k.initial,
-                    k.updates,
-                    k.delta
-                        .map(|d| format!("{d:+}"))
-                        .unwrap_or_else(|| "mixed".into()),
-                    k.final_value,
-                    k.expected_final,
-                    k.lost_updates,
-                    k.uncertain_writes
-                );
-            }
+    if !c.queues.is_empty() {
+        out.push_str("\n| queue | added | taken | remaining | lost | duplicated | uncertain | unexpected |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n");
+        for q in &c.queues {
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} | {} | {} | {} | {} |",
+                cell(&format!(
+                    "{}{}",
+                    super::summary::run_prefix(&q.run),
+                    q.queue
+                )),
+                q.added,
+                q.taken,
+                q.remaining.map(|r| r.to_string()).unwrap_or_default(),
+                q.lost,
+                q.duplicated,
+                q.uncertain,
+                q.unexpected
+            );
         }
-        if !c.queues.is_empty() {
-            out.push_str("\n| queue | added | taken | remaining | lost | duplicated | uncertain | unexpected |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n");
-            for q in &c.queues {
-                let _ = writeln!(
-                    out,
-                    "| {} | {} | {} | {} | {} | {} | {} | {} |",
-                    cell(&format!(
-                        "{}{}",
-                        super::summary::run_prefix(&q.run),
-                        q.queue
-                    )),
-                    q.added,
-                    q.taken,
-                    q.remaining.map(|r| r.to_string()).unwrap_or_default(),
-                    q.lost,
-                    q.duplicated,
-                    q.uncertain,
-                    q.unexpected
-                );
-            }
-        }
-        history_checks(&mut out, c);
     }
-    out
+    history_checks(out, c);
 }
 
 /// Linearizability, locks and sets of a history, with each counterexample as a list.
