@@ -20,6 +20,7 @@ pub mod interrupt;
 pub mod kit;
 pub mod latency;
 pub mod limits;
+pub mod metrics;
 pub mod plan;
 pub mod progress;
 pub mod report;

@@ -416,6 +416,13 @@ impl Recorder {
     }
 }
 
+/// `items` with those that failed first, then the others, each group in its order: failed
+/// checks and thresholds lead the lists they are shown in.
+pub fn failed_first<T>(items: &[T], ok: fn(&T) -> bool) -> impl Iterator<Item = &T> {
+    let failed = items.iter().filter(move |i| !ok(i));
+    failed.chain(items.iter().filter(move |i| ok(i)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

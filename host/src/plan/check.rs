@@ -3,6 +3,8 @@
 
 use std::fmt;
 
+use crate::metrics;
+
 /// A comparison operator.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Op {
@@ -73,14 +75,46 @@ impl fmt::Display for CheckExpr {
     }
 }
 
-fn operand(text: &str) -> Result<Operand, String> {
-    let t = text.trim();
-    if t.is_empty() {
-        return Err("a side of the comparison is empty".into());
+/// Splits `left op right` at its comparison; `Err` when there is none or more than one.
+pub(crate) fn split_comparison(source: &str) -> Result<(&str, Op, &str), String> {
+    const OPS: [(&str, Op); 6] = [
+        ("<=", Op::Le),
+        (">=", Op::Ge),
+        ("==", Op::Eq),
+        ("!=", Op::Ne),
+        ("<", Op::Lt),
+        (">", Op::Gt),
+    ];
+    let (at, sym, op) = OPS
+        .iter()
+        .filter_map(|(s, o)| source.find(s).map(|i| (i, *s, *o)))
+        .min_by_key(|(i, s, _)| (*i, std::cmp::Reverse(s.len())))
+        .ok_or_else(|| format!("`{source}` has no comparison (one of < <= > >= == !=)"))?;
+    let (left, right) = (&source[..at], &source[at + sym.len()..]);
+    if right.contains(['<', '>', '=', '!']) {
+        return Err(format!("`{source}` has more than one comparison"));
     }
-    if let Ok(n) = t.replace('_', "").parse::<f64>() {
-        return Ok(Operand::Number(n));
+    Ok((left.trim(), op, right.trim()))
+}
+
+/// A number; `time` allows a unit (`2ms`, `150us`, `1s`: in µs), for comparing with a
+/// latency metric.
+pub(crate) fn number(text: &str, time: bool) -> Option<f64> {
+    let plain = text
+        .trim()
+        .replace('_', "")
+        .parse::<f64>()
+        .ok()
+        .filter(|n| n.is_finite());
+    if time {
+        plain.or_else(|| metrics::parse_time_us(text).ok())
+    } else {
+        plain
     }
+}
+
+/// `t` as a `label.value` operand.
+fn value(t: &str) -> Result<Operand, String> {
     let Some((label, name)) = t.split_once('.') else {
         return Err(format!(
             "`{t}` is neither a number nor `label.value` (e.g. `race.final`)"
@@ -94,40 +128,62 @@ fn operand(text: &str) -> Result<Operand, String> {
     if !ok(label) || !ok(name) {
         return Err(format!("`{t}` is not a valid `label.value` name"));
     }
+    if metrics::is_metric_name(name) {
+        metrics::check(name)?;
+    }
     Ok(Operand::Value {
         label: label.to_owned(),
         name: name.to_owned(),
     })
 }
 
-impl CheckExpr {
-    /// Parses `left op right`.
-    pub fn parse(source: &str) -> Result<CheckExpr, String> {
-        const OPS: [(&str, Op); 6] = [
-            ("<=", Op::Le),
-            (">=", Op::Ge),
-            ("==", Op::Eq),
-            ("!=", Op::Ne),
-            ("<", Op::Lt),
-            (">", Op::Gt),
-        ];
-        for (sym, op) in OPS {
-            if let Some(at) = source.find(sym) {
-                let (l, r) = (&source[..at], &source[at + sym.len()..]);
-                if r.contains(['<', '>', '=', '!']) {
-                    return Err(format!("`{source}` has more than one comparison"));
-                }
-                return Ok(CheckExpr {
-                    left: operand(l)?,
-                    op,
-                    right: operand(r)?,
-                    source: source.to_owned(),
-                });
+impl Operand {
+    /// Whether this operand reads a latency metric (`race.latency.map.get.p99`).
+    fn is_latency(&self) -> bool {
+        matches!(self, Operand::Value { name, .. } if metrics::is_latency(name))
+    }
+
+    /// The operand's value as a person reads it; `time`: a number compared with a latency.
+    fn show(&self, v: f64, time: bool) -> String {
+        match self {
+            Operand::Number(_) if time => metrics::show_us(v),
+            Operand::Number(_) => format!("{v}"),
+            Operand::Value { name, .. } if metrics::is_metric_name(name) => {
+                format!("{self} = {}", metrics::show(name, v))
             }
+            Operand::Value { .. } => format!("{self} = {v}"),
         }
-        Err(format!(
-            "`{source}` has no comparison (one of < <= > >= == !=)"
-        ))
+    }
+}
+
+impl CheckExpr {
+    /// Parses `left op right`. A side may read a metric of a step's scenario
+    /// (`race.latency.map.get.p99`, `load.iterations.rate`: see [`crate::metrics`]); a
+    /// number compared with a latency may carry a time unit (`2ms`).
+    pub fn parse(source: &str) -> Result<CheckExpr, String> {
+        let (l, op, r) = split_comparison(source)?;
+        if l.is_empty() || r.is_empty() {
+            return Err("a side of the comparison is empty".into());
+        }
+        let latency = [l, r]
+            .iter()
+            .any(|t| number(t, false).is_none() && value(t).is_ok_and(|o| o.is_latency()));
+        let side = |t: &str| match number(t, latency) {
+            Some(n) => Ok(Operand::Number(n)),
+            None => value(t).map_err(|e| {
+                if latency && !t.contains('.') {
+                    format!("`{t}` is neither a time (`2ms`, `150us`, `1s`) nor `label.value`")
+                } else {
+                    e
+                }
+            }),
+        };
+        Ok(CheckExpr {
+            left: side(l)?,
+            op,
+            right: side(r)?,
+            source: source.to_owned(),
+        })
     }
 
     /// The labels this check reads.
@@ -163,13 +219,10 @@ impl CheckExpr {
                 .ok_or_else(|| format!("no value `{name}` was recorded by `{label}`")),
         };
         let (a, b) = (value(&self.left)?, value(&self.right)?);
-        let shown = |o: &Operand, v: f64| match o {
-            Operand::Number(_) => format!("{v}"),
-            Operand::Value { .. } => format!("{o} = {v}"),
-        };
+        let time = self.left.is_latency() || self.right.is_latency();
         Ok((
             self.op.holds(a, b),
-            format!("{}, {}", shown(&self.left, a), shown(&self.right, b)),
+            format!("{}, {}", self.left.show(a, time), self.right.show(b, time)),
         ))
     }
 }
@@ -201,6 +254,24 @@ mod tests {
     }
 
     #[test]
+    fn metrics_compare_with_times() {
+        let lookup = |label: &str, name: &str| match (label, name) {
+            ("load", "latency.map.get.p99") => Some(1_500.0),
+            ("load", "iterations.rate") => Some(4_950.0),
+            _ => None,
+        };
+        let c = CheckExpr::parse("load.latency.map.get.p99 < 2ms").unwrap();
+        assert_eq!(c.right, Operand::Number(2_000.0));
+        let (ok, detail) = c.evaluate(lookup).unwrap();
+        assert!(ok);
+        assert_eq!(detail, "load.latency.map.get.p99 = 1.500 ms, 2.000 ms");
+        let c = CheckExpr::parse("1ms > load.latency.map.get.p99").unwrap();
+        assert!(!c.evaluate(lookup).unwrap().0);
+        let c = CheckExpr::parse("load.iterations.rate >= 4_900").unwrap();
+        assert!(c.evaluate(lookup).unwrap().0);
+    }
+
+    #[test]
     fn names_what_is_wrong() {
         assert!(CheckExpr::parse("race.final 30000")
             .unwrap_err()
@@ -212,6 +283,13 @@ mod tests {
             .unwrap_err()
             .contains("more than one"));
         assert!(CheckExpr::parse(" < 3").unwrap_err().contains("empty"));
+        let e = CheckExpr::parse("race.latency.map.gte.p99 < 2ms").unwrap_err();
+        assert!(e.contains("`map.gte` is not an operation"), "{e}");
+        let e = CheckExpr::parse("race.latency.map.get.p99 < soon").unwrap_err();
+        assert!(e.contains("neither a time"), "{e}");
+        // Units belong to latencies only.
+        let e = CheckExpr::parse("race.final < 2ms").unwrap_err();
+        assert!(e.contains("neither a number"), "{e}");
         let c = CheckExpr::parse("race.finale == 1").unwrap();
         assert!(c
             .evaluate(lookup)

@@ -20,6 +20,7 @@ use crate::cluster::{
 use crate::engine::{InstanceLimits, ScenarioEngine};
 use crate::format::error_chain;
 use crate::history::HistoryWriter;
+use crate::metrics;
 use crate::progress::Progress;
 use crate::results::{millis, RunResult};
 use crate::runner::{self, RunSpec, ScenarioSpec};
@@ -200,13 +201,17 @@ pub struct PlanResult {
     pub interrupted: bool,
 }
 
-/// The numeric value `name` recorded by the step (or run scenario) `label`.
+/// The numeric value `name` recorded by the step (or run scenario) `label`, or its metric
+/// `name` (see [`crate::metrics`]).
 pub fn lookup(steps: &[StepResult], label: &str, name: &str) -> Option<f64> {
     let from_run = |r: &RunResult, scenario: Option<&str>| {
         let s = match scenario {
             Some(n) => r.scenarios.iter().find(|s| s.name == n)?,
             None => r.scenarios.first()?,
         };
+        if metrics::is_metric_name(name) {
+            return metrics::figure(s, name);
+        }
         let number = |r: &crate::results::Recorded| {
             r.values
                 .get(name)

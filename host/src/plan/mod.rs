@@ -768,6 +768,26 @@ impl Plan {
             }
         }
         for (label, name) in expr.values() {
+            if crate::metrics::is_metric_name(name) {
+                // Metrics (checked when the expression was parsed) are figures of a run.
+                let runs = steps.iter().any(|s| match &s.action {
+                    Action::Run { scenarios, .. } => {
+                        s.label == label || scenarios.iter().any(|sc| sc.source.name() == label)
+                    }
+                    _ => false,
+                });
+                if !runs {
+                    return Err(src.invalid(
+                        at,
+                        format!(
+                            "case `{}`: check `{}` reads the metric `{name}` of `{label}`, \
+                             which is not a run step: metrics are figures of a run",
+                            c.name, expr.source
+                        ),
+                    ));
+                }
+                continue;
+            }
             if let Some(values) = readable_values(steps, label) {
                 if !values.contains(&name) {
                     return Err(src.invalid(

@@ -106,7 +106,7 @@ pub fn summary(r: &PlanResult) -> String {
                     let _ = writeln!(out, "      {n}");
                 }
             }
-            for k in &rep.checks {
+            for k in crate::results::failed_first(&rep.checks, |k| k.ok) {
                 let mark = if k.ok { "ok  " } else { "FAIL" };
                 let _ = writeln!(out, "    {mark} {}  ({})", k.that, k.detail);
             }

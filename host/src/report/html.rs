@@ -423,7 +423,7 @@ fn values_table(out: &mut String, s: &ScenarioResult) {
 fn checks_table(out: &mut String, s: &ScenarioResult) {
     if !s.checks.is_empty() {
         out.push_str("<h4>Checks</h4><table><tr><th></th><th>check</th><th>instance</th><th>detail</th></tr>");
-        for c in &s.checks {
+        for c in crate::results::failed_first(&s.checks, |c| c.ok) {
             let _ = write!(
                 out,
                 "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
@@ -624,7 +624,7 @@ fn fault_section(out: &mut String, f: &FaultSection) {
 
 fn checks_section(out: &mut String, checks: &[ReportCheck]) {
     out.push_str("<section id=\"checks\"><h2>Checks</h2><table><tr><th></th><th>where</th><th>check</th><th>detail</th></tr>");
-    for c in checks {
+    for c in crate::results::failed_first(checks, |c| c.ok) {
         let _ = write!(
             out,
             "<tr><td>{}</td><td>{}</td><td><code>{}</code></td><td>{}</td></tr>",

@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use super::document::{HistorySection, Report, ReportRun};
 use super::facts;
 use crate::format::{num, thousands};
-use crate::results::{RunResult, ScenarioResult};
+use crate::results::{failed_first, RunResult, ScenarioResult};
 
 fn cell(s: &str) -> String {
     s.replace('|', "\\|").replace('\n', " ")
@@ -107,7 +107,7 @@ fn faults_section(out: &mut String, r: &Report) {
 /// The checks, failed or held.
 fn checks_section(out: &mut String, r: &Report) {
     out.push_str("\n## Checks\n\n| | where | check | detail |\n| --- | --- | --- | --- |\n");
-    for c in &r.checks {
+    for c in failed_first(&r.checks, |c| c.ok) {
         let _ = writeln!(
             out,
             "| {} | {} | `{}` | {} |",
@@ -481,7 +481,7 @@ pub fn scenario_section(out: &mut String, s: &ScenarioResult) {
     }
     if !s.checks.is_empty() {
         out.push('\n');
-        for c in &s.checks {
+        for c in failed_first(&s.checks, |c| c.ok) {
             let _ = writeln!(
                 out,
                 "- {} `{}`: {}",

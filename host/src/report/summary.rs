@@ -101,7 +101,7 @@ fn scenario_section(out: &mut String, s: &ScenarioResult) {
     }
     if !s.checks.is_empty() {
         let _ = writeln!(out, "  checks");
-        for c in &s.checks {
+        for c in crate::results::failed_first(&s.checks, |c| c.ok) {
             let mark = if c.ok { "ok  " } else { "FAIL" };
             let who = c
                 .instance

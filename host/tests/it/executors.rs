@@ -166,14 +166,13 @@ fn thresholds_fail_the_run_and_say_why() {
     ]);
     assert_eq!(o.status.code(), Some(1), "{o:?}");
     let out = String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr);
-    assert!(
-        out.contains("ok   threshold iterations.completed == 200"),
-        "{out}"
-    );
-    assert!(
-        out.contains("FAIL threshold latency.map.get.p99 < 0.001us"),
-        "{out}"
-    );
+    let held = out
+        .find("ok   threshold iterations.completed == 200")
+        .unwrap_or_else(|| panic!("{out}"));
+    let failed = out
+        .find("FAIL threshold latency.map.get.p99 < 0.001us")
+        .unwrap_or_else(|| panic!("{out}"));
+    assert!(failed < held, "failed thresholds are listed first: {out}");
     assert!(
         out.contains("no scenario of this run has the figure `latency.queue.offer.p99`"),
         "{out}"

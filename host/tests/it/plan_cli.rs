@@ -442,3 +442,71 @@ fn the_split_brain_lab_on_the_embedded_model_loses_what_real_members_lose() {
     assert_eq!(value(2, "minority", "acked"), 0);
     assert_eq!(value(2, "count", "present"), 300);
 }
+
+#[test]
+fn plan_thresholds_read_a_steps_metrics_and_failed_ones_come_first() {
+    let plan = temp_plan(
+        "thresholds.toml",
+        r#"
+[[case]]
+name = "load"
+
+[[case.step]]
+run = "race"
+as = "load"
+instances = 2
+rate = 300
+duration = "1s"
+
+[[case.check]]
+that = "load.iterations.completed == 300"
+
+[[case.check]]
+that = "load.latency.map.get.p99 < 1s"
+
+[[case.check]]
+that = "load.service.map.get.p50 < 0.001us"
+
+[[case.check]]
+that = "load.dropped.ratio == 0"
+"#,
+    );
+    let o = hzlab(&["run", plan.to_str().unwrap()]);
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    let failed = out
+        .find("FAIL load.service.map.get.p50 < 0.001us")
+        .unwrap_or_else(|| panic!("{out}"));
+    let held = out
+        .find("ok   load.iterations.completed == 300")
+        .unwrap_or_else(|| panic!("{out}"));
+    assert!(failed < held, "the failed check comes first: {out}");
+    assert!(out.contains("ok   load.latency.map.get.p99 < 1s"), "{out}");
+    assert!(out.contains("ok   load.dropped.ratio == 0"), "{out}");
+    // Its figure, in its unit.
+    assert!(out.contains("load.service.map.get.p50 = "), "{out}");
+    assert!(out.contains(" µs, 0.0 µs)"), "{out}");
+
+    // A metric with a typo is refused when the plan is read.
+    let plan = temp_plan(
+        "threshold-typo.toml",
+        r#"
+[[case]]
+name = "load"
+
+[[case.step]]
+run = "race"
+as = "load"
+
+[[case.check]]
+that = "load.latency.map.gte.p99 < 2ms"
+"#,
+    );
+    let o = hzlab(&["check", plan.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        text(&o).contains("`map.gte` is not an operation"),
+        "{}",
+        text(&o)
+    );
+}

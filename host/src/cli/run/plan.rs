@@ -21,8 +21,9 @@ pub(super) fn run(path: &Path, args: &RunArgs) -> anyhow::Result<u8> {
     }
     if !args.thresholds.is_empty() {
         anyhow::bail!(
-            "--threshold applies to scenarios given on the command line (plans do not take \
-             thresholds yet)"
+            "--threshold applies to scenarios given on the command line; in a plan, write \
+             thresholds as checks on a step's label: \
+             `[[case.check]] that = \"LABEL.latency.map.get.p99 < 2ms\"`"
         );
     }
     if !args.executor_fields().is_empty() {
