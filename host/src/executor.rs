@@ -207,6 +207,22 @@ impl Executor {
         }
     }
 
+    /// The open model's schedule; `None` for closed models.
+    pub fn schedule(&self) -> Option<Schedule> {
+        match self {
+            Executor::ArrivalRate {
+                start_rate, stages, ..
+            } => Some(Schedule::new(*start_rate, stages)),
+            _ => None,
+        }
+    }
+
+    /// The open model's mean intended rate over its duration, in iterations per second.
+    pub fn target_rate(&self) -> Option<f64> {
+        let secs = self.duration()?.as_secs_f64();
+        Some(self.schedule()?.total() / secs)
+    }
+
     /// Checks the figures a person gave; the message names the wrong one.
     pub fn validate(&self) -> Result<(), String> {
         let duration_ok = |d: &Duration, what: &str| {
@@ -428,6 +444,21 @@ impl Schedule {
         None
     }
 
+    /// The intended rate `t` after the start, in iterations per second; 0 after the end.
+    pub fn rate_at(&self, t: Duration) -> f64 {
+        let mut offset = Duration::ZERO;
+        let mut r0 = self.start_rate;
+        for s in &self.stages {
+            if t < offset + s.duration {
+                let f = (t - offset).as_secs_f64() / s.duration.as_secs_f64();
+                return r0 + (s.target - r0) * f;
+            }
+            offset += s.duration;
+            r0 = s.target;
+        }
+        0.0
+    }
+
     /// How many iterations the whole schedule starts.
     pub fn total(&self) -> f64 {
         let mut r0 = self.start_rate;
@@ -496,6 +527,10 @@ mod tests {
                 },
             ],
         );
+        assert_eq!(s.rate_at(secs(0.0)), 0.0);
+        assert!((s.rate_at(secs(2.5)) - 25.0).abs() < 1e-9);
+        assert!((s.rate_at(secs(15.0)) - 50.0).abs() < 1e-9);
+        assert_eq!(s.rate_at(secs(20.0)), 0.0);
         let t = s.intended(999).unwrap().as_secs_f64();
         assert!(t > 18.0 && t < 20.0, "{t}");
         assert_eq!(s.intended(1000), None);

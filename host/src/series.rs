@@ -10,12 +10,13 @@
 //! made (an operation under the one it ended in).
 
 use std::collections::BTreeMap;
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use serde::Serialize;
 
 use crate::latency::{Histogram, LatencyStats, OpKind, OpLatencies, Stamp};
+use crate::progress::Progress;
 
 /// The default interval.
 pub const INTERVAL: Duration = Duration::from_secs(1);
@@ -76,6 +77,8 @@ pub struct Series {
     interval_ns: u64,
     origin: OnceLock<Stamp>,
     inner: Mutex<Inner>,
+    /// Told each interval's p99 as it ends, for a live display.
+    progress: Option<Arc<Progress>>,
 }
 
 impl std::fmt::Debug for Series {
@@ -101,7 +104,14 @@ impl Series {
                 open: Open::default(),
                 closed: Vec::new(),
             }),
+            progress: None,
         }
+    }
+
+    /// Tells `progress` the p99 of each interval as it ends ([`Progress::interval_ended`]).
+    pub fn publishing_to(mut self, progress: Arc<Progress>) -> Series {
+        self.progress = Some(progress);
+        self
     }
 
     /// Starts the clock (the step's run phase began); records before it are ignored.
@@ -124,6 +134,9 @@ impl Series {
         if index > inner.open.index {
             let interval_ns = self.interval_ns;
             inner.close_until(index, interval_ns);
+            if let (Some(p), Some(last)) = (&self.progress, inner.closed.last()) {
+                p.interval_ended(inner.closed.len() as u64 - 1, last.p99_us());
+            }
         }
         f(&mut inner.open);
     }
@@ -187,6 +200,16 @@ fn round6(x: f64) -> f64 {
     (x * 1e6).round() / 1e6
 }
 
+impl Interval {
+    /// Its p99 in µs: of the iterations' response time where it has iterations, else of
+    /// its slowest operation; `None` when nothing ended in it.
+    pub fn p99_us(&self) -> Option<f64> {
+        self.response
+            .map(|r| r.p99_us)
+            .or_else(|| self.ops.values().map(|o| o.latency.p99_us).reduce(f64::max))
+    }
+}
+
 impl Open {
     fn is_empty(&self) -> bool {
         self.iterations == IterationCounts::default()
@@ -233,6 +256,22 @@ impl Inner {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_ended_interval_tells_the_display_its_p99() {
+        let progress = Arc::new(Progress::default());
+        let s = Series::new(Duration::from_millis(10)).publishing_to(progress.clone());
+        s.start(Stamp::now());
+        s.iteration_ended(Stamp::now(), 800_000, 700_000, true);
+        assert_eq!(progress.live().p99_us, None, "the interval is still open");
+        std::thread::sleep(Duration::from_millis(12));
+        s.op(OpKind::MapGet, Stamp::now(), 1_000, false);
+        let p99 = progress
+            .live()
+            .p99_us
+            .expect("published when the interval ended");
+        assert!((790.0..=810.0).contains(&p99), "{p99}");
+    }
 
     #[test]
     fn records_fall_into_their_intervals_and_gaps_are_kept() {

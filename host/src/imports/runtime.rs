@@ -75,7 +75,8 @@ impl<S: Session> Host for InstanceState<S> {
                 Some(i) => format!("{}#{i}", self.scenario.name),
                 None => format!("{}:{:?}", self.scenario.name, self.phase).to_lowercase(),
             };
-            eprintln!("[{who}] {}: {message}", level_name(level));
+            let line = format!("[{who}] {}: {message}", level_name(level));
+            self.run.progress.echo(&line);
         }
         // Only lines the scenario keeps (see `Recorder::log`) count.
         if !self.scenario.recorder.log_fits(message.len()) {

@@ -344,18 +344,7 @@ pub(super) async fn drive<B: Backend>(
     let mut counts = tally.counts;
     counts.dropped = dropped;
     let ended = counts.completed + counts.failed;
-    let target_rate = executor
-        .duration()
-        .filter(|_| matches!(executor, Executor::ArrivalRate { .. }))
-        .map(|d| {
-            let Executor::ArrivalRate {
-                start_rate, stages, ..
-            } = executor
-            else {
-                unreachable!()
-            };
-            round3(Schedule::new(*start_rate, stages).total() / d.as_secs_f64())
-        });
+    let target_rate = executor.target_rate().map(round3);
     let stats = |h: &Histogram| (!h.is_empty()).then(|| h.stats());
     let summary = IterationSummary {
         executor: executor.kind(),
@@ -454,6 +443,9 @@ async fn arrivals<B: Backend>(
     let mut k = 0u64;
     while let Some(at) = schedule.intended(k) {
         let due = clock + at;
+        if k.is_multiple_of(64) {
+            progress.set_target_rate(schedule.rate_at(at));
+        }
         if !wait_until(due, &progress).await {
             break;
         }

@@ -111,7 +111,7 @@ pub async fn run_with_history<B: Backend>(
     let started = Instant::now();
     let info_at_start = backend.info();
     // Load everything first: a bad scenario stops the run before anything touches the cluster.
-    let steps = prepare::<B>(engine, spec)?;
+    let steps = prepare::<B>(engine, spec, &progress)?;
     let mut run = Run {
         engine,
         backend,
@@ -139,6 +139,12 @@ pub async fn run_with_history<B: Backend>(
                 .join(" "),
             "step started"
         );
+        let executor = prepared
+            .iter()
+            .map(|p| &p.spec.executor)
+            .find(|e| e.calls_iteration())
+            .map(Executor::kind);
+        progress.begin_step(executor);
         let (setups, skip) = run.setup_step(prepared).await;
         progress.stage.store(1, Ordering::Relaxed);
         progress.instances_started.notify_waiters();
@@ -186,6 +192,7 @@ pub async fn run_with_history<B: Backend>(
 fn prepare<B: Backend>(
     engine: &ScenarioEngine,
     spec: &RunSpec,
+    progress: &Arc<Progress>,
 ) -> Result<Vec<Vec<Prepared<B::Session>>>, LoadError> {
     let mut steps = Vec::new();
     for (step, specs) in spec.steps.iter().enumerate() {
@@ -214,7 +221,7 @@ fn prepare<B: Backend>(
                     name: s.source.name(),
                     instance_count: s.instance_count(),
                     recorder: Recorder::default(),
-                    series: crate::series::Series::default(),
+                    series: crate::series::Series::default().publishing_to(progress.clone()),
                 }),
             });
         }
