@@ -65,7 +65,8 @@ fn status_line(s: &Snapshot) -> String {
                     parts.push(format!("{r} of {}/s", thousands(t.round() as u64)))
                 }
                 (Some(r), None) => parts.push(r),
-                (None, _) => {}
+                (None, Some(t)) => parts.push(format!("target {}/s", thousands(t.round() as u64))),
+                (None, None) => {}
             }
             if s.target_rate.is_some() || s.dropped > 0 {
                 parts.push(format!("{} dropped", thousands(s.dropped)));

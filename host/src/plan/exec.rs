@@ -122,8 +122,9 @@ pub struct StepResult {
     /// Why the step could not be carried out (a fault that could not be injected).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
-    /// Network faults and pauses put in force by the step (its own, or timed during a run
-    /// step), with when: a partition's window runs from its event to the next heal.
+    /// Faults put in force by the step (its own, or timed during a run step), with when: a
+    /// partition's window runs from its event to the next heal, a kill's until the cluster
+    /// was safe again.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub fault_events: Vec<FaultEvent>,
 }
@@ -354,13 +355,19 @@ async fn apply_network_fault<C: ClusterControl>(
 /// When a network fault or pause was put in force.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct FaultEvent {
-    /// `partition`, `one-way`, `isolate`, `ring`, `heal`, `pause`, `resume`.
+    /// `partition`, `one-way`, `isolate`, `ring`, `heal`, `pause`, `resume`, `kill`,
+    /// `stop`, `start`.
     pub kind: &'static str,
     /// What it did, e.g. `partition [1] | [2, 3]`.
     pub what: String,
-    /// Milliseconds from the start of the step's instances (the clock of `after-ms`) to
-    /// when the fault was in force; for a fault step, from the start of the step.
+    /// Milliseconds from the start of the step's instances (the clock of `after-ms` and of
+    /// the step's series) to when the fault was in force (a kill, stop or start: when it
+    /// began); for a fault step, from the start of the step.
     pub at_ms: f64,
+    /// A kill, stop or start: when the cluster was safe again after it (its migrations
+    /// done). Network faults and pauses last until the next heal or resume instead.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub until_ms: Option<f64>,
 }
 
 /// Backends whose instances a run step can bind to some members (`connect`).
@@ -512,11 +519,12 @@ async fn inject_timed_faults<C: ClusterControl>(
         // Interrupted: a fault under way has its grace to be carried out; the wait
         // for the cluster to settle and its measurement are dropped.
         let maps = fault_maps(step.map.as_deref(), written);
+        let applied = Instant::now();
         let apply = apply_fault(&mut *control, fault, &maps, prefix);
         match progress.interrupt.or_grace(apply).await {
             None => break,
             Some(Ok(f)) => {
-                injected.events.extend(network_event(fault, began));
+                injected.events.push(fault_event(fault, began, applied));
                 injected.done.extend(f)
             }
             Some(Err(e)) => injected.errors.push(format!("{}: {e}", fault.describe())),
@@ -525,14 +533,26 @@ async fn inject_timed_faults<C: ClusterControl>(
     injected
 }
 
-/// The event a network fault or pause puts in force, timed from `since`; `None` for other
-/// faults.
-fn network_event(fault: &Fault, since: Instant) -> Option<FaultEvent> {
-    fault.is_network().then(|| FaultEvent {
-        kind: fault.kind(),
-        what: fault.describe(),
-        at_ms: millis(since.elapsed()),
-    })
+/// The event of a fault applied from `applied` until now, timed from `since`: a network
+/// fault or pause from now on; a kill, stop or start from `applied` until now (the cluster
+/// was safe again).
+fn fault_event(fault: &Fault, since: Instant, applied: Instant) -> FaultEvent {
+    let now = millis(since.elapsed());
+    if fault.is_network() {
+        FaultEvent {
+            kind: fault.kind(),
+            what: fault.describe(),
+            at_ms: now,
+            until_ms: None,
+        }
+    } else {
+        FaultEvent {
+            kind: fault.kind(),
+            what: fault.describe(),
+            at_ms: millis(applied.saturating_duration_since(since)),
+            until_ms: Some(now),
+        }
+    }
 }
 
 /// Instances bound to some members (a run step's `connect`) get a connection of their own
@@ -593,12 +613,15 @@ async fn run_step<B: Backend + Clone + Bind, C: ClusterControl>(
         Action::Fault(fault) => {
             result.kind = fault.kind();
             let maps = fault_maps(step.map.as_deref(), &ctx.written);
+            let applied = Instant::now();
             let apply = apply_fault(ctx.control, fault, &maps, ctx.prefix);
             match interrupt.or_grace(apply).await {
                 None => {}
                 Some(Ok(f)) => {
                     result.faults = f;
-                    result.fault_events.extend(network_event(fault, started));
+                    result
+                        .fault_events
+                        .push(fault_event(fault, started, applied));
                 }
                 Some(Err(e)) => result.error = Some(e.to_string()),
             }

@@ -9,6 +9,7 @@
 //! | `passed` | every run passed and every check held |
 //! | `interrupted` | the run was stopped by Ctrl-C or SIGTERM: the results are what it had gathered by then |
 //! | `runs[]` | one per run: `label` (e.g. `race · repeat 2`) and `result`, the [`RunResult`] (`hzlab run --json`'s document: `backend`, `seed`, `elapsed_ms`, `scenarios[]` with `instances[]`, recorded `values` and `counters`, `totals`, `checks`, `logs`, and `latency` by operation: `count`, `mean_us`, `p50_us`, `p90_us`, `p99_us`, `max_us`; and, when queues were used, `queues[]`, each queue's timeline: `name`, `base`, `events[]` (`t_us`, `delta`, `scenario`, `instance`), `full[]` (`t_us`, `scenario`, `instance`), `blocked[]` (`start_us`, `end_us`, `scenario`, `instance`, `added`), `dropped`, `complete_until_us`, as [`crate::timeline`] describes them) |
+//! | `runs[].fault_events[]` | (plans) faults put in force during a run step: `kind`, `what`, `at_ms` (from the step's instances' start, the clock of its `series`), `until_ms` (kills, stops, starts: when the cluster was safe again) |
 //! | `faults[]` | (plans) per fault: `label`, `map`, `before[]` / `after[]` entries per member (`member`, `address`, `running`, `owned_partitions`, `owned_entries`, `backup_entries`), `predicted_loss`, `observed_loss` |
 //! | `checks[]` | (plans) checks on recorded values: `label`, `that`, `ok`, `detail` |
 //! | `spread[]` | (plans) a recorded value over repeats: `label`, `name`, `values`, `mean`, `min`, `max` |
@@ -19,6 +20,7 @@ use serde::Serialize;
 
 use crate::cluster::{Distribution, MemberDistribution};
 use crate::history::HistoryCheck;
+use crate::plan::exec::FaultEvent;
 use crate::results::RunResult;
 
 /// One run of the report: a `hzlab run`, or one step of one repeat of a plan.
@@ -26,6 +28,9 @@ use crate::results::RunResult;
 pub struct ReportRun {
     pub label: String,
     pub result: RunResult,
+    /// (plans) The faults put in force during the run step, on the clock of its series.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub fault_events: Vec<FaultEvent>,
 }
 
 /// What one fault did to a map's entries: entries per member before and after, and the
@@ -127,7 +132,22 @@ impl Report {
         self.runs.push(ReportRun {
             label: label.into(),
             result,
+            fault_events: Vec::new(),
         });
+        self
+    }
+
+    /// Adds a plan's run step with the faults put in force during it.
+    pub fn add_step_run(
+        &mut self,
+        label: impl Into<String>,
+        result: RunResult,
+        fault_events: Vec<FaultEvent>,
+    ) -> &mut Report {
+        self.add_run(label, result);
+        if let Some(run) = self.runs.last_mut() {
+            run.fault_events = fault_events;
+        }
         self
     }
 

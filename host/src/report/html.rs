@@ -7,6 +7,7 @@ use super::document::{FaultSection, HistorySection, Report, ReportCheck, ReportR
 use super::facts;
 use super::svg::{self, esc, Bar};
 use crate::format::num;
+use crate::plan::exec::FaultEvent;
 use crate::results::{RunResult, ScenarioResult};
 
 const CSS: &str = "
@@ -216,7 +217,12 @@ pub fn run_section(out: &mut String, run: &ReportRun, id: &str) {
         let _ = write!(out, "<p class=\"meta\">arguments: {}</p>", args.join(" "));
     }
     for s in &r.scenarios {
-        scenario_section(out, s, &format!("{id}-{}", slug(&s.name)));
+        scenario_section(
+            out,
+            s,
+            &format!("{id}-{}", slug(&s.name)),
+            &run.fault_events,
+        );
     }
     queues_section(out, r, &format!("{id}-queues"));
     out.push_str("</section>\n");
@@ -319,8 +325,9 @@ fn queues_section(out: &mut String, r: &RunResult, id: &str) {
     out.push_str("</section>\n");
 }
 
-/// One scenario: instances, recorded values, checks, latency, and the seed lab's plots.
-pub fn scenario_section(out: &mut String, s: &ScenarioResult, id: &str) {
+/// One scenario: instances, recorded values, checks, latency, its figures over time with
+/// the step's `faults` shaded, and the seed lab's plots.
+pub fn scenario_section(out: &mut String, s: &ScenarioResult, id: &str, faults: &[FaultEvent]) {
     let _ = write!(
         out,
         "<section class=\"scenario\" id=\"{}\"><h3>{} <small class=\"meta\">({}, step {})</small> — {}</h3>",
@@ -344,6 +351,7 @@ pub fn scenario_section(out: &mut String, s: &ScenarioResult, id: &str) {
     values_table(out, s);
     checks_table(out, s);
     latency(out, s);
+    super::over_time::plots(out, s, faults);
     retries_plot(out, s);
     producer_blocking(out, s);
     consumed_items(out, s);

@@ -10,6 +10,7 @@ mod facts;
 mod files;
 pub mod html;
 pub mod markdown;
+mod over_time;
 mod plan;
 #[cfg(test)]
 mod snapshots;

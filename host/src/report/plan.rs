@@ -25,7 +25,11 @@ pub fn from_plan(r: &PlanResult) -> Report {
             };
             for step in &repeat.steps {
                 if let Some(run) = &step.run {
-                    report.add_run(prefix(&step.label), run.clone());
+                    report.add_step_run(
+                        prefix(&step.label),
+                        run.clone(),
+                        step.fault_events.clone(),
+                    );
                 }
                 for f in &step.faults {
                     let members: Vec<String> = f.members.iter().map(usize::to_string).collect();

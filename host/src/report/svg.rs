@@ -32,7 +32,7 @@ pub fn esc(s: &str) -> String {
     out
 }
 
-fn open(out: &mut String, w: f64, h: f64, title: &str) {
+pub(super) fn open(out: &mut String, w: f64, h: f64, title: &str) {
     let _ = write!(
         out,
         r#"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" viewBox="0 0 {w} {h}" role="img" font-family="sans-serif" font-size="12"><title>{}</title>"#,
@@ -169,13 +169,13 @@ pub fn grouped_bars(title: &str, series: &[&str], groups: &[(String, Vec<f64>)])
     out
 }
 
-fn log_x(v: f64, lo: f64, hi: f64, w: f64) -> f64 {
+pub(super) fn log_x(v: f64, lo: f64, hi: f64, w: f64) -> f64 {
     let v = v.max(lo);
     (v / lo).log10() / (hi / lo).log10() * w
 }
 
 /// Decade bounds around `min..=max` (µs), for log axes.
-fn decades(min: f64, max: f64) -> (f64, f64) {
+pub(super) fn decades(min: f64, max: f64) -> (f64, f64) {
     let lo = 10f64.powf(min.max(0.01).log10().floor());
     let mut hi = 10f64.powf(max.max(0.01).log10().ceil());
     if hi <= lo {
@@ -422,7 +422,7 @@ pub struct TimelinePlot<'a> {
 }
 
 /// Ticks at round values (1, 2 or 5 × a power of ten) over `lo..=hi`, about `n` of them.
-fn round_ticks(lo: f64, hi: f64, n: usize) -> Vec<f64> {
+pub(super) fn round_ticks(lo: f64, hi: f64, n: usize) -> Vec<f64> {
     let span = (hi - lo).max(f64::MIN_POSITIVE);
     let raw = span / n.max(1) as f64;
     let mag = 10f64.powf(raw.log10().floor());

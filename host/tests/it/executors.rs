@@ -249,3 +249,74 @@ fn reports_carry_the_figures_over_time() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn a_kill_during_a_ramp_is_shaded_on_the_plots_over_time() {
+    let dir = std::env::temp_dir().join(format!("hzlab-executors-ramp-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let plan = dir.join("ramp.toml");
+    std::fs::write(
+        &plan,
+        r#"
+[[case]]
+name = "ramp"
+
+[[case.step]]
+run = "race"
+as = "load"
+instances = 2
+stages = [{ target = 400, duration = "1s" }, { target = 400, duration = "1s" }]
+faults = [{ after-ms = 800, kill = [2] }]
+
+[[case.check]]
+that = "load.iterations.started > 0"
+"#,
+    )
+    .unwrap();
+    let report = dir.join("report");
+    let o = hzlab(&[
+        "run",
+        plan.to_str().unwrap(),
+        "-q",
+        "--report",
+        report.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{o:?}");
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(report.join("report.json")).unwrap())
+            .unwrap();
+    let step = &json["cases"][0]["repeats"][0]["steps"][0];
+    let kill = &step["fault_events"][0];
+    assert_eq!(kill["kind"], "kill", "{step}");
+    let (at, until) = (
+        kill["at_ms"].as_f64().unwrap(),
+        kill["until_ms"].as_f64().unwrap(),
+    );
+    assert!((800.0..2_000.0).contains(&at) && until >= at, "{kill}");
+    // 0 → 400/s over 1 s, then 400/s for 1 s: 600 arrivals, filed over the seconds.
+    let series = step["run"]["scenarios"][0]["series"].as_array().unwrap();
+    let started: u64 = series
+        .iter()
+        .map(|i| {
+            i["iterations"]["started"].as_u64().unwrap()
+                + i["iterations"]["dropped"].as_u64().unwrap()
+        })
+        .sum();
+    assert_eq!(started, 600, "{series:?}");
+    let html = std::fs::read_to_string(report.join("report.html")).unwrap();
+    assert!(html.contains("<h4>Over time</h4>"), "no plots over time");
+    assert!(
+        html.contains("<title>iterations per second</title>"),
+        "no throughput plot"
+    );
+    assert!(
+        html.contains("<title>kill [2]</title></rect>"),
+        "the kill is not shaded"
+    );
+    assert!(
+        html.contains("Shaded: kill [2] ("),
+        "the window is not named"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
