@@ -360,11 +360,32 @@ impl Latencies {
     }
 }
 
+/// An operation's latency as JSON: its [`LatencyStats`] and its percentile curve
+/// (`percentiles`: `[percentile, µs]` pairs, as [`Histogram::percentile_curve`] gives them),
+/// which `hzlab compare` overlays.
+#[derive(Serialize)]
+struct OpJson {
+    #[serde(flatten)]
+    stats: LatencyStats,
+    percentiles: Vec<[f64; 2]>,
+}
+
 impl Serialize for Latencies {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut m = s.serialize_map(Some(self.ops.len()))?;
         for (k, h) in &self.ops {
-            m.serialize_entry(k, &h.stats())?;
+            let percentiles = h
+                .percentile_curve()
+                .into_iter()
+                .map(|(p, us)| [round3(p), round3(us)])
+                .collect();
+            m.serialize_entry(
+                k,
+                &OpJson {
+                    stats: h.stats(),
+                    percentiles,
+                },
+            )?;
         }
         m.end()
     }

@@ -11,6 +11,7 @@
 pub mod backend;
 pub mod bindings;
 pub mod cluster;
+pub mod compare;
 pub mod engine;
 pub mod executor;
 pub mod format;

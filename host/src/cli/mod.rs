@@ -3,6 +3,7 @@
 mod build_cmd;
 mod check;
 mod cluster;
+mod compare;
 mod diagnostics;
 mod history;
 mod inspect;
@@ -80,6 +81,9 @@ enum Command {
     },
     /// Check a recorded operation history offline.
     History(history::HistoryArgs),
+    /// Compare runs, or a plan's repeats, side by side: throughput and latency per scenario
+    /// and operation, with ratios to the first.
+    Compare(compare::CompareArgs),
     /// Validate an experiment plan without running it.
     Check {
         /// The plan file.
@@ -103,6 +107,7 @@ pub fn main() -> ExitCode {
         Command::Lab(args) => lab::run(args),
         Command::Check { plan } => check::run(plan),
         Command::History(args) => history::run(args),
+        Command::Compare(args) => compare::run(args),
         Command::New(args) => new::run(args),
         Command::Build(args) => build_cmd::run(args, cli.verbose > 0),
         Command::Inspect { file } => inspect::run(file),

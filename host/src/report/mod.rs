@@ -19,6 +19,7 @@ pub mod svg;
 
 pub use document::{FaultSection, HistorySection, Report, ReportCheck, ReportRun, SpreadRow};
 pub use files::{write_report, write_report_as, ReportError};
+pub use over_time::lines_chart as over_time_lines;
 pub use plan::from_plan;
 pub use summary::{history_summary, summary};
 

@@ -59,6 +59,38 @@ pub fn fault_windows(events: &[FaultEvent], end_s: f64) -> Vec<Window> {
 /// gap in the line).
 type Line = (String, Vec<Option<f64>>);
 
+/// A line with its own times: a name and `(s, value)` points (`None`: a gap).
+type TimedLine = (String, Vec<(f64, Option<f64>)>);
+
+fn timed(x: &[f64], lines: Vec<Line>) -> Vec<TimedLine> {
+    lines
+        .into_iter()
+        .map(|(name, values)| (name, x.iter().copied().zip(values).collect()))
+        .collect()
+}
+
+/// Lines over time (`(s, value)` points, each line its own times) without fault windows:
+/// `hzlab compare`'s throughput of several runs.
+pub fn lines_chart(title: &str, lines: &[(String, Vec<(f64, f64)>)]) -> String {
+    let timed: Vec<TimedLine> = lines
+        .iter()
+        .map(|(n, pts)| (n.clone(), pts.iter().map(|(t, v)| (*t, Some(*v))).collect()))
+        .collect();
+    let end_s = lines
+        .iter()
+        .flat_map(|(_, pts)| pts.iter().map(|(t, _)| *t))
+        .fold(0.0f64, f64::max)
+        * 1.02;
+    chart(&Chart {
+        title,
+        unit: "/s",
+        end_s,
+        lines: &timed,
+        windows: &[],
+        log: false,
+    })
+}
+
 /// Throughput per second: completed (and failed, dropped) iterations where the scenario has
 /// iterations, else operations.
 fn throughput(s: &ScenarioResult, series: &[Interval]) -> Vec<Line> {
@@ -132,9 +164,8 @@ pub fn plots(out: &mut String, s: &ScenarioResult, events: &[FaultEvent]) {
     out.push_str(&chart(&Chart {
         title: &format!("{what} per second"),
         unit: "/s",
-        x: &mids,
         end_s,
-        lines: &throughput(s, &s.series),
+        lines: &timed(&mids, throughput(s, &s.series)),
         windows: &windows,
         log: false,
     }));
@@ -146,9 +177,8 @@ pub fn plots(out: &mut String, s: &ScenarioResult, events: &[FaultEvent]) {
     out.push_str(&chart(&Chart {
         title,
         unit: " µs",
-        x: &mids,
         end_s,
-        lines: &latency(s, &s.series),
+        lines: &timed(&mids, latency(s, &s.series)),
         windows: &windows,
         log: true,
     }));
@@ -168,10 +198,8 @@ pub fn plots(out: &mut String, s: &ScenarioResult, events: &[FaultEvent]) {
 struct Chart<'a> {
     title: &'a str,
     unit: &'a str,
-    /// The x of each value (s).
-    x: &'a [f64],
     end_s: f64,
-    lines: &'a [Line],
+    lines: &'a [TimedLine],
     windows: &'a [Window],
     /// A log scale (latencies, which a fault can raise a hundredfold), else linear from 0.
     log: bool,
@@ -185,12 +213,12 @@ fn chart(c: &Chart) -> String {
     let max_y = c
         .lines
         .iter()
-        .flat_map(|(_, v)| v.iter().flatten().copied())
+        .flat_map(|(_, v)| v.iter().filter_map(|(_, y)| *y))
         .fold(0.0f64, f64::max);
     let min_y = c
         .lines
         .iter()
-        .flat_map(|(_, v)| v.iter().flatten().copied())
+        .flat_map(|(_, v)| v.iter().filter_map(|(_, y)| *y))
         .filter(|v| *v > 0.0)
         .fold(f64::INFINITY, f64::min);
     let (lo, hi) = svg::decades(if min_y.is_finite() { min_y } else { 1.0 }, max_y);
@@ -199,7 +227,13 @@ fn chart(c: &Chart) -> String {
             .take_while(|d| *d <= hi * 1.0001)
             .collect()
     } else {
-        svg::round_ticks(0.0, max_y.max(1.0), 4)
+        let mut ticks = svg::round_ticks(0.0, max_y.max(1.0), 4);
+        // A tick at or above the largest value, so the plot's top is labelled.
+        if let ([.., a, b], true) = (ticks.as_slice(), ticks.last().is_some_and(|t| *t < max_y)) {
+            let next = *b + (*b - *a);
+            ticks.push(next);
+        }
+        ticks
     };
     let y_top = y_ticks.last().copied().unwrap_or(1.0).max(max_y).max(1.0);
     let x_end = c.end_s.max(1e-3);
@@ -249,7 +283,7 @@ fn chart(c: &Chart) -> String {
     for (i, (name, values)) in c.lines.iter().enumerate() {
         // One polyline per run of values without a gap.
         let mut runs: Vec<Vec<String>> = vec![Vec::new()];
-        for (x, v) in c.x.iter().zip(values) {
+        for (x, v) in values {
             match v {
                 Some(v) => runs.last_mut().expect("at least one run").push(format!(
                     "{:.1},{:.1}",
@@ -334,12 +368,14 @@ mod tests {
         let svg = chart(&Chart {
             title: "t",
             unit: " µs",
-            x: &[0.5, 1.5, 2.5, 3.5],
             end_s: 4.0,
-            lines: &[(
-                "p99".into(),
-                vec![Some(100.0), None, Some(300.0), Some(200.0)],
-            )],
+            lines: &timed(
+                &[0.5, 1.5, 2.5, 3.5],
+                vec![(
+                    "p99".into(),
+                    vec![Some(100.0), None, Some(300.0), Some(200.0)],
+                )],
+            ),
             windows: &[Window {
                 from_s: 1.0,
                 to_s: 2.0,

@@ -14,6 +14,7 @@ mod cluster_compose;
 mod cluster_manager_embedded;
 mod cluster_manager_real;
 mod cluster_netns;
+mod compare_cli;
 mod diagnostics_cli;
 mod executors;
 mod history_check_cli;
