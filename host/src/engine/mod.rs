@@ -6,6 +6,7 @@
 //! the scheduler every tick and stops the guest once its time budget is spent.
 
 pub mod budget;
+pub mod cache;
 pub mod guest;
 
 use std::time::{Duration, Instant};
@@ -43,6 +44,8 @@ pub struct Compiled {
 /// Compiles and instantiates scenarios. One per process is enough.
 pub struct ScenarioEngine {
     engine: Engine,
+    /// Compiled components kept on disk (see [`cache`]); `None` when off.
+    cache: Option<cache::ComponentCache>,
 }
 
 impl ScenarioEngine {
@@ -80,7 +83,16 @@ impl ScenarioEngine {
                 what: "start its epoch thread",
                 cause: e.into(),
             })?;
-        Ok(ScenarioEngine { engine })
+        Ok(ScenarioEngine {
+            engine,
+            cache: cache::ComponentCache::from_env(),
+        })
+    }
+
+    /// The same engine with its compiled components cached in `cache` (or not at all).
+    pub fn with_cache(mut self, cache: Option<cache::ComponentCache>) -> ScenarioEngine {
+        self.cache = cache;
+        self
     }
 
     pub fn engine(&self) -> &Engine {
@@ -97,10 +109,23 @@ impl ScenarioEngine {
             wrapped = wrap_core_module(&what, bytes)?;
             bytes = &wrapped;
         }
-        let component = Component::new(&self.engine, bytes).map_err(|e| LoadError::Invalid {
-            what: what.clone(),
-            detail: format!("{e:#}"),
-        })?;
+        let cached = self
+            .cache
+            .as_ref()
+            .and_then(|c| c.load(&self.engine, bytes));
+        let component = match cached {
+            Some(c) => c,
+            None => {
+                let c = Component::new(&self.engine, bytes).map_err(|e| LoadError::Invalid {
+                    what: what.clone(),
+                    detail: format!("{e:#}"),
+                })?;
+                if let Some(cache) = &self.cache {
+                    cache.store(&self.engine, bytes, &c);
+                }
+                c
+            }
+        };
         let ty = component.component_type();
         let foreign: Vec<String> = ty
             .imports(&self.engine)

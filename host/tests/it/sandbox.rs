@@ -173,3 +173,44 @@ fn a_value_recorded_again_replaces_the_old_one_in_the_count() {
     assert!(hoard.passed(), "{:#?}", hoard.instances);
     assert_eq!(hoard.instances[0].recorded.counters["kib"], 8 * 1024);
 }
+
+/// A component's first run compiles it into the cache; later runs load it; a damaged entry
+/// is compiled again, never run.
+#[test]
+fn compiled_components_are_cached_and_damaged_entries_replaced() {
+    let dir = std::env::temp_dir().join(format!("hzlab-component-cache-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let run = || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_hzlab"))
+            .args(["run", "race", "-n", "2", "-q", "--arg", "iterations=50"])
+            .env("HZLAB_CACHE_DIR", &dir)
+            .output()
+            .expect("hzlab runs")
+    };
+    let entries = || -> Vec<std::path::PathBuf> {
+        std::fs::read_dir(&dir)
+            .map(|r| r.flatten().map(|e| e.path()).collect())
+            .unwrap_or_default()
+    };
+    let o = run();
+    assert_eq!(o.status.code(), Some(0), "{o:?}");
+    let first = entries();
+    assert_eq!(first.len(), 1, "one entry for race: {first:?}");
+    let stamp = std::fs::metadata(&first[0]).unwrap().len();
+    let o = run();
+    assert_eq!(o.status.code(), Some(0), "{o:?}");
+    assert_eq!(entries(), first, "the second run reused the entry");
+    std::fs::write(&first[0], b"\x7fELF damaged").unwrap();
+    let o = run();
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "a damaged entry is compiled again: {o:?}"
+    );
+    assert_eq!(
+        std::fs::metadata(&first[0]).unwrap().len(),
+        stamp,
+        "and written again whole"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
