@@ -60,6 +60,49 @@ pub struct ExecutorFields {
     pub rate: Option<f64>,
     pub stages: Vec<Stage>,
     pub max_instances: Option<u32>,
+    pub trim: Option<Trim>,
+}
+
+/// Warm-up and cool-down left out of a step's totals (`trim = ["5s", "2s"]`): latencies,
+/// iteration counts and the rate count only what ended between `warm_up` after the run
+/// phase's start and `cool_down` before its planned end. The figures over time keep
+/// everything.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Trim {
+    pub warm_up: Duration,
+    pub cool_down: Duration,
+}
+
+impl Trim {
+    /// `WARM,COOL` as the command line gives it (`5s,2s`).
+    pub fn parse(text: &str) -> Result<Trim, String> {
+        let Some((warm, cool)) = text.split_once(',') else {
+            return Err(format!("`{text}` is not WARM-UP,COOL-DOWN (e.g. `5s,2s`)"));
+        };
+        Ok(Trim {
+            warm_up: parse_duration(warm.trim())?,
+            cool_down: parse_duration(cool.trim())?,
+        })
+    }
+
+    /// The measured window of an executor that runs for `duration`: from, to (after the run
+    /// phase's start); `Err` when the trim leaves nothing.
+    pub fn window(&self, duration: Duration) -> Result<(Duration, Duration), String> {
+        let to = duration.checked_sub(self.cool_down);
+        match to {
+            Some(to) if to > self.warm_up => Ok((self.warm_up, to)),
+            _ => Err(format!(
+                "trimming {} and {} leaves nothing of {}",
+                show_duration(self.warm_up),
+                show_duration(self.cool_down),
+                show_duration(duration)
+            )),
+        }
+    }
+}
+
+fn show_duration(d: Duration) -> String {
+    format!("{}s", (d.as_secs_f64() * 1e3).round() / 1e3)
 }
 
 /// Pool size of an open model when `max-instances` is not given: the larger of the
@@ -78,6 +121,27 @@ impl ExecutorFields {
         &self,
         instances: u32,
         names: impl Fn(&str) -> String,
+    ) -> Result<Executor, String> {
+        let executor = self.executor_alone(instances, &names)?;
+        if let Some(trim) = self.trim {
+            let Some(duration) = executor.duration() else {
+                return Err(format!(
+                    "{} needs an executor that runs for a time ({} or {})",
+                    names("trim"),
+                    names("duration"),
+                    names("rate")
+                ));
+            };
+            trim.window(duration)
+                .map_err(|e| format!("{}: {e}", names("trim")))?;
+        }
+        Ok(executor)
+    }
+
+    fn executor_alone(
+        &self,
+        instances: u32,
+        names: &impl Fn(&str) -> String,
     ) -> Result<Executor, String> {
         let n = |f: &str| names(f);
         let open = self.rate.is_some() || !self.stages.is_empty();
@@ -363,6 +427,10 @@ pub struct IterationSummary {
     pub op_response: Latencies,
     /// The first distinct failure messages, with counts.
     pub errors: Vec<ErrorCount>,
+    /// A trimmed step: the window its figures count, in seconds from the run phase's start
+    /// (then `secs` is its length).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub measured: Option<[f64; 2]>,
     /// Failed iterations whose message is not in `errors`.
     #[serde(skip_serializing_if = "is_zero")]
     pub errors_omitted: u64,

@@ -79,6 +79,8 @@ pub struct Series {
     inner: Mutex<Inner>,
     /// Told each interval's p99 as it ends, for a live display.
     progress: Option<Arc<Progress>>,
+    /// The window the step's totals count (a trim's), from the start: from, to (ns).
+    window: Option<(u64, u64)>,
 }
 
 impl std::fmt::Debug for Series {
@@ -105,7 +107,35 @@ impl Series {
                 closed: Vec::new(),
             }),
             progress: None,
+            window: None,
         }
+    }
+
+    /// Totals count only what ends between `from` and `to` after the start (see
+    /// [`crate::executor::Trim`]).
+    pub fn measuring(mut self, window: Option<(Duration, Duration)>) -> Series {
+        self.window = window.map(|(a, b)| (a.as_nanos() as u64, b.as_nanos() as u64));
+        self
+    }
+
+    /// The measured window, in seconds from the start, when the totals are trimmed.
+    pub fn window_s(&self) -> Option<[f64; 2]> {
+        self.window
+            .map(|(a, b)| [round6(a as f64 / 1e9), round6(b as f64 / 1e9)])
+    }
+
+    /// Whether a record made at `at` counts in the step's totals: always without a trim;
+    /// with one, only inside its window (never before the start).
+    #[inline]
+    pub fn measured(&self, at: Stamp) -> bool {
+        let Some((from, to)) = self.window else {
+            return true;
+        };
+        let Some(origin) = self.origin.get() else {
+            return false;
+        };
+        let t = at.nanos_since(*origin);
+        (from..=to).contains(&t)
     }
 
     /// Tells `progress` the p99 of each interval as it ends ([`Progress::interval_ended`]).

@@ -133,10 +133,13 @@ impl<S: Session> InstanceState<S> {
     ) {
         let end = Stamp::now();
         let ns = end.nanos_since(start);
-        self.latency.record(op, ns);
+        let measured = self.scenario.series.measured(end);
+        if measured {
+            self.latency.record(op, ns);
+        }
         if self.phase == Phase::Run {
             self.scenario.series.op(op, end, ns, result.is_err());
-            if let Some(lag) = self.iteration_lag_ns {
+            if let (Some(lag), true) = (self.iteration_lag_ns, measured) {
                 self.response.record(op, ns.saturating_add(lag));
             }
         }

@@ -843,8 +843,8 @@ impl Plan {
             || s.has_executor();
         if s.run.is_none() && run_only {
             return Err(msg(
-                "instances, args, sha256, faults, connect, iterations, duration, rate, stages \
-                 and max-instances belong to a `run` step"
+                "instances, args, sha256, faults, connect, iterations, duration, rate, stages, \
+                 max-instances and trim belong to a `run` step"
                     .into(),
             ));
         }
@@ -938,6 +938,7 @@ impl Plan {
                 source,
                 instances,
                 executor,
+                trim: fields.trim,
             });
         }
         let together: u64 = scenarios.iter().map(|s| s.instance_count() as u64).sum();

@@ -164,6 +164,8 @@ pub struct StepSection {
     pub stages: Option<Vec<StageSection>>,
     /// Open models: the most instances the pool grows to.
     pub max_instances: Option<u32>,
+    /// Warm-up and cool-down left out of the totals: `["5s", "2s"]`.
+    pub trim: Option<Vec<String>>,
 }
 
 /// One stage of a ramping rate.
@@ -182,6 +184,7 @@ impl StepSection {
             || self.rate.is_some()
             || self.stages.is_some()
             || self.max_instances.is_some()
+            || self.trim.is_some()
     }
 
     /// Its executor fields, with durations parsed.
@@ -202,12 +205,25 @@ impl StepSection {
         if self.stages.as_ref().is_some_and(Vec::is_empty) {
             return Err("stages = [] has no stage".into());
         }
+        let trim = match self.trim.as_deref() {
+            None => None,
+            Some([warm, cool]) => Some(crate::executor::Trim {
+                warm_up: parse_duration(warm).map_err(|e| format!("trim: warm-up: {e}"))?,
+                cool_down: parse_duration(cool).map_err(|e| format!("trim: cool-down: {e}"))?,
+            }),
+            Some(other) => {
+                return Err(format!(
+                    "trim = {other:?} is not [WARM-UP, COOL-DOWN] (e.g. [\"5s\", \"2s\"])"
+                ))
+            }
+        };
         Ok(ExecutorFields {
             iterations: self.iterations,
             duration,
             rate: self.rate,
             stages,
             max_instances: self.max_instances,
+            trim,
         })
     }
 }

@@ -381,3 +381,33 @@ fn network_faults_need_hosts_on_real_members_and_sound_settings() {
     let e = error(&SPLIT.replace("connect = [2, 3]", "connect = [4]"));
     assert!(e.contains("no member 4"), "{e}");
 }
+
+#[test]
+fn run_steps_take_a_trim_and_a_bad_one_is_named() {
+    let step = |extra: &str| {
+        format!(
+            "[[case]]\nname = \"c\"\n[[case.step]]\nrun = \"race\"\nrate = 100\nduration = \"10s\"\n{extra}\n"
+        )
+    };
+    let plan = parse(&step("trim = [\"2s\", \"1s\"]")).unwrap();
+    match &plan.cases[0].steps[0].action {
+        Action::Run { scenarios, .. } => {
+            let t = scenarios[0].trim.unwrap();
+            assert_eq!(
+                (t.warm_up.as_secs(), t.cool_down.as_secs()),
+                (2, 1),
+                "{t:?}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    let e = error(&step("trim = [\"2s\"]"));
+    assert!(e.contains("is not [WARM-UP, COOL-DOWN]"), "{e}");
+    let e = error(&step("trim = [\"6s\", \"5s\"]"));
+    assert!(
+        e.contains("trim: trimming 6s and 5s leaves nothing of 10s"),
+        "{e}"
+    );
+    let e = error(&step("trim = [\"1s\", \"soon\"]"));
+    assert!(e.contains("trim: cool-down"), "{e}");
+}

@@ -94,10 +94,13 @@ pub fn lines_chart(title: &str, lines: &[(String, Vec<(f64, f64)>)]) -> String {
 /// Throughput per second: completed (and failed, dropped) iterations where the scenario has
 /// iterations, else operations.
 fn throughput(s: &ScenarioResult, series: &[Interval]) -> Vec<Line> {
+    let full = series.first().map_or(1.0, |i| i.secs);
+    // A last interval cut short (the step ended a few ms into it) holds only stragglers:
+    // its rate would show a plunge that did not happen, so it is left out.
     let per_s = |f: &dyn Fn(&Interval) -> u64| -> Vec<Option<f64>> {
         series
             .iter()
-            .map(|i| Some(f(i) as f64 / i.secs.max(1e-6)))
+            .map(|i| (i.secs >= full / 2.0).then(|| f(i) as f64 / i.secs.max(1e-6)))
             .collect()
     };
     if s.iterations.is_none() {
@@ -194,6 +197,17 @@ pub fn plots(out: &mut String, s: &ScenarioResult, events: &[FaultEvent]) {
     }
 }
 
+/// A tick of a latency axis: `500 µs`, `20 ms`, `3 s`.
+fn compact_us(us: f64) -> String {
+    if us >= 1e6 {
+        format!("{} s", num(us / 1e6))
+    } else if us >= 1e3 {
+        format!("{} ms", num(us / 1e3))
+    } else {
+        format!("{} µs", num(us))
+    }
+}
+
 /// What [`chart`] draws.
 struct Chart<'a> {
     title: &'a str,
@@ -261,12 +275,15 @@ fn chart(c: &Chart) -> String {
         let gy = py(*y);
         let _ = write!(
             out,
-            r##"<line x1="{left}" y1="{gy:.1}" x2="{:.1}" y2="{gy:.1}" stroke="#ddd"/><text x="{:.1}" y="{:.1}" text-anchor="end" font-size="10">{}{}</text>"##,
+            r##"<line x1="{left}" y1="{gy:.1}" x2="{:.1}" y2="{gy:.1}" stroke="#ddd"/><text x="{:.1}" y="{:.1}" text-anchor="end" font-size="10">{}</text>"##,
             left + plot_w,
             left - 4.0,
             gy + 3.0,
-            num(*y),
-            c.unit
+            if c.log {
+                compact_us(*y)
+            } else {
+                format!("{}{}", num(*y), c.unit)
+            }
         );
     }
     for t in svg::round_ticks(0.0, x_end, 6) {

@@ -156,6 +156,12 @@ pub fn iterations_lines(out: &mut String, it: &crate::runner::IterationSummary) 
             .unwrap_or_default(),
         it.instances_started,
     );
+    if let Some([from, to]) = it.measured {
+        let _ = writeln!(
+            out,
+            "    trimmed: the figures count what ended {from:.1}–{to:.1} s into the run phase"
+        );
+    }
     for (what, st) in [("response", &it.response), ("service", &it.service)] {
         if let Some(st) = st {
             let _ = writeln!(

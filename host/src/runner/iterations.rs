@@ -131,6 +131,10 @@ impl<S: Session> Worker<S> {
             ok,
         );
         self.progress.iterations.fetch_add(1, Ordering::Relaxed);
+        // A trimmed step counts the iterations that ended inside its window.
+        if !self.scenario.series.measured(Stamp::now()) {
+            return ended;
+        }
         let mut tally = self.driven.tally();
         tally.response.record(response.as_nanos() as u64);
         tally.service.record(service.as_nanos() as u64);
@@ -339,7 +343,11 @@ pub(super) async fn drive<B: Backend>(
     }
     let driven = pool.driven.clone();
     let (instances, started) = pool.finish().await;
-    let secs = clock.elapsed().as_secs_f64();
+    let window = p.shared.series.window_s();
+    let secs = match window {
+        Some([from, to]) => to - from,
+        None => clock.elapsed().as_secs_f64(),
+    };
     let tally = std::mem::take(&mut *driven.tally());
     let mut counts = tally.counts;
     counts.dropped = dropped;
@@ -367,6 +375,7 @@ pub(super) async fn drive<B: Backend>(
             .map(|(message, count)| ErrorCount { message, count })
             .collect(),
         errors_omitted: tally.errors_omitted,
+        measured: window,
     };
     tracing::info!(
         scenario = %p.shared.name,
@@ -489,8 +498,9 @@ async fn arrivals<B: Backend>(
                 false
             };
             if !grown {
-                dropped += 1;
-                pool.p.shared.series.dropped(Stamp::now());
+                let now = Stamp::now();
+                dropped += u64::from(pool.p.shared.series.measured(now));
+                pool.p.shared.series.dropped(now);
                 progress.dropped.fetch_add(1, Ordering::Relaxed);
             }
         }

@@ -45,6 +45,8 @@ pub struct ScenarioSpec {
     /// Instances started with the step (open models: the pool's pre-started instances).
     pub instances: u32,
     pub executor: Executor,
+    /// Warm-up and cool-down left out of the totals (executors that run for a time).
+    pub trim: Option<crate::executor::Trim>,
 }
 
 impl ScenarioSpec {
@@ -54,6 +56,7 @@ impl ScenarioSpec {
             source,
             instances,
             executor: Executor::Once,
+            trim: None,
         }
     }
 
@@ -221,7 +224,13 @@ fn prepare<B: Backend>(
                     name: s.source.name(),
                     instance_count: s.instance_count(),
                     recorder: Recorder::default(),
-                    series: crate::series::Series::default().publishing_to(progress.clone()),
+                    series: crate::series::Series::default()
+                        .publishing_to(progress.clone())
+                        .measuring(
+                            s.trim
+                                .zip(s.executor.duration())
+                                .and_then(|(t, d)| t.window(d).ok()),
+                        ),
                 }),
             });
         }

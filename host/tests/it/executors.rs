@@ -13,6 +13,7 @@ fn with(name: &str, instances: u32, executor: Executor) -> ScenarioSpec {
         source: ScenarioSource::resolve(name).unwrap(),
         instances,
         executor,
+        trim: None,
     }
 }
 
@@ -318,5 +319,78 @@ that = "load.iterations.started > 0"
         html.contains("Shaded: kill [2] ("),
         "the window is not named"
     );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_trim_leaves_warm_up_and_cool_down_out_of_the_totals() {
+    let dir = std::env::temp_dir().join(format!("hzlab-executors-trim-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let json = dir.join("run.json");
+    let o = hzlab(&[
+        "run",
+        "race",
+        "-n",
+        "2",
+        "--rate",
+        "400",
+        "--duration",
+        "2s",
+        "--trim",
+        "500ms,500ms",
+        "-q",
+        "--json",
+        json.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{o:?}");
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let s = &doc["scenarios"][0];
+    let it = &s["iterations"];
+    assert_eq!(it["measured"], serde_json::json!([0.5, 1.5]), "{it}");
+    // 400/s over the 1 s window: about 400 of the 800, give or take the edges.
+    let completed = it["completed"].as_u64().unwrap();
+    assert!((360..=440).contains(&completed), "{it}");
+    assert!(
+        (it["rate"].as_f64().unwrap() - completed as f64).abs() < 1.0,
+        "{it}"
+    );
+    // Each iteration of race is a get and a set: the totals count the window's only.
+    let gets = s["latency"]["map.get"]["count"].as_u64().unwrap();
+    assert!(
+        (360..=445).contains(&gets),
+        "{gets} gets for {completed} iterations"
+    );
+    // The figures over time keep everything.
+    let all: u64 = s["series"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["iterations"]["completed"].as_u64().unwrap())
+        .sum();
+    assert_eq!(all, 800, "{}", s["series"]);
+    // A trim needs an executor that runs for a time, and must leave something.
+    for (args, says) in [
+        (
+            &["--iterations", "10", "--trim", "1s,1s"][..],
+            "--trim needs",
+        ),
+        (
+            &["--duration", "1s", "--trim", "600ms,600ms"][..],
+            "leaves nothing",
+        ),
+        (
+            &["--duration", "1s", "--trim", "1s"][..],
+            "WARM-UP,COOL-DOWN",
+        ),
+    ] {
+        let mut all = vec!["run", "race"];
+        all.extend_from_slice(args);
+        let o = hzlab(&all);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {o:?}");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.contains(says), "{args:?}: {err}");
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -68,6 +68,13 @@ pub struct RunArgs {
     )]
     pub(super) max_instances: Option<u32>,
 
+    /// Leaves the first WARM-UP and the last COOL-DOWN of the run phase out of the totals
+    /// (latencies, counts, rate), e.g. `5s,2s`; with --duration or --rate. The figures over
+    /// time keep everything.
+    #[arg(long, value_name = "WARM-UP,COOL-DOWN", value_parser = hzlab::executor::Trim::parse,
+        help_heading = "Executor (how often scenarios are called)")]
+    pub(super) trim: Option<hzlab::executor::Trim>,
+
     /// A pass/fail criterion on the run's figures (repeatable), e.g.
     /// `'latency.map.get.p99 < 2ms'`, `'iterations.rate >= 4900'`, `'errors.ratio < 0.001'`,
     /// `'race:iterations.dropped == 0'`: a threshold that does not hold fails the run (exit 1).
@@ -227,6 +234,7 @@ impl RunArgs {
             rate: self.rate,
             stages: self.stages.clone(),
             max_instances: self.max_instances,
+            trim: self.trim,
         }
     }
 

@@ -123,8 +123,8 @@ fn steps(args: &RunArgs) -> anyhow::Result<Vec<Vec<ScenarioSpec>>> {
         let (name, instances) =
             hzlab::plan::split_instances(spec, args.instances).map_err(anyhow::Error::msg)?;
         let source = ScenarioSource::resolve(&name)?;
-        let executor = args
-            .executor_fields()
+        let fields = args.executor_fields();
+        let executor = fields
             .executor(instances, |f| format!("--{f}"))
             .map_err(anyhow::Error::msg)?;
         if let Some(step) = steps.last_mut() {
@@ -132,6 +132,7 @@ fn steps(args: &RunArgs) -> anyhow::Result<Vec<Vec<ScenarioSpec>>> {
                 source,
                 instances,
                 executor,
+                trim: fields.trim,
             });
         }
     }
