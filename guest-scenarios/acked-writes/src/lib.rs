@@ -7,6 +7,9 @@
 //!
 //! Arguments: `map` (default `distributed-map`), `keys` (default 1000), `first` (default 0),
 //! `clear` (default false: empty the map in setup).
+//!
+//! Iteration form (`--iterations`, `--duration`, `--rate`): iteration `i` writes the key
+//! `first + i % keys`; a refused write is counted and the iteration still completes.
 
 use hzlab_guest::{describe, runtime, Map, Outcome, Scenario};
 
@@ -44,6 +47,22 @@ impl Scenario for AckedWrites {
         }
         runtime::count("acked", acked);
         runtime::count("refused", refused);
+        Ok(())
+    }
+
+    fn iteration(index: u64) -> Outcome {
+        let keys: i64 = runtime::arg_or("keys", 1000i64).max(1);
+        let first: i64 = runtime::arg_or("first", 0);
+        let key = (first + index as i64 % keys) as i32;
+        match map().set(key, key) {
+            Ok(()) => runtime::count("acked", 1),
+            Err(e) => {
+                if runtime::total("refused") == 0 {
+                    runtime::record("first-refusal", describe(&e));
+                }
+                runtime::count("refused", 1);
+            }
+        }
         Ok(())
     }
 

@@ -4,12 +4,32 @@
 //!
 //! Arguments: `map` (default `distributed-map`), `keys` (default 1000), `expect-present`
 //! (optional: check that exactly this many keys are present).
+//!
+//! Iteration form (`--iterations`, `--duration`, `--rate`): iteration `i` reads the key
+//! `i % keys`; `present`, `missing` and `wrong` then count reads, not keys (`expect-present`
+//! does not apply).
 
 use hzlab_guest::{runtime, Map, Outcome, Scenario};
 
 struct Count;
 
+fn read(map: &Map, key: i32) -> Result<&'static str, String> {
+    Ok(match map.get(key)? {
+        Some(v) if v.as_i64() == Some(key as i64) => "present",
+        Some(_) => "wrong",
+        None => "missing",
+    })
+}
+
 impl Scenario for Count {
+    fn iteration(index: u64) -> Outcome {
+        let map = Map::new(runtime::arg("map").unwrap_or_else(|| "distributed-map".into()));
+        let keys: u64 = runtime::arg_or("keys", 1000u64).max(1);
+        runtime::count(read(&map, (index % keys) as i32)?, 1);
+        runtime::count("reads", 1);
+        Ok(())
+    }
+
     fn run() -> Outcome {
         let map = Map::new(runtime::arg("map").unwrap_or_else(|| "distributed-map".into()));
         let keys: i32 = runtime::arg_or("keys", 1000);
@@ -41,7 +61,8 @@ impl Scenario for Count {
             wrong == 0,
             format!("{wrong} keys hold a value other than the key"),
         );
-        if let Some(expected) = runtime::arg("expect-present") {
+        let iteration_form = runtime::total("reads") > 0;
+        if let Some(expected) = runtime::arg("expect-present").filter(|_| !iteration_form) {
             let expected: i64 = expected
                 .parse()
                 .map_err(|_| format!("expect-present={expected:?} is not a number"))?;

@@ -394,3 +394,27 @@ fn a_trim_leaves_warm_up_and_cool_down_out_of_the_totals() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn populate_count_and_acked_writes_have_iteration_forms() {
+    let iterations = |n| Executor::SharedIterations { iterations: n };
+    let r = Run::new(vec![
+        vec![with("populate", 3, iterations(450))],
+        vec![with("count", 2, iterations(300))],
+        vec![with("acked-writes", 2, iterations(120))],
+    ])
+    .args(&[("keys", "150"), ("map", "m")])
+    .execute()
+    .unwrap();
+    assert!(r.passed, "{r:#?}");
+    let populate = scenario(&r, "populate");
+    assert_eq!(populate.totals["written"], 450);
+    // 450 writes of 150 keys: every key, none beyond.
+    assert_eq!(value(populate, "size"), 150);
+    let count = scenario(&r, "count");
+    assert_eq!(count.totals["reads"], 300);
+    assert_eq!((value(count, "present"), value(count, "missing")), (300, 0));
+    let acked = scenario(&r, "acked-writes");
+    assert_eq!((value(acked, "acked"), value(acked, "refused")), (120, 0));
+    assert_eq!(acked.latency.ops["map.set"].count(), 120);
+}
