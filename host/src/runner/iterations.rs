@@ -282,10 +282,7 @@ impl<B: Backend> Pool<'_, '_, B> {
                     let index = self.spawned.get(&e.id()).copied().unwrap_or(u32::MAX);
                     results.push(InstanceResult {
                         index,
-                        outcome: Outcome {
-                            status: Status::HostError,
-                            error: Some(format!("the host failed while running it: {e}")),
-                        },
+                        outcome: super::host_failure(e),
                         elapsed_ms: 0.0,
                         ops: 0,
                         recorded: Default::default(),

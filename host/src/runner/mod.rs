@@ -412,19 +412,7 @@ impl<B: Backend> Run<'_, B> {
                     let Some(&(si, index)) = spawned.get(&e.id()) else {
                         continue;
                     };
-                    let why = match e.try_into_panic() {
-                        Ok(panic) => panic
-                            .downcast_ref::<&str>()
-                            .map(|m| m.to_string())
-                            .or_else(|| panic.downcast_ref::<String>().cloned())
-                            .unwrap_or_else(|| "a panic".into()),
-                        Err(e) => e.to_string(),
-                    };
-                    let outcome = Outcome {
-                        status: Status::HostError,
-                        error: Some(format!("the host failed while running it: {why}")),
-                    };
-                    (si, index, outcome, std::time::Duration::ZERO, 0)
+                    (si, index, host_failure(e), std::time::Duration::ZERO, 0)
                 }
             };
             tracing::debug!(
@@ -525,6 +513,23 @@ async fn run_instance<S: crate::backend::Session>(
     store.data_mut().release_locks().await;
     progress.instances_done.fetch_add(1, Ordering::Relaxed);
     (outcome, elapsed, store.data().ops())
+}
+
+/// The outcome of an instance whose host task failed (a panic inside the host is a bug):
+/// reported as the host's failure, with the panic's message, rather than dropped.
+pub(crate) fn host_failure(e: tokio::task::JoinError) -> Outcome {
+    let why = match e.try_into_panic() {
+        Ok(panic) => panic
+            .downcast_ref::<&str>()
+            .map(|m| m.to_string())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "a panic".into()),
+        Err(e) => e.to_string(),
+    };
+    Outcome {
+        status: Status::HostError,
+        error: Some(format!("the host failed while running it: {why}")),
+    }
 }
 
 /// What a phase that returned says: ok, or failed with the guest's message.
