@@ -94,6 +94,16 @@ pub fn build(dir: &Path, options: &BuildOptions) -> Result<Built, KitError> {
     })
 }
 
+/// The target directory Rust projects share (`TOOLS/rust-target`), so that the guest
+/// library's dependencies (wit-bindgen and what it needs) are compiled once for every
+/// project; `None` when CARGO_TARGET_DIR names one (it wins).
+fn shared_target_dir(options: &BuildOptions) -> Option<PathBuf> {
+    if std::env::var_os("CARGO_TARGET_DIR").is_some_and(|d| !d.is_empty()) {
+        return None;
+    }
+    Some(tools_dir(options).join("rust-target"))
+}
+
 fn build_rust(dir: &Path, name: &str, out: &Path, options: &BuildOptions) -> Result<(), KitError> {
     ensure_wasm_target(options)?;
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
@@ -101,6 +111,19 @@ fn build_rust(dir: &Path, name: &str, out: &Path, options: &BuildOptions) -> Res
     cmd.current_dir(dir)
         .args(["build", "--release", "--target", WASM_TARGET])
         .args(["--message-format", "json-render-diagnostics"]);
+    // Projects share a target directory; two projects whose crates have the same name would
+    // write the same artifact, so a build holds the directory's lock until it has read its own.
+    let _held = match shared_target_dir(options) {
+        Some(target) => {
+            fs::create_dir_all(&target).map_err(KitError::io("create", &target))?;
+            let lock_path = target.join(".hzlab-build.lock");
+            let lock = fs::File::create(&lock_path).map_err(KitError::io("create", &lock_path))?;
+            lock.lock().map_err(KitError::io("lock", &lock_path))?;
+            cmd.env("CARGO_TARGET_DIR", &target);
+            Some(lock)
+        }
+        None => None,
+    };
     if !options.verbose {
         cmd.arg("--quiet");
     }

@@ -47,6 +47,16 @@ fn the_readme_walk_from_new_to_run_works() {
     }
     let run = stdout(&last.unwrap());
     assert!(run.contains("ok   total-conserved: 1000"), "{run}");
+    // Projects build in the target directory they all share, so the guest library's
+    // dependencies compile once.
+    let shared = crate::kit_support::cache_dir().join("tools/rust-target");
+    assert!(
+        shared
+            .join("wasm32-unknown-unknown/release/bank.wasm")
+            .is_file(),
+        "not built in the shared target directory {}",
+        shared.display()
+    );
     assert!(run.contains("result: passed"), "{run}");
     for i in 0..4 {
         assert!(

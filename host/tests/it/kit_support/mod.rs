@@ -4,8 +4,9 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-/// Where kit tests keep what outlives one run: componentize-py, the Rust scenario projects'
-/// shared Cargo target directory, built Python components (by source hash).
+/// Where kit tests keep what outlives one run: componentize-py and the Rust scenario
+/// projects' shared Cargo target directory (`tools/rust-target`, as `hzlab build` makes it),
+/// built Python components (by source hash).
 pub fn cache_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("kit-tests")
 }
@@ -20,13 +21,14 @@ pub fn scratch(name: &str) -> PathBuf {
     dir
 }
 
-/// Runs the built `hzlab` in `dir`, with the tools and Cargo caches of the kit tests.
+/// Runs the built `hzlab` in `dir`, with the tools and Cargo caches of the kit tests (its
+/// projects share `tools/rust-target`, as every user's do, not the tests' target directory).
 pub fn hzlab(dir: &Path, args: &[&str]) -> Output {
     let out = Command::new(env!("CARGO_BIN_EXE_hzlab"))
         .current_dir(dir)
         .args(args)
         .env("HZLAB_TOOLS_DIR", cache_dir().join("tools"))
-        .env("CARGO_TARGET_DIR", cache_dir().join("cargo-target"))
+        .env_remove("CARGO_TARGET_DIR")
         .output()
         .unwrap();
     eprintln!(
