@@ -510,3 +510,92 @@ that = "load.latency.map.gte.p99 < 2ms"
         text(&o)
     );
 }
+
+#[test]
+fn an_open_model_runs_on_local_members_with_a_kill_shaded_and_compares_with_embedded() {
+    // The issue's "must show" on real members: a rate over time with a kill during it,
+    // plotted; a threshold below what was measured fails; the same plan on the embedded
+    // cluster compares with it.
+    let plan = temp_plan(
+        "rate-local.toml",
+        r#"
+[[case]]
+name = "rate"
+
+[[case.step]]
+run = "race"
+as = "load"
+instances = 4
+rate = 150
+duration = "3s"
+faults = [{ after-ms = 1500, kill = [3] }]
+
+[[case.check]]
+that = "load.iterations.started > 0"
+
+[[case.check]]
+that = "load.latency.map.get.p99 < 0.001us"
+"#,
+    );
+    let report = plan.with_file_name("rate-local-report");
+    let real_json = plan.with_file_name("rate-local.json");
+    let o = hzlab(&[
+        "run",
+        plan.to_str().unwrap(),
+        "--local",
+        "-q",
+        "--report",
+        report.to_str().unwrap(),
+        "--json",
+        real_json.to_str().unwrap(),
+    ]);
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(1), "the threshold fails: {out}");
+    assert!(
+        out.find("FAIL load.latency.map.get.p99 < 0.001us")
+            .unwrap_or(usize::MAX)
+            < out.find("ok   load.iterations.started > 0").unwrap_or(0),
+        "{out}"
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&real_json).unwrap()).unwrap();
+    let step = &json["cases"][0]["repeats"][0]["steps"][0];
+    assert_eq!(step["fault_events"][0]["kind"], "kill", "{step}");
+    let series = step["run"]["scenarios"][0]["series"].as_array().unwrap();
+    let due: u64 = series
+        .iter()
+        .map(|i| {
+            i["iterations"]["started"].as_u64().unwrap()
+                + i["iterations"]["dropped"].as_u64().unwrap()
+        })
+        .sum();
+    assert_eq!(due, 450, "150/s for 3 s, started or dropped: {series:?}");
+    let html = std::fs::read_to_string(report.join("report.html")).unwrap();
+    assert!(
+        html.contains("<title>kill [3]</title></rect>"),
+        "no shaded kill"
+    );
+    // The same plan on the embedded cluster, compared with the real run.
+    let embedded_json = plan.with_file_name("rate-embedded.json");
+    let o = hzlab(&[
+        "run",
+        plan.to_str().unwrap(),
+        "-q",
+        "--json",
+        embedded_json.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let o = hzlab(&[
+        "compare",
+        embedded_json.to_str().unwrap(),
+        real_json.to_str().unwrap(),
+    ]);
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    assert!(
+        out.contains("embedded cluster") && out.contains("Hazelcast cluster"),
+        "{out}"
+    );
+    assert!(out.contains("rate · load · race"), "{out}");
+    assert!(out.contains("iterations/s"), "{out}");
+}
