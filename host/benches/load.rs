@@ -16,6 +16,9 @@
 
 use std::time::{Duration, Instant};
 
+#[path = "support/proc_cpu.rs"]
+mod proc_cpu;
+
 use hazelcast_members::{LocalCluster, LocalClusterConfig};
 use hzlab::backend::real::{RealCluster, RealConfig};
 use hzlab::engine::{InstanceLimits, ScenarioEngine};
@@ -24,26 +27,15 @@ use hzlab::progress::Progress;
 use hzlab::results::RunResult;
 use hzlab::runner::{self, RunSpec, ScenarioSpec};
 use hzlab::scenario::ScenarioSource;
-
-/// User + system CPU seconds of `pid` (`/proc/PID/stat`, clock ticks of 10 ms).
-fn proc_cpu(pid: &str) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let rest = stat.rsplit(')').next().unwrap_or("");
-    let f: Vec<f64> = rest
-        .split_whitespace()
-        .map(|x| x.parse().unwrap_or(0.0))
-        .collect();
-    let at = |n: usize| f.get(n - 3).copied().unwrap_or(0.0) / 100.0;
-    at(14) + at(15)
-}
+use proc_cpu::proc_cpu;
 
 /// CPU seconds of the members and of this process so far.
 fn cpu(local: &LocalCluster) -> (f64, f64) {
     let members = (0..3)
         .filter_map(|i| local.pid(i))
-        .map(|pid| proc_cpu(&pid.to_string()))
+        .map(|pid| proc_cpu(&pid.to_string()).0)
         .sum();
-    (members, proc_cpu("self"))
+    (members, proc_cpu("self").0)
 }
 
 struct Point {

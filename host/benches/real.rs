@@ -37,6 +37,9 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+#[path = "support/proc_cpu.rs"]
+mod proc_cpu;
+
 use hazelcast_client::{Client, ClientConfig, Value};
 use hazelcast_members::{member_jar, LocalCluster, LocalClusterConfig};
 use hzlab::backend::real::{RealCluster, RealConfig, RealSession};
@@ -46,6 +49,7 @@ use hzlab::progress::Progress;
 use hzlab::results::RunResult;
 use hzlab::runner::{self, RunSpec, ScenarioSpec};
 use hzlab::scenario::ScenarioSource;
+use proc_cpu::proc_cpu;
 
 const WORKLOADS: [&str; 5] = ["populate", "race", "pessimistic", "optimistic", "queue"];
 const COLUMNS: [&str; 4] = ["native", "wasm", "java", "python"];
@@ -625,20 +629,6 @@ fn median(mut v: Vec<f64>) -> f64 {
 }
 
 type Results = HashMap<(String, &'static str), Vec<Figures>>;
-
-/// CPU seconds from `/proc/PID/stat`: user + system time of `pid`, and of its waited-for
-/// children (`cutime`, `cstime`), in clock ticks of 10 ms.
-fn proc_cpu(pid: &str) -> (f64, f64) {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    // Fields after the parenthesised command name: state is field 3, utime 14 ... cstime 17.
-    let rest = stat.rsplit(')').next().unwrap_or("");
-    let f: Vec<f64> = rest
-        .split_whitespace()
-        .map(|x| x.parse().unwrap_or(0.0))
-        .collect();
-    let at = |n: usize| f.get(n - 3).copied().unwrap_or(0.0) / 100.0;
-    (at(14) + at(15), at(16) + at(17))
-}
 
 /// CPU time the members, this process and its finished child processes have used so far.
 #[derive(Debug, Clone, Copy, Default)]
