@@ -119,8 +119,8 @@ fn an_open_model_starts_every_scheduled_iteration_or_counts_it_dropped() {
 
 #[test]
 fn a_scenario_without_an_iteration_form_fails_its_iterations_and_the_run() {
-    // `count` implements only `run`: the guest library's `iteration` says so.
-    let o = hzlab(&["run", "count", "--iterations", "5", "-q", "--json", "-"]);
+    // `producer` implements only `run`: the guest library's `iteration` says so.
+    let o = hzlab(&["run", "producer", "--iterations", "5", "-q", "--json", "-"]);
     assert_eq!(o.status.code(), Some(1), "{o:?}");
     let out = String::from_utf8_lossy(&o.stdout);
     assert!(out.contains("has no iteration form"), "{out}");
