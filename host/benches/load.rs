@@ -3,9 +3,12 @@
 //! iterations, then an open model at half the measured saturation rate.
 //!
 //! ```sh
-//! cargo bench -p hzlab --bench load                                # 20,000 iterations per point
-//! cargo bench -p hzlab --bench load -- --iterations 5000 --instances 1,10,100,1000 --open-secs 10
+//! cargo bench -p hzlab --bench load                                # 3 rounds of 20,000 iterations per point
+//! cargo bench -p hzlab --bench load -- --rounds 5 --iterations 100000 --instances 1,10,100,1000 --open-secs 10
 //! ```
+//!
+//! Each round runs every point, in an order rotated from round to round so that drift hits
+//! them alike; the targets are judged on each point's median round (by iterations/s).
 //!
 //! Per point: iterations/s, operations/s, the operations' p50 / p99, and CPU per operation of
 //! the 3 member JVMs and of this process (the client and the guests), from `/proc/PID/stat`.
@@ -125,10 +128,31 @@ async fn closed(
     }
 }
 
+/// Prints a point's figures in the table's columns.
+fn row(p: &Point) {
+    println!(
+        "{:>9} {:>8.2} {:>12.0} {:>10.0} {:>8.1} {:>8.1} {:>14.1} {:>13.1}{}",
+        p.instances,
+        p.secs,
+        p.iterations as f64 / p.secs,
+        p.ops as f64 / p.secs,
+        p.p50_us,
+        p.p99_us,
+        p.members_us_per_op,
+        p.client_us_per_op,
+        if p.failed {
+            "  (iterations failed)"
+        } else {
+            ""
+        }
+    );
+}
+
 fn main() {
     let mut iterations: u64 = 20_000;
     let mut points: Vec<u32> = vec![1, 10, 100, 1000];
     let mut open_secs: u64 = 10;
+    let mut rounds: usize = 3;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
@@ -142,6 +166,7 @@ fn main() {
                     .collect()
             }
             "--open-secs" => open_secs = args.next().and_then(|v| v.parse().ok()).unwrap(),
+            "--rounds" => rounds = args.next().and_then(|v| v.parse().ok()).unwrap_or(1).max(1),
             _ => {}
         }
     }
@@ -168,7 +193,7 @@ fn main() {
         // Warm the members' JIT and the client.
         closed(&engine, &cluster, &local, 10, iterations / 4).await;
         println!(
-            "\n{:>9} {:>8} {:>12} {:>10} {:>8} {:>8} {:>14} {:>13}",
+            "\n        {:>9} {:>8} {:>12} {:>10} {:>8} {:>8} {:>14} {:>13}",
             "instances",
             "secs",
             "iterations/s",
@@ -178,31 +203,33 @@ fn main() {
             "members µs/op",
             "client µs/op"
         );
-        let mut results = Vec::new();
-        for n in points {
-            let p = closed(&engine, &cluster, &local, n, iterations).await;
-            println!(
-                "{:>9} {:>8.2} {:>12.0} {:>10.0} {:>8.1} {:>8.1} {:>14.1} {:>13.1}{}",
-                p.instances,
-                p.secs,
-                p.iterations as f64 / p.secs,
-                p.ops as f64 / p.secs,
-                p.p50_us,
-                p.p99_us,
-                p.members_us_per_op,
-                p.client_us_per_op,
-                if p.failed {
-                    "  (iterations failed)"
-                } else {
-                    ""
-                }
-            );
-            results.push(p);
+        let rate = |p: &Point| p.iterations as f64 / p.secs;
+        let mut by_point: Vec<Vec<Point>> = points.iter().map(|_| Vec::new()).collect();
+        for round in 0..rounds {
+            let mut order: Vec<usize> = (0..points.len()).collect();
+            order.rotate_left(round % points.len().max(1));
+            for i in order {
+                let p = closed(&engine, &cluster, &local, points[i], iterations).await;
+                print!("round {} ", round + 1);
+                row(&p);
+                by_point[i].push(p);
+            }
         }
-        let rates: Vec<f64> = results
-            .iter()
-            .map(|p| p.iterations as f64 / p.secs)
+        // Each point's median round, by iterations per second.
+        let results: Vec<Point> = by_point
+            .into_iter()
+            .map(|mut ps| {
+                ps.sort_by(|a, b| rate(a).total_cmp(&rate(b)));
+                let mid = ps.len() / 2;
+                ps.swap_remove(mid)
+            })
             .collect();
+        println!("\nmedian rounds:");
+        for p in &results {
+            print!("        ");
+            row(p);
+        }
+        let rates: Vec<f64> = results.iter().map(rate).collect();
         let saturation = rates.iter().copied().fold(0.0, f64::max);
         println!("\ntargets:");
         for w in results.windows(2) {
