@@ -6,6 +6,10 @@
 //! Arguments: see `hzlab_guest::pipeline`; plus `give-up-ms` (optional: stop when one put has
 //! waited this long, recording the item in `blocked-at`: the seed's "queue full, nobody
 //! reading" case).
+//!
+//! Iteration form (`--iterations`, `--duration`, `--rate`): iteration `i` adds the item
+//! `i + 1` the same way (an offer, then a put that waits for room when the queue is full);
+//! no "done" flag is set, so pair it with `consumer` in its iteration form.
 
 use hzlab_guest::{pipeline, runtime, Outcome, Scenario};
 
@@ -58,12 +62,28 @@ impl Scenario for Producer {
         Ok(())
     }
 
+    fn iteration(index: u64) -> Outcome {
+        let queue = pipeline::queue();
+        let item =
+            i32::try_from(index + 1).map_err(|_| format!("item {} is past i32", index + 1))?;
+        if !queue.offer(item)? {
+            runtime::count("full", 1);
+            let started = runtime::now_ns();
+            queue.put(item)?;
+            runtime::count("blocked-ns", (runtime::now_ns() - started) as i64);
+        }
+        runtime::count("produced", 1);
+        runtime::count("iteration-produced", 1);
+        Ok(())
+    }
+
     fn verify() -> Outcome {
         let expected = pipeline::items() as i64 * runtime::instances() as i64;
         let produced = runtime::total("produced");
         runtime::record("produced", produced);
         runtime::record("full", runtime::total("full"));
-        if runtime::arg("give-up-ms").is_none() {
+        let iteration_form = runtime::total("iteration-produced") > 0;
+        if runtime::arg("give-up-ms").is_none() && !iteration_form {
             runtime::check(
                 "all-produced",
                 produced == expected,

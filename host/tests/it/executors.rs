@@ -119,8 +119,18 @@ fn an_open_model_starts_every_scheduled_iteration_or_counts_it_dropped() {
 
 #[test]
 fn a_scenario_without_an_iteration_form_fails_its_iterations_and_the_run() {
-    // `producer` implements only `run`: the guest library's `iteration` says so.
-    let o = hzlab(&["run", "producer", "--iterations", "5", "-q", "--json", "-"]);
+    // The test guest `opsloop` implements only `run`: the guest library's `iteration` says
+    // so (every shipped scenario has an iteration form).
+    let opsloop = hzlab::testing::component_path("opsloop");
+    let o = hzlab(&[
+        "run",
+        opsloop.to_str().unwrap(),
+        "--iterations",
+        "5",
+        "-q",
+        "--json",
+        "-",
+    ]);
     assert_eq!(o.status.code(), Some(1), "{o:?}");
     let out = String::from_utf8_lossy(&o.stdout);
     assert!(out.contains("has no iteration form"), "{out}");
@@ -417,4 +427,25 @@ fn populate_count_and_acked_writes_have_iteration_forms() {
     let acked = scenario(&r, "acked-writes");
     assert_eq!((value(acked, "acked"), value(acked, "refused")), (120, 0));
     assert_eq!(acked.latency.ops["map.set"].count(), 120);
+}
+
+#[test]
+fn a_queue_pipeline_runs_as_iterations() {
+    let iterations = |n| Executor::SharedIterations { iterations: n };
+    let r = Run::new(vec![vec![
+        with("producer", 1, iterations(300)),
+        with("consumer", 2, iterations(300)),
+    ]])
+    .args(&[("poll-ms", "50")])
+    .execute()
+    .unwrap();
+    assert!(r.passed, "{r:#?}");
+    let producer = scenario(&r, "producer");
+    assert_eq!(value(producer, "produced"), 300);
+    let consumer = scenario(&r, "consumer");
+    let (consumed, left) = (value(consumer, "consumed"), value(consumer, "left"));
+    // Every item is taken once or still in the queue; none twice.
+    assert_eq!(consumed + left, 300, "{consumer:#?}");
+    assert_eq!(value(consumer, "consumed-once"), consumed);
+    assert_eq!(value(consumer, "duplicates"), 0);
 }
