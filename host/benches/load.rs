@@ -10,6 +10,10 @@
 //! Each round runs every point, in an order rotated from round to round so that drift hits
 //! them alike; the targets are judged on each point's median round (by iterations/s).
 //!
+//! `--native` adds, per point, the same increments made by tokio tasks through
+//! `hazelcast-client` directly (no guest, no runner): what the client alone costs per
+//! operation beside what a scenario instance costs.
+//!
 //! Per point: iterations/s, operations/s, the operations' p50 / p99, and CPU per operation of
 //! the 3 member JVMs and of this process (the client and the guests), from `/proc/PID/stat`.
 //! Then the targets: throughput does not fall as instances are added; at the largest
@@ -128,6 +132,53 @@ async fn closed(
     }
 }
 
+/// The same work without the guest and the runner: `instances` tasks sharing `iterations`
+/// get + set increments through one client; wall time and CPU per operation.
+async fn native(
+    local: &LocalCluster,
+    client: &hazelcast_client::Client,
+    instances: u32,
+    iterations: u64,
+) -> (f64, f64, f64, f64) {
+    use hazelcast_client::Value;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    let left = std::sync::Arc::new(AtomicU64::new(iterations));
+    let map = client.map(&format!("native-{instances}"));
+    let key = Value::from("key");
+    map.set(&key, &Value::Int(0)).await.unwrap();
+    let before = cpu(local);
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..instances)
+        .map(|_| {
+            let (map, key, left) = (map.clone(), key.clone(), left.clone());
+            tokio::spawn(async move {
+                while left
+                    .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1))
+                    .is_ok()
+                {
+                    let v = match map.get(&key).await.unwrap() {
+                        Some(Value::Int(v)) => v,
+                        _ => 0,
+                    };
+                    map.set(&key, &Value::Int(v + 1)).await.unwrap();
+                }
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let secs = started.elapsed().as_secs_f64();
+    let after = cpu(local);
+    let ops = (2 * iterations) as f64;
+    (
+        secs,
+        iterations as f64 / secs,
+        (after.0 - before.0) * 1e6 / ops,
+        (after.1 - before.1) * 1e6 / ops,
+    )
+}
+
 /// Prints a point's figures in the table's columns.
 fn row(p: &Point) {
     println!(
@@ -153,6 +204,7 @@ fn main() {
     let mut points: Vec<u32> = vec![1, 10, 100, 1000];
     let mut open_secs: u64 = 10;
     let mut rounds: usize = 3;
+    let mut with_native = false;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
@@ -167,6 +219,7 @@ fn main() {
             }
             "--open-secs" => open_secs = args.next().and_then(|v| v.parse().ok()).unwrap(),
             "--rounds" => rounds = args.next().and_then(|v| v.parse().ok()).unwrap_or(1).max(1),
+            "--native" => with_native = true,
             _ => {}
         }
     }
@@ -228,6 +281,24 @@ fn main() {
         for p in &results {
             print!("        ");
             row(p);
+        }
+        if with_native {
+            let client = hazelcast_client::Client::connect(hazelcast_client::ClientConfig::new(
+                local.cluster_name(),
+                local.addresses(),
+            ))
+            .await
+            .unwrap();
+            println!("\nnative (tasks through hazelcast-client, no guest, no runner):");
+            println!(
+                "        {:>9} {:>8} {:>12} {:>14} {:>13}",
+                "tasks", "secs", "iterations/s", "members µs/op", "client µs/op"
+            );
+            for &n in &points {
+                let (secs, per_s, members, this) = native(&local, &client, n, iterations).await;
+                println!("        {n:>9} {secs:>8.2} {per_s:>12.0} {members:>14.1} {this:>13.1}");
+            }
+            client.shutdown().await;
         }
         let rates: Vec<f64> = results.iter().map(rate).collect();
         let saturation = rates.iter().copied().fold(0.0, f64::max);
