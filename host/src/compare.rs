@@ -20,6 +20,7 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use crate::format::num;
+pub use crate::results::Spread;
 
 /// Why an input cannot be compared.
 #[derive(Debug, thiserror::Error)]
@@ -231,36 +232,6 @@ pub fn load(path: &Path) -> Result<Input, CompareError> {
         backend: backend.unwrap_or_else(|| "unknown backend".into()),
         places,
     })
-}
-
-/// One figure over the samples of an input: mean, min, max, how many.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Spread {
-    pub mean: f64,
-    pub min: f64,
-    pub max: f64,
-    pub n: usize,
-}
-
-impl Spread {
-    fn of(values: &[f64]) -> Option<Spread> {
-        if values.is_empty() {
-            return None;
-        }
-        let n = values.len();
-        Some(Spread {
-            mean: values.iter().sum::<f64>() / n as f64,
-            min: values.iter().copied().fold(f64::INFINITY, f64::min),
-            max: values.iter().copied().fold(f64::NEG_INFINITY, f64::max),
-            n,
-        })
-    }
-
-    /// Whether `self` and `other` differ beyond what their repeats show: both have repeats
-    /// and their ranges do not overlap.
-    pub fn apart(&self, other: &Spread) -> bool {
-        self.n >= 2 && other.n >= 2 && (self.max < other.min || other.max < self.min)
-    }
 }
 
 /// A row of the comparison: a figure, its spread per column (`None`: that column lacks it).

@@ -416,6 +416,37 @@ impl Recorder {
     }
 }
 
+/// One figure over several samples (a plan's repeats): mean, min, max, how many.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Spread {
+    pub mean: f64,
+    pub min: f64,
+    pub max: f64,
+    pub n: usize,
+}
+
+impl Spread {
+    /// The spread of `values`; `None` when there are none.
+    pub fn of(values: &[f64]) -> Option<Spread> {
+        if values.is_empty() {
+            return None;
+        }
+        let n = values.len();
+        Some(Spread {
+            mean: values.iter().sum::<f64>() / n as f64,
+            min: values.iter().copied().fold(f64::INFINITY, f64::min),
+            max: values.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+            n,
+        })
+    }
+
+    /// Whether `self` and `other` differ beyond what their repeats show: both have repeats
+    /// and their ranges do not overlap.
+    pub fn apart(&self, other: &Spread) -> bool {
+        self.n >= 2 && other.n >= 2 && (self.max < other.min || other.max < self.min)
+    }
+}
+
 /// `items` with those that failed first, then the others, each group in its order: failed
 /// checks and thresholds lead the lists they are shown in.
 pub fn failed_first<T>(items: &[T], ok: fn(&T) -> bool) -> impl Iterator<Item = &T> {

@@ -1161,19 +1161,14 @@ fn spread(repeats: &[RepeatResult]) -> Vec<ValueSpread> {
                 .iter()
                 .filter_map(|r| lookup(&r.steps, &label, &name))
                 .collect();
-            if values.is_empty() {
-                return None;
-            }
-            let mean = values.iter().sum::<f64>() / values.len() as f64;
-            let min = values.iter().copied().fold(f64::INFINITY, f64::min);
-            let max = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            let s = crate::results::Spread::of(&values)?;
             Some(ValueSpread {
                 label,
                 name,
                 values,
-                mean,
-                min,
-                max,
+                mean: s.mean,
+                min: s.min,
+                max: s.max,
             })
         })
         .collect()
