@@ -110,9 +110,8 @@ impl ComponentCache {
         self.dir.join(format!("{name}.cwasm"))
     }
 
-    /// The cached compilation of `bytes`, if there is a good one.
-    pub fn load(&self, engine: &Engine, bytes: &[u8]) -> Option<Component> {
-        let path = self.entry(engine, bytes);
+    /// The compilation kept in `path` (an [`ComponentCache::entry`]), if there is a good one.
+    pub fn load(&self, engine: &Engine, path: &Path) -> Option<Component> {
         if !path.is_file() {
             return None;
         }
@@ -120,29 +119,28 @@ impl ComponentCache {
         // same engine settings (its name hashes them), into a directory only its owner can
         // write (checked in `at`); wasmtime checks the header and the settings again and
         // refuses an entry that does not match.
-        match unsafe { Component::deserialize_file(engine, &path) } {
+        match unsafe { Component::deserialize_file(engine, path) } {
             Ok(c) => {
                 // Its modification time marks it recently used.
                 let _ = std::fs::File::options()
                     .append(true)
-                    .open(&path)
+                    .open(path)
                     .and_then(|f| f.set_modified(std::time::SystemTime::now()));
                 tracing::debug!(entry = %path.display(), "compiled component from the cache");
                 Some(c)
             }
             Err(e) => {
                 tracing::warn!(entry = %path.display(), "removing a cache entry that does not load: {e:#}");
-                let _ = std::fs::remove_file(&path);
+                let _ = std::fs::remove_file(path);
                 None
             }
         }
     }
 
-    /// Keeps `component`, the compilation of `bytes`; a failure only costs the next run a
-    /// compile.
-    pub fn store(&self, engine: &Engine, bytes: &[u8], component: &Component) {
+    /// Keeps `component` in `path` (its [`ComponentCache::entry`]); a failure only costs
+    /// the next run a compile.
+    pub fn store(&self, path: &Path, component: &Component) {
         static NEXT: AtomicU64 = AtomicU64::new(0);
-        let path = self.entry(engine, bytes);
         let written = component
             .serialize()
             .map_err(|e| format!("{e:#}"))
@@ -154,7 +152,7 @@ impl ComponentCache {
                 ));
                 let result = std::fs::File::create(&tmp)
                     .and_then(|mut f| f.write_all(&data).and_then(|()| f.sync_all()))
-                    .and_then(|()| std::fs::rename(&tmp, &path));
+                    .and_then(|()| std::fs::rename(&tmp, path));
                 if result.is_err() {
                     let _ = std::fs::remove_file(&tmp);
                 }
@@ -214,24 +212,24 @@ mod tests {
         let cache = ComponentCache::at(&dir).unwrap();
         let engine = engine();
         let bytes = wat::parse_str(WAT).unwrap();
-        assert!(cache.load(&engine, &bytes).is_none());
+        let path = cache.entry(&engine, &bytes);
+        assert!(cache.load(&engine, &path).is_none());
         let c = Component::new(&engine, &bytes).unwrap();
-        cache.store(&engine, &bytes, &c);
-        assert!(
-            cache.load(&engine, &bytes).is_some(),
-            "a stored entry loads"
-        );
+        cache.store(&path, &c);
+        assert!(cache.load(&engine, &path).is_some(), "a stored entry loads");
         // Another component has another entry.
         let other = wat::parse_str(r#"(component (core module (func (export "g"))))"#).unwrap();
         assert_ne!(cache.entry(&engine, &bytes), cache.entry(&engine, &other));
         // A damaged entry is removed, not run.
-        let path = cache.entry(&engine, &bytes);
         std::fs::write(&path, b"\x7fELF not really").unwrap();
-        assert!(cache.load(&engine, &bytes).is_none());
+        assert!(cache.load(&engine, &path).is_none());
         assert!(!path.exists(), "the damaged entry is gone");
         // Trimming keeps the directory under its bound.
-        cache.store(&engine, &bytes, &c);
-        cache.store(&engine, &other, &Component::new(&engine, &other).unwrap());
+        cache.store(&path, &c);
+        cache.store(
+            &cache.entry(&engine, &other),
+            &Component::new(&engine, &other).unwrap(),
+        );
         cache.trim(0);
         let left = std::fs::read_dir(&dir).unwrap().count();
         assert_eq!(left, 0);

@@ -109,10 +109,14 @@ impl ScenarioEngine {
             wrapped = wrap_core_module(&what, bytes)?;
             bytes = &wrapped;
         }
-        let cached = self
+        // The entry's name hashes the bytes: computed once for the lookup and the store.
+        let entry = self
             .cache
             .as_ref()
-            .and_then(|c| c.load(&self.engine, bytes));
+            .map(|c| (c, c.entry(&self.engine, bytes)));
+        let cached = entry
+            .as_ref()
+            .and_then(|(c, path)| c.load(&self.engine, path));
         let component = match cached {
             Some(c) => c,
             None => {
@@ -120,8 +124,8 @@ impl ScenarioEngine {
                     what: what.clone(),
                     detail: format!("{e:#}"),
                 })?;
-                if let Some(cache) = &self.cache {
-                    cache.store(&self.engine, bytes, &c);
+                if let Some((cache, path)) = &entry {
+                    cache.store(path, &c);
                 }
                 c
             }
