@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 use wasmtime::Store;
 
+use super::ticker::{Tick, Ticker};
 use super::{classify, instantiation_failed, timed_out, Prepared, Run};
 use crate::backend::{Backend, Session};
 use crate::engine::{Guest, InstanceLimits};
@@ -390,29 +391,6 @@ fn round3(x: f64) -> f64 {
     (x * 1e3).round() / 1e3
 }
 
-/// Timers fire on millisecond ticks: waits shorter than this are spent yielding to the other
-/// tasks instead, so that iterations start within microseconds of their intended start, not
-/// up to a tick late.
-const TIMER_SLACK: Duration = Duration::from_micros(1_500);
-
-/// Waits until `due`; false when the run was interrupted meanwhile.
-async fn wait_until(due: Instant, progress: &Progress) -> bool {
-    loop {
-        let now = Instant::now();
-        if now >= due {
-            return !progress.interrupt.is_raised();
-        }
-        if due - now > TIMER_SLACK {
-            let sleep = tokio::time::sleep_until((due - TIMER_SLACK).into());
-            if progress.interrupt.or_raised(sleep).await.is_none() {
-                return false;
-            }
-        } else {
-            tokio::task::yield_now().await;
-        }
-    }
-}
-
 /// The open model: starts iterations on `schedule`, each on a free instance, growing the
 /// pool up to `max_instances`; returns how many found no free instance (dropped).
 async fn arrivals<B: Backend>(
@@ -445,22 +423,19 @@ async fn arrivals<B: Backend>(
     }
     // The clock starts once the pre-started instances are ready.
     let clock = Instant::now();
+    let mut ticker = Ticker::start(clock, schedule.clone());
     let mut dropped = 0u64;
-    let mut k = 0u64;
-    while let Some(at) = schedule.intended(k) {
-        let due = clock + at;
-        if k.is_multiple_of(64) {
-            progress.set_target_rate(schedule.rate_at(at));
-        }
-        if !wait_until(due, &progress).await {
-            break;
-        }
+    while let Some(Some(Tick { index: k, at })) = progress.interrupt.or_raised(ticker.next()).await
+    {
         if progress.interrupt.is_raised() {
             break;
         }
+        if k.is_multiple_of(64) {
+            progress.set_target_rate(schedule.rate_at(at));
+        }
         let mut job = Some(Job {
             index: k,
-            intended: due,
+            intended: clock + at,
         });
         while let Some(j) = job.take() {
             let Ok(w) = free_rx.try_recv() else {
@@ -501,7 +476,6 @@ async fn arrivals<B: Backend>(
                 progress.dropped.fetch_add(1, Ordering::Relaxed);
             }
         }
-        k += 1;
     }
     // No more jobs: each instance ends after the one it runs.
     drop(senders);

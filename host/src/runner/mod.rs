@@ -16,6 +16,7 @@
 //! holds what was gathered so far and says `interrupted`.
 
 mod iterations;
+mod ticker;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
