@@ -24,6 +24,7 @@ pub mod limits;
 pub mod metrics;
 pub mod plan;
 pub mod progress;
+pub mod registry;
 pub mod report;
 pub mod results;
 pub mod runner;

@@ -1,4 +1,5 @@
-//! Where scenarios come from: the ones shipped inside hzlab, or `.wasm` component files.
+//! Where scenarios come from: the ones shipped inside hzlab, `.wasm` component files, or
+//! references to components in OCI registries.
 
 use std::path::{Path, PathBuf};
 
@@ -35,6 +36,8 @@ pub enum LoadError {
     Invalid { what: String, detail: String },
     #[error("{what} does not target the hzlab scenario world: {detail}")]
     WrongWorld { what: String, detail: String },
+    #[error(transparent)]
+    Registry(#[from] crate::registry::RegistryError),
     #[error("the WebAssembly engine cannot {what}")]
     Engine {
         /// What it was doing, e.g. `link the scenario world`.
@@ -48,13 +51,29 @@ pub enum LoadError {
 #[derive(Debug, Clone)]
 pub enum ScenarioSource {
     Shipped(&'static ShippedScenario),
-    File { path: PathBuf, bytes: Vec<u8> },
+    File {
+        path: PathBuf,
+        bytes: Vec<u8>,
+    },
+    /// Pulled from a registry (or its cache).
+    Registry(Box<crate::registry::Pulled>),
 }
 
 impl ScenarioSource {
-    /// A shipped scenario by name, or a component file by path. A spec naming an existing
+    /// A shipped scenario by name, a component file by path, or a registry's component by
+    /// reference ([`crate::registry::looks_like_reference`]). A spec naming an existing
     /// file, containing a path separator, or ending in `.wasm` is a path.
     pub fn resolve(spec: &str) -> Result<ScenarioSource, LoadError> {
+        ScenarioSource::resolve_pinned(spec, None)
+    }
+
+    /// As [`ScenarioSource::resolve`]; a reference is pulled only if its component's
+    /// SHA-256 is `pin` (hex), and read from the cache when it is there.
+    pub fn resolve_pinned(spec: &str, pin: Option<&str>) -> Result<ScenarioSource, LoadError> {
+        if let Some(reference) = crate::registry::ImageRef::parse(spec) {
+            let pulled = crate::registry::pull(&reference?, pin)?;
+            return Ok(ScenarioSource::Registry(Box::new(pulled)));
+        }
         let path = Path::new(spec);
         let looks_like_path =
             spec.contains(std::path::MAIN_SEPARATOR) || spec.ends_with(".wasm") || path.is_file();
@@ -85,6 +104,7 @@ impl ScenarioSource {
         match self {
             ScenarioSource::Shipped(s) => s.component,
             ScenarioSource::File { bytes, .. } => bytes,
+            ScenarioSource::Registry(p) => &p.bytes,
         }
     }
 
@@ -96,6 +116,7 @@ impl ScenarioSource {
                 .file_stem()
                 .map(|s| s.to_string_lossy().into_owned())
                 .unwrap_or_else(|| path.display().to_string()),
+            ScenarioSource::Registry(p) => p.reference.name().to_owned(),
         }
     }
 
@@ -104,6 +125,7 @@ impl ScenarioSource {
         match self {
             ScenarioSource::Shipped(s) => format!("shipped scenario `{}`", s.name),
             ScenarioSource::File { path, .. } => path.display().to_string(),
+            ScenarioSource::Registry(p) => p.reference.to_string(),
         }
     }
 
@@ -112,6 +134,12 @@ impl ScenarioSource {
         match self {
             ScenarioSource::Shipped(s) => format!("shipped:{}", s.name),
             ScenarioSource::File { path, .. } => path.display().to_string(),
+            ScenarioSource::Registry(p) => match &p.manifest_digest {
+                Some(d) if !p.reference.to_string().contains('@') => {
+                    format!("oci://{}@{d}", p.reference)
+                }
+                _ => format!("oci://{}", p.reference),
+            },
         }
     }
 }
@@ -338,11 +366,11 @@ pub fn contract(name: &str) -> Option<&'static Contract> {
 }
 
 impl ScenarioSource {
-    /// The contract of a shipped scenario (none for a file: hzlab cannot know what it reads).
+    /// The contract of a shipped scenario (none for a file or a reference: hzlab cannot know what it reads).
     pub fn contract(&self) -> Option<&'static Contract> {
         match self {
             ScenarioSource::Shipped(s) => contract(s.name),
-            ScenarioSource::File { .. } => None,
+            ScenarioSource::File { .. } | ScenarioSource::Registry(_) => None,
         }
     }
 }

@@ -13,6 +13,7 @@ mod new;
 mod out;
 mod outputs;
 mod progress;
+mod registry_cmd;
 mod run;
 
 use std::process::ExitCode;
@@ -76,9 +77,18 @@ enum Command {
     /// Show what a scenario file targets, imports and exports, its size and SHA-256; exit 2
     /// if it imports anything outside the hzlab world.
     Inspect {
-        /// A .wasm file (or a shipped scenario's name).
+        /// A .wasm file, a shipped scenario's name, or a registry reference
+        /// (HOST[:PORT]/REPOSITORY:TAG, pulled first, never run).
         file: String,
+        #[command(flatten)]
+        access: registry_cmd::AccessArgs,
     },
+    /// Push a scenario component to an OCI registry, in the CNCF Wasm artifact layout (as `wkg
+    /// oci push` writes it); only components that target the scenario world.
+    Push(registry_cmd::PushArgs),
+    /// Pull a scenario component from an OCI registry to a file (see also: `run REF`, which
+    /// pulls by itself and caches by digest).
+    Pull(registry_cmd::PullArgs),
     /// Check a recorded operation history offline.
     History(history::HistoryArgs),
     /// Compare runs, or a plan's repeats, side by side: throughput and latency per scenario
@@ -88,6 +98,8 @@ enum Command {
     Check {
         /// The plan file.
         plan: std::path::PathBuf,
+        #[command(flatten)]
+        access: registry_cmd::AccessArgs,
     },
 }
 
@@ -105,12 +117,14 @@ pub fn main() -> ExitCode {
         Command::Run(args) => run::run(*args),
         Command::Cluster(args) => cluster::run(args),
         Command::Lab(args) => lab::run(args),
-        Command::Check { plan } => check::run(plan),
+        Command::Check { plan, access } => access.apply().and_then(|()| check::run(plan)),
         Command::History(args) => history::run(args),
         Command::Compare(args) => compare::run(args),
         Command::New(args) => new::run(args),
         Command::Build(args) => build_cmd::run(args, cli.verbose > 0),
-        Command::Inspect { file } => inspect::run(file),
+        Command::Inspect { file, access } => access.apply().and_then(|()| inspect::run(file)),
+        Command::Push(args) => registry_cmd::push(args),
+        Command::Pull(args) => registry_cmd::pull(args),
         Command::Scenarios => {
             for s in hzlab::scenario::all_shipped() {
                 out::print(&format!("{:<12} {}\n", s.name, s.description));

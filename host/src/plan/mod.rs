@@ -525,8 +525,13 @@ fn args_of(maps: &[&BTreeMap<String, ArgValue>]) -> Vec<(String, String)> {
     merged.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
 }
 
-/// Splits `name:N` into the scenario and its instance count.
+/// Splits `name:N` into the scenario and its instance count. A reference's own tag is not a
+/// count ([`crate::registry::ends_in_tag`]): `host/labs/bank:1` is the tag, `…/bank:1:4` four
+/// instances of it.
 pub fn split_instances(spec: &str, default: u32) -> Result<(String, u32), String> {
+    if crate::registry::ends_in_tag(spec) {
+        return Ok((spec.to_owned(), default));
+    }
     if let Some((name, count)) = spec.rsplit_once(':') {
         if !name.is_empty() && !count.is_empty() && count.chars().all(|c| c.is_ascii_digit()) {
             let max = crate::engine::budget::MAX_INSTANCES;
@@ -550,7 +555,15 @@ pub fn split_instances(spec: &str, default: u32) -> Result<(String, u32), String
 
 /// Resolves a scenario named in a plan: shipped names as they are, paths relative to the
 /// plan's folder (so a folder with a plan and its `.wasm` files can be shared).
-fn resolve_scenario(plan_dir: &Path, name: &str) -> Result<ScenarioSource, LoadError> {
+/// References are pulled (with `pin`, the step's `sha256`, from the cache when they are there).
+fn resolve_scenario(
+    plan_dir: &Path,
+    name: &str,
+    pin: Option<&str>,
+) -> Result<ScenarioSource, LoadError> {
+    if crate::registry::looks_like_reference(name) {
+        return ScenarioSource::resolve_pinned(name, pin);
+    }
     let looks_like_path = name.contains('/') || name.ends_with(".wasm");
     if looks_like_path && Path::new(name).is_relative() {
         let joined = plan_dir.join(name);
@@ -921,10 +934,20 @@ impl Plan {
             )));
         }
         let fields = s.executor_fields().map_err(msg)?;
+        // A well-formed pin of a step's one scenario lets a reference come from the cache
+        // (`check_pin` reports a malformed one).
+        let pin = s
+            .sha256
+            .as_ref()
+            .map(|p| p.get_ref().trim().to_ascii_lowercase())
+            .filter(|p| {
+                items.len() == 1 && p.len() == 64 && p.chars().all(|c| c.is_ascii_hexdigit())
+            });
         let mut scenarios = Vec::new();
         for item in &items {
             let (name, instances) = split_instances(item, default).map_err(msg)?;
-            let source = resolve_scenario(plan_dir, &name).map_err(StepError::Scenario)?;
+            let source =
+                resolve_scenario(plan_dir, &name, pin.as_deref()).map_err(StepError::Scenario)?;
             let executor = fields
                 .executor(instances, |f| {
                     if f == "stage" {

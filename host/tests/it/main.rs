@@ -27,6 +27,7 @@ mod limits;
 mod plan_cli;
 mod plan_cluster;
 mod porcupine_agreement;
+mod registry_cli;
 mod report_cli;
 mod sandbox;
 mod seed_scenarios_embedded;

@@ -10,8 +10,9 @@ use hzlab::engine::InstanceLimits;
 #[derive(Debug, Args)]
 pub struct RunArgs {
     /// A plan file (`PLAN.toml`, see experiments/), or scenarios to run together: a
-    /// shipped scenario's name (see `hzlab scenarios`) or a path
-    /// to a .wasm component, optionally followed by `:N` for its instance count
+    /// shipped scenario's name (see `hzlab scenarios`), a path to a .wasm component or a
+    /// registry reference (`127.0.0.1:5000/labs/bank:1`; `REF:TAG:N` for N instances),
+    /// optionally followed by `:N` for its instance count
     /// (e.g. `producer:1 consumer:2`). The word `then` starts a step that runs after the
     /// previous one ended, on the same cluster (e.g. `populate:4 then count:2`).
     #[arg(required = true, value_name = "SCENARIO[:N]")]
@@ -214,6 +215,9 @@ pub struct RunArgs {
     /// With a plan: write report.json and report.md to DIR.
     #[arg(long = "plan-report", value_name = "DIR", hide = true)]
     pub(super) plan_report: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub(super) access: crate::cli::registry_cmd::AccessArgs,
 }
 
 impl RunArgs {

@@ -9,6 +9,7 @@ mod scenarios;
 pub use args::RunArgs;
 
 pub fn run(args: RunArgs) -> anyhow::Result<u8> {
+    args.access.apply()?;
     match args.plan_file() {
         Some(path) => plan::run(path, &args),
         None => scenarios::run(&args),
