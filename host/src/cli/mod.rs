@@ -84,10 +84,11 @@ enum Command {
         access: registry_cmd::AccessArgs,
     },
     /// Push a scenario component to an OCI registry, in the CNCF Wasm artifact layout (as `wkg
-    /// oci push` writes it); only components that target the scenario world.
+    /// oci push` writes it; only components that target the scenario world), or a plan with
+    /// the component files it runs, as one artifact.
     Push(registry_cmd::PushArgs),
-    /// Pull a scenario component from an OCI registry to a file (see also: `run REF`, which
-    /// pulls by itself and caches by digest).
+    /// Pull a scenario component from an OCI registry to a file, or a plan artifact to a
+    /// folder (`run REF` and `check REF` pull by themselves, and cache by digest).
     Pull(registry_cmd::PullArgs),
     /// Check a recorded operation history offline.
     History(history::HistoryArgs),
@@ -96,8 +97,8 @@ enum Command {
     Compare(compare::CompareArgs),
     /// Validate an experiment plan without running it.
     Check {
-        /// The plan file.
-        plan: std::path::PathBuf,
+        /// The plan file, or a registry reference to a plan artifact.
+        plan: String,
         #[command(flatten)]
         access: registry_cmd::AccessArgs,
     },

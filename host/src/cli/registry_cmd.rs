@@ -3,11 +3,13 @@
 //! `--insecure`).
 
 use std::io::Read as _;
-use std::path::PathBuf;
+use std::path::{Component, Path, PathBuf};
 
 use anyhow::{bail, Context as _};
 use clap::Args;
+use hzlab::plan::{Action, Plan};
 use hzlab::registry::{self, Access, ComponentWorld, ImageRef};
+use hzlab::scenario::ScenarioSource;
 
 use super::exit;
 
@@ -60,7 +62,8 @@ impl AccessArgs {
 
 #[derive(Debug, Args)]
 pub struct PushArgs {
-    /// The scenario component (.wasm) to push (or a shipped scenario's name).
+    /// The scenario component (.wasm) to push (or a shipped scenario's name), or a plan
+    /// (.toml), pushed with the component files it runs as one artifact.
     pub file: String,
     /// Where: HOST[:PORT]/REPOSITORY:TAG (`oci://` may come first).
     pub reference: String,
@@ -72,8 +75,10 @@ pub struct PushArgs {
 pub struct PullArgs {
     /// What: HOST[:PORT]/REPOSITORY:TAG or …@sha256:DIGEST (`oci://` may come first).
     pub reference: String,
-    /// Where to write the component (default: NAME.wasm here, NAME the repository's last part).
-    #[arg(short, long, value_name = "FILE")]
+    /// Where to write the component (default: NAME.wasm here, NAME the repository's last
+    /// part); for a plan artifact, the folder to write the plan and its components to
+    /// (default: NAME), which must be new or empty.
+    #[arg(short, long, value_name = "PATH")]
     pub output: Option<PathBuf>,
     #[command(flatten)]
     pub access: AccessArgs,
@@ -84,7 +89,10 @@ pub struct PullArgs {
 pub fn push(args: PushArgs) -> anyhow::Result<u8> {
     args.access.apply()?;
     let reference = ImageRef::new(&args.reference)?;
-    let source = hzlab::scenario::ScenarioSource::resolve(&args.file)?;
+    if args.file.ends_with(".toml") {
+        return push_plan(Path::new(&args.file), &reference);
+    }
+    let source = ScenarioSource::resolve(&args.file)?;
     let what = source.display_name();
     let bytes = source.bytes().to_vec();
     let inspection = hzlab::kit::inspect(&what, &bytes)?;
@@ -93,7 +101,8 @@ pub fn push(args: PushArgs) -> anyhow::Result<u8> {
         exports: inspection.exports.clone(),
         target: Some(inspection.world.clone()),
     });
-    let pushed = registry::push(bytes, world.as_ref(), &reference)?;
+    let title = format!("{}.wasm", source.name());
+    let pushed = registry::push(bytes, world.as_ref(), &title, &reference)?;
     println!("pushed   {what} to {reference}");
     println!("world    {}", inspection.world);
     println!(
@@ -109,6 +118,91 @@ pub fn push(args: PushArgs) -> anyhow::Result<u8> {
     Ok(exit::OK)
 }
 
+/// Pushes a plan and the component files it runs (each checked as `push` checks one) as
+/// one artifact. Shipped scenarios and references stay names in the plan.
+fn push_plan(path: &Path, reference: &ImageRef) -> anyhow::Result<u8> {
+    let plan = Plan::load(path)?;
+    let plan_dir = path.parent().unwrap_or(Path::new(""));
+    let plan_name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .context("the plan names no file")?;
+    let mut components: Vec<(String, Vec<u8>)> = Vec::new();
+    for source in plan_sources(&plan) {
+        let ScenarioSource::File { path: file, bytes } = source else {
+            continue;
+        };
+        let inside = file
+            .strip_prefix(plan_dir)
+            .ok()
+            .and_then(artifact_path)
+            .filter(|p| registry::is_safe_path(p));
+        let Some(inside) = inside else {
+            bail!(
+                "{}: the component {} is not in the plan's folder (or its name has other \
+                 characters than letters, digits, `-`, `_` and `.`): a plan artifact holds the \
+                 plan's folder, so put the component there",
+                path.display(),
+                file.display()
+            );
+        };
+        if components.iter().any(|(p, _)| *p == inside) {
+            continue;
+        }
+        hzlab::kit::inspect(&file.display().to_string(), bytes)?;
+        components.push((inside, bytes.clone()));
+    }
+    let text = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let count = components.len();
+    let pushed = registry::push_plan(
+        registry::PlanFiles {
+            name: plan.name.clone(),
+            plan: (plan_name, text),
+            components,
+        },
+        reference,
+    )?;
+    println!(
+        "pushed   plan `{}` ({}) and {count} component(s) to {reference}",
+        plan.name,
+        path.display()
+    );
+    println!("manifest {}", pushed.manifest_digest);
+    println!(
+        "pinned   {}@{}",
+        without_tag(&reference.to_string()),
+        pushed.manifest_digest
+    );
+    Ok(exit::OK)
+}
+
+/// Every scenario source the plan's run steps name.
+fn plan_sources(plan: &Plan) -> impl Iterator<Item = &ScenarioSource> {
+    plan.cases
+        .iter()
+        .flat_map(|c| &c.steps)
+        .filter_map(|s| match &s.action {
+            Action::Run { scenarios, .. } => Some(scenarios),
+            _ => None,
+        })
+        .flatten()
+        .map(|s| &s.source)
+}
+
+/// `bank/bank.wasm` for a relative path of plain parts (`.` parts dropped); `None` for one
+/// that climbs out (`..`) or is absolute.
+fn artifact_path(path: &Path) -> Option<String> {
+    let mut parts = Vec::new();
+    for c in path.components() {
+        match c {
+            Component::Normal(p) => parts.push(p.to_str()?.to_owned()),
+            Component::CurDir => {}
+            _ => return None,
+        }
+    }
+    (!parts.is_empty()).then(|| parts.join("/"))
+}
+
 /// `host/repo:tag` → `host/repo` (a digest reference keeps the repository only too).
 fn without_tag(text: &str) -> &str {
     let text = text.split('@').next().unwrap_or(text);
@@ -118,12 +212,15 @@ fn without_tag(text: &str) -> &str {
     }
 }
 
-/// Pulls a scenario component and writes it; refuses (writing nothing) one that does not
-/// target the scenario world.
+/// Pulls a scenario component and writes it, or a plan artifact and writes its folder;
+/// refuses (writing nothing) a component that does not target the scenario world.
 pub fn pull(args: PullArgs) -> anyhow::Result<u8> {
     args.access.apply()?;
     let reference = ImageRef::new(&args.reference)?;
-    let pulled = registry::pull(&reference, None)?;
+    let pulled = match registry::pull_artifact(&reference, None)? {
+        registry::Artifact::Component(pulled) => pulled,
+        registry::Artifact::Plan(plan) => return write_plan(&plan, args.output),
+    };
     let inspection = hzlab::kit::inspect(&reference.to_string(), &pulled.bytes)?;
     let out = args
         .output
@@ -137,6 +234,51 @@ pub fn pull(args: PullArgs) -> anyhow::Result<u8> {
         println!("manifest {manifest}");
     }
     Ok(exit::OK)
+}
+
+/// Copies a pulled plan's folder to `out` (default: the repository's last part), which
+/// must be new or empty, so nothing of the user's is overwritten.
+fn write_plan(plan: &registry::PulledPlan, out: Option<PathBuf>) -> anyhow::Result<u8> {
+    let out = out.unwrap_or_else(|| PathBuf::from(plan.reference.name()));
+    if std::fs::read_dir(&out).is_ok_and(|mut d| d.next().is_some()) {
+        bail!(
+            "{} is not empty: give `-o` a new or empty folder for the plan `{}`",
+            out.display(),
+            plan.reference
+        );
+    }
+    for file in std::iter::once(&plan.plan).chain(&plan.components) {
+        let to = out.join(file);
+        if let Some(dir) = to.parent() {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("cannot create {}", dir.display()))?;
+        }
+        let bytes = std::fs::read(plan.folder.join(file))
+            .with_context(|| format!("cannot read {} in the cache", file))?;
+        write_new(&to, &bytes)?;
+    }
+    println!(
+        "pulled   plan {} to {} ({} component(s))",
+        plan.reference,
+        out.display(),
+        plan.components.len()
+    );
+    println!("manifest {}", plan.manifest_digest);
+    println!("run it   hzlab run {}", out.join(&plan.plan).display());
+    Ok(exit::OK)
+}
+
+/// The plan a single-reference `run` or `check` names, pulled; `None` when `spec` is not a
+/// reference or names a component.
+pub fn plan_reference(spec: &str) -> anyhow::Result<Option<registry::PulledPlan>> {
+    // `REF:TAG:N` and references that do not parse are left to the scenario path.
+    let Some(Ok(reference)) = ImageRef::parse(spec) else {
+        return Ok(None);
+    };
+    match registry::pull_artifact(&reference, None)? {
+        registry::Artifact::Plan(plan) => Ok(Some(plan)),
+        registry::Artifact::Component(_) => Ok(None),
+    }
 }
 
 /// Writes `bytes` to `path` through a temporary file beside it, so a failed write leaves
@@ -179,5 +321,15 @@ mod tests {
             without_tag("ghcr.io/labs/bank@sha256:00"),
             "ghcr.io/labs/bank"
         );
+    }
+
+    #[test]
+    fn components_inside_the_plans_folder_have_artifact_paths() {
+        let p = |s: &str| artifact_path(Path::new(s));
+        assert_eq!(p("bank/bank.wasm").as_deref(), Some("bank/bank.wasm"));
+        assert_eq!(p("./bank/./bank.wasm").as_deref(), Some("bank/bank.wasm"));
+        assert_eq!(p("../bank.wasm"), None);
+        assert_eq!(p("/tmp/bank.wasm"), None);
+        assert_eq!(p(""), None);
     }
 }

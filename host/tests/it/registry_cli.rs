@@ -206,8 +206,24 @@ fn sha256(bytes: &[u8]) -> String {
 /// Pushes an artifact the way any tool does, over the distribution API: each blob in one
 /// request, then the manifest under `tag`.
 fn push_raw(port: u16, repo: &str, tag: &str, config: (&str, &[u8]), layers: &[(&str, &[u8])]) {
+    let layers: Vec<_> = layers
+        .iter()
+        .map(|(t, b)| (*t, *b, serde_json::Value::Null))
+        .collect();
+    push_raw_annotated(port, repo, tag, config, &layers);
+}
+
+/// As [`push_raw`], each layer with its annotations (`null` for none).
+fn push_raw_annotated(
+    port: u16,
+    repo: &str,
+    tag: &str,
+    config: (&str, &[u8]),
+    layers: &[(&str, &[u8], serde_json::Value)],
+) {
     let mut descriptors = Vec::new();
-    for (media_type, blob) in std::iter::once(&config).chain(layers) {
+    let config = (config.0, config.1, serde_json::Value::Null);
+    for (media_type, blob, annotations) in std::iter::once(&config).chain(layers) {
         let digest = format!("sha256:{}", sha256(blob));
         let (status, headers, body) = http(
             port,
@@ -238,9 +254,13 @@ fn push_raw(port: u16, repo: &str, tag: &str, config: (&str, &[u8]), layers: &[(
         )
         .unwrap();
         assert_eq!(status, 201, "{}", String::from_utf8_lossy(&body));
-        descriptors.push(serde_json::json!({
+        let mut descriptor = serde_json::json!({
             "mediaType": media_type, "digest": digest, "size": blob.len(),
-        }));
+        });
+        if !annotations.is_null() {
+            descriptor["annotations"] = annotations.clone();
+        }
+        descriptors.push(descriptor);
     }
     let manifest = serde_json::json!({
         "schemaVersion": 2,
@@ -357,6 +377,10 @@ fn pushed_components_pull_back_the_same_and_run_and_inspect_by_reference() {
     let layers = m["layers"].as_array().unwrap();
     assert_eq!(layers.len(), 1, "{m}");
     assert_eq!(layers[0]["mediaType"], "application/wasm");
+    assert_eq!(
+        layers[0]["annotations"]["org.opencontainers.image.title"],
+        "race.wasm"
+    );
     let layer_digest = format!("sha256:{}", sha256(&bytes));
     assert_eq!(layers[0]["digest"], layer_digest.as_str());
     let (status, _, config) = http(
@@ -709,4 +733,150 @@ fn base64_of(bytes: &[u8]) -> String {
         }
     }
     out
+}
+
+#[test]
+fn a_plan_and_its_components_push_pull_and_run_as_one_artifact() {
+    let mut registry = Registry::start("plan-artifact", None);
+    let dir = scratch("oci-plan-artifact");
+    let lab = dir.join("lab");
+    std::fs::create_dir_all(lab.join("scenarios")).unwrap();
+    let (_, race) = component("race");
+    std::fs::write(lab.join("scenarios/race.wasm"), &race).unwrap();
+    let plan = "name = \"shared-lab\"\n\
+                [[case]]\nname = \"lost updates\"\n\
+                [[case.step]]\nrun = \"./scenarios/race.wasm\"\ninstances = 3\niterations = 300\n\
+                [[case.step]]\nrun = \"count\"\n\
+                [[case.check]]\nthat = \"race.iterations.completed == 300\"\n";
+    std::fs::write(lab.join("lab.toml"), plan).unwrap();
+    let reference = registry.reference("labs/shared-lab:1");
+
+    let out = ok(&hzlab(&dir, &["push", "lab/lab.toml", &reference]));
+    assert!(out.contains("and 1 component(s)"), "{out}");
+    let pinned = field(&out, "pinned");
+
+    // The layout, read over plain HTTP: the plan first, then the component, each titled
+    // with its path in the plan's folder.
+    let (status, _, manifest) = http(
+        registry.port,
+        "GET",
+        "/v2/labs/shared-lab/manifests/1",
+        &[("Accept", "application/vnd.oci.image.manifest.v1+json")],
+        &[],
+    )
+    .unwrap();
+    assert_eq!(status, 200);
+    let m: serde_json::Value = serde_json::from_slice(&manifest).unwrap();
+    assert_eq!(m["artifactType"], "application/vnd.hzlab.plan.v1", "{m}");
+    assert_eq!(
+        m["config"]["mediaType"],
+        "application/vnd.hzlab.plan.config.v1+json"
+    );
+    let title = |i: usize| m["layers"][i]["annotations"]["org.opencontainers.image.title"].clone();
+    assert_eq!(
+        m["layers"][0]["mediaType"],
+        "application/vnd.hzlab.plan.v1+toml"
+    );
+    assert_eq!(title(0), "lab.toml");
+    assert_eq!(m["layers"][1]["mediaType"], "application/wasm");
+    assert_eq!(title(1), "scenarios/race.wasm");
+    assert_eq!(
+        m["layers"][1]["digest"],
+        format!("sha256:{}", sha256(&race)).as_str()
+    );
+    assert_eq!(
+        m["layers"].as_array().unwrap().len(),
+        2,
+        "shipped `count` stays a name"
+    );
+
+    // Run, check and inspect by reference; pull writes the folder, which runs too.
+    let out = ok(&hzlab(&dir, &["run", &reference]));
+    assert!(out.contains("result: passed"), "{out}");
+    let out = ok(&hzlab(&dir, &["check", &reference]));
+    assert!(out.contains("plan `shared-lab` is valid"), "{out}");
+    let out = ok(&hzlab(&dir, &["inspect", &reference]));
+    assert!(
+        out.contains("holds    1 component(s)") && out.contains(&sha256(&race)),
+        "{out}"
+    );
+    ok(&hzlab(&dir, &["pull", &reference]));
+    assert_eq!(
+        std::fs::read(dir.join("shared-lab/lab.toml")).unwrap(),
+        plan.as_bytes()
+    );
+    let out = ok(&hzlab(&dir, &["pull", &reference, "-o", "copy"]));
+    assert!(out.contains("hzlab run copy/lab.toml"), "{out}");
+    assert_eq!(
+        std::fs::read(dir.join("copy/lab.toml")).unwrap(),
+        plan.as_bytes()
+    );
+    assert_eq!(
+        std::fs::read(dir.join("copy/scenarios/race.wasm")).unwrap(),
+        race
+    );
+    let out = ok(&hzlab(&dir, &["run", "copy/lab.toml"]));
+    assert!(out.contains("result: passed"), "{out}");
+    refused(
+        &hzlab(&dir, &["pull", &reference, "-o", "copy"]),
+        &["copy is not empty"],
+    );
+    // A plan is not a component: naming it where one scenario of several goes says so.
+    refused(
+        &hzlab(&dir, &["run", &reference, "race"]),
+        &[&reference, "is an hzlab plan artifact"],
+    );
+
+    // Pinned by its manifest digest, it runs with the registry gone.
+    registry.stop();
+    let out = ok(&hzlab(&dir, &["run", &pinned]));
+    assert!(out.contains("result: passed"), "{out}");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn plan_artifacts_hold_only_the_plans_folder_and_write_only_inside_it() {
+    let registry = Registry::start("plan-paths", None);
+    let dir = scratch("oci-plan-paths");
+    std::fs::create_dir_all(dir.join("lab")).unwrap();
+    let (_, race) = component("race");
+    std::fs::write(dir.join("race.wasm"), &race).unwrap();
+    std::fs::write(
+        dir.join("lab/lab.toml"),
+        "name = \"p\"\n[[case]]\nname = \"c\"\n[[case.step]]\nrun = \"../race.wasm\"\n",
+    )
+    .unwrap();
+    let reference = registry.reference("labs/outside:1");
+    refused(
+        &hzlab(&dir, &["push", "lab/lab.toml", &reference]),
+        &["race.wasm", "is not in the plan's folder"],
+    );
+
+    // An artifact another tool made, whose layer would be written outside the folder.
+    let plan = b"name = \"p\"\n[[case]]\nname = \"c\"\n[[case.step]]\nrun = \"race\"\n";
+    let config = br#"{"name":"p","plan":"lab.toml","components":[]}"#;
+    let titled = |title: &str| serde_json::json!({ "org.opencontainers.image.title": title });
+    push_raw_annotated(
+        registry.port,
+        "labs/evil",
+        "1",
+        ("application/vnd.hzlab.plan.config.v1+json", config),
+        &[
+            (
+                "application/vnd.hzlab.plan.v1+toml",
+                plan,
+                titled("lab.toml"),
+            ),
+            ("application/wasm", &race, titled("../../evil.wasm")),
+        ],
+    );
+    let evil = registry.reference("labs/evil:1");
+    for command in ["run", "pull", "check"] {
+        refused(
+            &hzlab(&dir, &[command, &evil]),
+            &[&evil, "not a plain relative path"],
+        );
+    }
+    assert!(!dir.join("evil.wasm").exists() && !dir.parent().unwrap().join("evil.wasm").exists());
+    std::fs::remove_dir_all(dir).unwrap();
 }

@@ -10,6 +10,11 @@ pub use args::RunArgs;
 
 pub fn run(args: RunArgs) -> anyhow::Result<u8> {
     args.access.apply()?;
+    if let [one] = args.scenarios.as_slice() {
+        if let Some(plan) = super::registry_cmd::plan_reference(one)? {
+            return plan::run(&plan.plan_path(), &args);
+        }
+    }
     match args.plan_file() {
         Some(path) => plan::run(path, &args),
         None => scenarios::run(&args),
