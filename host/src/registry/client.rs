@@ -10,6 +10,7 @@ use oci_client::errors::OciDistributionError;
 use oci_client::manifest::{OciDescriptor, OciImageManifest};
 use oci_client::secrets::RegistryAuth;
 use oci_client::Client;
+use oci_client::RegistryOperation;
 
 use super::layout::sha256_digest;
 use super::{access, ImageRef, RegistryError};
@@ -18,20 +19,133 @@ use super::{access, ImageRef, RegistryError};
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 const READ_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// The manifest `r` names, and its digest.
+/// The largest manifest read: the OCI distribution spec asks registries to take manifests
+/// of up to 4 MiB, and hzlab's are a few hundred bytes.
+const MAX_MANIFEST_BYTES: usize = 4 << 20;
+
+/// What a manifest request accepts: image manifests, and indexes (to say what they are).
+const MANIFEST_ACCEPT: &str = "application/vnd.oci.image.manifest.v1+json, \
+    application/vnd.docker.distribution.manifest.v2+json, \
+    application/vnd.oci.image.index.v1+json, \
+    application/vnd.docker.distribution.manifest.list.v2+json";
+
+/// The manifest `r` names, and its digest (the SHA-256 of the bytes the registry sent).
+///
+/// Read here, at most [`MAX_MANIFEST_BYTES`], rather than by the client, which reads a
+/// response whole whatever its size: a hostile registry cannot exhaust memory with an endless
+/// manifest. The client still does the authentication (the token exchange).
 pub(super) async fn manifest(
     client: &Client,
     auth: &RegistryAuth,
     r: &ImageRef,
 ) -> Result<(OciImageManifest, String), RegistryError> {
-    client
-        .pull_image_manifest(&r.reference, auth)
+    use futures_util::StreamExt as _;
+    let token = client
+        .auth(&r.reference, auth, RegistryOperation::Pull)
         .await
-        .map_err(|e| classify(r, e))
+        .map_err(|e| classify(r, e))?;
+    let registry = r.reference.resolve_registry();
+    let scheme = if plain_http(registry, access().insecure) {
+        "http"
+    } else {
+        "https"
+    };
+    let url = format!(
+        "{scheme}://{registry}/v2/{}/manifests/{}",
+        r.reference.repository(),
+        r.reference
+            .digest()
+            .or(r.reference.tag())
+            .unwrap_or("latest")
+    );
+    let unreachable = |e: reqwest::Error| RegistryError::Unreachable {
+        reference: r.to_string(),
+        registry: r.registry().to_owned(),
+        detail: error_chain(&e),
+    };
+    let http = reqwest::Client::builder()
+        .connect_timeout(CONNECT_TIMEOUT)
+        .read_timeout(READ_TIMEOUT)
+        .build()
+        .map_err(unreachable)?;
+    let mut request = http.get(&url).header("Accept", MANIFEST_ACCEPT);
+    request = match (token, auth) {
+        (Some(token), _) => request.bearer_auth(token),
+        (None, RegistryAuth::Basic(user, password)) => request.basic_auth(user, Some(password)),
+        (None, RegistryAuth::Bearer(token)) => request.bearer_auth(token),
+        (None, RegistryAuth::Anonymous) => request,
+    };
+    let response = request.send().await.map_err(unreachable)?;
+    let status = response.status().as_u16();
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let mut body = Vec::new();
+    let mut stream = response.bytes_stream();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| RegistryError::Registry {
+            reference: r.to_string(),
+            detail: format!("reading the manifest: {}", error_chain(&e)),
+        })?;
+        if body.len() + chunk.len() > MAX_MANIFEST_BYTES {
+            return Err(RegistryError::TooLarge {
+                reference: r.to_string(),
+                what: "the manifest".into(),
+                size: (body.len() + chunk.len()) as u64,
+                limit: MAX_MANIFEST_BYTES as u64,
+            });
+        }
+        body.extend_from_slice(&chunk);
+    }
+    match status {
+        200 => {}
+        401 | 403 => {
+            return Err(RegistryError::Unauthorized {
+                reference: r.to_string(),
+                detail: format!("HTTP {status} for the manifest"),
+            })
+        }
+        404 => {
+            return Err(RegistryError::NotFound {
+                reference: r.to_string(),
+            })
+        }
+        _ => {
+            return Err(RegistryError::Registry {
+                reference: r.to_string(),
+                detail: format!(
+                    "HTTP {status} for the manifest: {}",
+                    String::from_utf8_lossy(&body[..body.len().min(300)])
+                ),
+            })
+        }
+    }
+    let not_wasm = |detail: String| RegistryError::NotWasm {
+        reference: r.to_string(),
+        detail,
+    };
+    let value: serde_json::Value = serde_json::from_slice(&body)
+        .map_err(|e| not_wasm(format!("its manifest is not JSON ({e})")))?;
+    let media_type = value["mediaType"]
+        .as_str()
+        .unwrap_or(content_type.split(';').next().unwrap_or_default())
+        .trim()
+        .to_owned();
+    if media_type.contains("index") || media_type.contains("manifest.list") {
+        return Err(not_wasm(format!(
+            "it is an image index (`{media_type}`): a multi-platform container image?"
+        )));
+    }
+    let manifest: OciImageManifest = serde_json::from_value(value)
+        .map_err(|e| not_wasm(format!("its manifest is not an OCI image manifest ({e})")))?;
+    Ok((manifest, sha256_digest(&body)))
 }
 
-/// The blob `layer` describes, at most `limit` bytes (declared and as read), its digest
-/// checked; `what` names it in errors (`the component`).
+/// The blob `layer` describes: at most `limit` bytes, and no more than the manifest
+/// declares; its digest checked. `what` names it in errors (`the component`).
 pub(super) async fn blob(
     client: &Client,
     r: &ImageRef,
@@ -60,8 +174,14 @@ pub(super) async fn blob(
             reference: r.to_string(),
             detail: format!("reading {what}: {e}"),
         })?;
-        if (bytes.len() + chunk.len()) as u64 > limit {
-            return Err(too_large((bytes.len() + chunk.len()) as u64));
+        // The manifest says how long the blob is: not a byte more is read.
+        if (bytes.len() + chunk.len()) as u64 > declared {
+            return Err(RegistryError::Registry {
+                reference: r.to_string(),
+                detail: format!(
+                    "it sends more of {what} than the {declared} bytes its manifest declares"
+                ),
+            });
         }
         bytes.extend_from_slice(&chunk);
     }
@@ -89,16 +209,24 @@ fn is_loopback(registry: &str) -> bool {
             .is_ok_and(|ip| ip.is_loopback())
 }
 
+/// Plain HTTP to `registry` only when it is on loopback, or `insecure` allows it.
+fn plain_http(registry: &str, insecure: bool) -> bool {
+    insecure || is_loopback(registry)
+}
+
+fn protocol_for(registry: &str, insecure: bool) -> ClientProtocol {
+    if plain_http(registry, insecure) {
+        ClientProtocol::HttpsExcept(vec![registry.to_owned()])
+    } else {
+        ClientProtocol::Https
+    }
+}
+
 pub(super) fn client_for(r: &ImageRef) -> Result<(Client, RegistryAuth), RegistryError> {
     let access = access();
     let registry = r.registry().to_owned();
-    let protocol = if access.insecure || is_loopback(&registry) {
-        ClientProtocol::HttpsExcept(vec![registry.clone()])
-    } else {
-        ClientProtocol::Https
-    };
     let client = Client::new(ClientConfig {
-        protocol,
+        protocol: protocol_for(&registry, access.insecure),
         connect_timeout: Some(CONNECT_TIMEOUT),
         read_timeout: Some(READ_TIMEOUT),
         ..ClientConfig::default()
@@ -272,6 +400,18 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn plain_http_only_to_loopback_unless_insecure() {
+        let http = |r: &str| ClientProtocol::HttpsExcept(vec![r.to_owned()]);
+        assert_eq!(
+            protocol_for("127.0.0.1:5000", false),
+            http("127.0.0.1:5000")
+        );
+        assert_eq!(protocol_for("ghcr.io", false), ClientProtocol::Https);
+        assert_eq!(protocol_for("10.0.0.1:5000", false), ClientProtocol::Https);
+        assert_eq!(protocol_for("10.0.0.1:5000", true), http("10.0.0.1:5000"));
+    }
 
     #[test]
     fn loopback_registries_are_recognised() {

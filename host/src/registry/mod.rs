@@ -65,7 +65,7 @@ pub enum RegistryError {
         expected: String,
         actual: String,
     },
-    #[error("{what} of `{reference}` is {size} bytes, more than the {limit} allowed")]
+    #[error("{what} of `{reference}` has {size} bytes or more, over the {limit} allowed")]
     TooLarge {
         reference: String,
         /// `the component`, `the plan`, `the plan's files`.

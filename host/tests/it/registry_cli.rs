@@ -880,3 +880,104 @@ fn plan_artifacts_hold_only_the_plans_folder_and_write_only_inside_it() {
     assert!(!dir.join("evil.wasm").exists() && !dir.parent().unwrap().join("evil.wasm").exists());
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+/// A registry that answers `/v2/` and then, for manifests and blobs, what `answer` makes of
+/// the request line: (headers, body, repeat the body forever). Stops with the test.
+fn hostile_registry(answer: fn(&str) -> (String, Vec<u8>, bool)) -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            std::thread::spawn(move || {
+                let mut request = Vec::new();
+                let mut byte = [0u8; 1];
+                while !request.ends_with(b"\r\n\r\n") {
+                    if stream.read(&mut byte).unwrap_or(0) == 0 {
+                        return;
+                    }
+                    request.push(byte[0]);
+                }
+                let line = String::from_utf8_lossy(&request)
+                    .lines()
+                    .next()
+                    .unwrap_or_default()
+                    .to_owned();
+                let (headers, body, forever) = if line.starts_with("GET /v2/ ") {
+                    ("Content-Length: 2\r\n".to_owned(), b"{}".to_vec(), false)
+                } else {
+                    answer(&line)
+                };
+                let head = format!("HTTP/1.1 200 OK\r\nConnection: close\r\n{headers}\r\n");
+                if stream.write_all(head.as_bytes()).is_err() {
+                    return;
+                }
+                loop {
+                    if stream.write_all(&body).is_err() || !forever {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    port
+}
+
+#[test]
+fn a_hostile_registry_gets_a_clear_error_not_our_memory() {
+    let dir = scratch("oci-hostile");
+    // An endless manifest.
+    let port = hostile_registry(|_| {
+        (
+            "Content-Type: application/vnd.oci.image.manifest.v1+json\r\n".into(),
+            vec![b' '; 64 << 10],
+            true,
+        )
+    });
+    let reference = format!("127.0.0.1:{port}/labs/endless:1");
+    refused(
+        &hzlab(&dir, &["inspect", &reference]),
+        &[&reference, "the manifest", "over the 4194304 allowed"],
+    );
+    // A manifest that declares a small component, then a component that never ends.
+    let port = hostile_registry(|line| {
+        if line.contains("/manifests/") {
+            let manifest = format!(
+                r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json",
+                "config":{{"mediaType":"application/vnd.wasm.config.v0+json","digest":"sha256:{0}","size":2}},
+                "layers":[{{"mediaType":"application/wasm","digest":"sha256:{0}","size":1000}}]}}"#,
+                "1".repeat(64)
+            );
+            let headers = format!(
+                "Content-Type: application/vnd.oci.image.manifest.v1+json\r\nContent-Length: {}\r\n",
+                manifest.len()
+            );
+            (headers, manifest.into_bytes(), false)
+        } else {
+            (String::new(), vec![0u8; 64 << 10], true)
+        }
+    });
+    let reference = format!("127.0.0.1:{port}/labs/endless:1");
+    refused(
+        &hzlab(&dir, &["run", &reference]),
+        &[&reference, "than the 1000 bytes its manifest declares"],
+    );
+    // An image index (a multi-platform image).
+    let port = hostile_registry(|_| {
+        let index = r#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[]}"#;
+        (
+            format!(
+                "Content-Type: application/vnd.oci.image.index.v1+json\r\nContent-Length: {}\r\n",
+                index.len()
+            ),
+            index.as_bytes().to_vec(),
+            false,
+        )
+    });
+    let reference = format!("127.0.0.1:{port}/labs/index:1");
+    refused(
+        &hzlab(&dir, &["pull", &reference]),
+        &[&reference, "is not a Wasm artifact", "image index"],
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}
